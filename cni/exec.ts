@@ -1,0 +1,79 @@
+// Running the node's own tools. Each call is one process: netlink work is batched into a
+// single `ip -batch` per namespace, so an ADD costs a handful of execs.
+import { spawnSync } from "node:child_process";
+import { CniError, ErrorCode } from "./errors";
+
+// Runtimes call plugins with their own environment, which may lack the sbin directories.
+const PATH = [process.env.PATH ?? "", "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
+  .filter(Boolean)
+  .join(":");
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command; never throws for a non-zero exit (callers decide what a failure means). */
+export function run(command: string, args: string[], input?: string): RunResult {
+  const out = spawnSync(command, args, {
+    input,
+    encoding: "utf8",
+    env: { ...process.env, PATH },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (out.error) {
+    const missing = (out.error as NodeJS.ErrnoException).code === "ENOENT";
+    throw new CniError(
+      ErrorCode.IoFailure,
+      missing ? `${command} is not installed on this node` : `cannot run ${command}: ${out.error.message}`,
+      missing ? `install the package that provides ${command} (iproute2, iptables, util-linux)` : "",
+    );
+  }
+  return { status: out.status ?? 1, stdout: out.stdout, stderr: out.stderr };
+}
+
+/** Prefix that runs a command inside the network namespace at `netns` (a path). */
+function inNetns(netns: string | undefined, command: string, args: string[]): [string, string[]] {
+  return netns ? ["nsenter", [`--net=${netns}`, command, ...args]] : [command, args];
+}
+
+/**
+ * Runs `ip` commands in one process, in the current namespace or in `netns`.
+ * Stops at the first failing command; the error names it.
+ */
+export function ipBatch(commands: string[], netns?: string): string {
+  if (commands.length === 0) return "";
+  const [cmd, args] = inNetns(netns, "ip", ["-json", "-batch", "-"]);
+  const res = run(cmd, args, `${commands.join("\n")}\n`);
+  if (res.status !== 0) {
+    throw new CniError(
+      ErrorCode.NetworkSetupFailed,
+      `ip failed${netns ? ` in ${netns}` : ""}: ${describeIpFailure(res.stderr, commands)}`,
+      res.stderr.trim(),
+    );
+  }
+  return res.stdout;
+}
+
+/** Runs one `ip` command; returns the result without throwing. */
+export function ip(args: string[], netns?: string): RunResult {
+  const [cmd, full] = inNetns(netns, "ip", args);
+  return run(cmd, full);
+}
+
+/** `ip -batch` reports "Command failed -:N" for the Nth line; name that command. */
+function describeIpFailure(stderr: string, commands: string[]): string {
+  const line = /Command failed -:(\d+)/.exec(stderr);
+  const reason = stderr
+    .split("\n")
+    .filter((l) => l && !l.startsWith("Command failed"))
+    .join("; ")
+    .trim();
+  const failed = line ? commands[Number(line[1]) - 1] : undefined;
+  return failed ? `"ip ${failed}": ${reason || "failed"}` : reason || "failed";
+}
+
+export function isNotFound(stderr: string): boolean {
+  return /Cannot find device|does not exist|No such device|not found/i.test(stderr);
+}

@@ -1,0 +1,229 @@
+// Persistent IPAM, host-local style: one file per reserved IP, named by the IP and holding
+// "<container id>\n<ifname>\n", so `cat` tells an operator who holds an address.
+//
+// Race-free without a lock: a reservation is made by link(2)-ing a fully written temp
+// file to the IP's name, which the kernel does atomically and refuses when the name
+// exists. Two processes can never both own an address, and a process killed half-way
+// leaves either no reservation or a complete one (plus a temp file DEL removes). The spec
+// forbids parallel calls for one container, so "reuse the container's existing address"
+// needs no lock either.
+//
+// Reservations live under a directory named by the kernel's boot id: after a reboot no
+// pod from the old boot is alive, so the old directory is dropped and never blocks a pod.
+import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Attachment } from "./config";
+import { CniError, ErrorCode } from "./errors";
+import { Cidr, broadcastOf, cidrContainsIp, formatCidr, formatIPv4, parseIPv4 } from "./ipv4";
+
+export const BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id";
+const LAST_RESERVED = "last_reserved_ip";
+const TMP_PREFIX = ".tmp.";
+const BOOT_DIR = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A temp file older than this belongs to a dead ADD (an ADD takes milliseconds). */
+const STALE_TMP_MS = 60_000;
+
+export interface Reservation {
+  ip: string;
+  containerId: string;
+  ifname: string;
+}
+
+export function currentBootId(): string {
+  return readFileSync(BOOT_ID_PATH, "utf8").trim();
+}
+
+function ioError(action: string, path: string, error: unknown): CniError {
+  const err = error as NodeJS.ErrnoException;
+  return new CniError(
+    ErrorCode.IoFailure,
+    `IPAM store: cannot ${action} ${path}: ${err.code ?? err.message}`,
+    "check that dataDir is on a writable, local file system and the plugin runs as root",
+  );
+}
+
+export class IpamStore {
+  /** Directory of this boot's reservations: <dataDir>/<network>/<boot id>. */
+  readonly dir: string;
+  private readonly networkDir: string;
+
+  constructor(
+    dataDir: string,
+    network: string,
+    private readonly subnet: Cidr,
+    private readonly bootId: string = currentBootId(),
+  ) {
+    this.networkDir = join(dataDir, network);
+    this.dir = join(this.networkDir, bootId);
+  }
+
+  /** First and last address handed to pods: .2 up to broadcast-1 (.1 is the gateway). */
+  get range(): { first: number; last: number } {
+    return { first: this.subnet.network + 2, last: broadcastOf(this.subnet) - 1 };
+  }
+
+  get capacity(): number {
+    return this.range.last - this.range.first + 1;
+  }
+
+  /** Every reservation of this boot (temp files excluded). */
+  list(): Reservation[] {
+    return this.scan().filter((e) => !e.temp).map(({ ip, containerId, ifname }) => ({ ip, containerId, ifname }));
+  }
+
+  find(containerId: string, ifname: string): Reservation | undefined {
+    return this.list().find((r) => r.containerId === containerId && r.ifname === ifname);
+  }
+
+  /**
+   * Reserves an address for the attachment, or returns the one it already holds.
+   * Round-robin from the last address handed out, so a freed address is not reused at once.
+   */
+  allocate(containerId: string, ifname: string): { ip: string; reused: boolean } {
+    this.prepare();
+    const existing = this.find(containerId, ifname);
+    if (existing) return { ip: existing.ip, reused: true };
+    const tmp = join(this.dir, `${TMP_PREFIX}${containerId}.${ifname}.${process.pid}`);
+    try {
+      writeFileSync(tmp, `${containerId}\n${ifname}\n`, { mode: 0o644 });
+    } catch (e) {
+      throw ioError("write", tmp, e);
+    }
+    try {
+      const { first, last } = this.range;
+      const size = last - first + 1;
+      const previous = this.lastReserved();
+      const start = previous !== undefined && previous >= first && previous <= last ? previous + 1 - first : 0;
+      for (let step = 0; step < size; step++) {
+        const candidate = first + ((start + step) % size);
+        const ip = formatIPv4(candidate);
+        try {
+          linkSync(tmp, join(this.dir, ip));
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === "EEXIST") continue;
+          throw ioError("reserve", join(this.dir, ip), e);
+        }
+        this.recordLastReserved(ip);
+        return { ip, reused: false };
+      }
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+    throw new CniError(
+      ErrorCode.SubnetExhausted,
+      `no free address in ${formatCidr(this.subnet)}: all ${this.capacity} pod addresses are reserved`,
+      `delete unused pods or let the runtime GC stale ones; reservations are files in ${this.dir}`,
+    );
+  }
+
+  /** Releases whatever the attachment holds (addresses and temp files); idempotent. */
+  release(containerId: string, ifname: string): string[] {
+    const released: string[] = [];
+    for (const entry of this.scan()) {
+      if (entry.containerId === containerId && entry.ifname === ifname) {
+        this.remove(entry.file);
+        if (!entry.temp) released.push(entry.ip);
+      }
+    }
+    return released;
+  }
+
+  /** GC: releases every reservation whose attachment the runtime no longer has. */
+  gc(valid: Attachment[]): Reservation[] {
+    const keep = new Set(valid.map((a) => `${a.containerId}\n${a.ifname}`));
+    const released: Reservation[] = [];
+    this.dropOtherBoots();
+    for (const entry of this.scan()) {
+      if (keep.has(`${entry.containerId}\n${entry.ifname}`)) continue;
+      if (entry.temp && Date.now() - entry.mtimeMs < STALE_TMP_MS) continue;
+      this.remove(entry.file);
+      if (!entry.temp) released.push({ ip: entry.ip, containerId: entry.containerId, ifname: entry.ifname });
+    }
+    return released;
+  }
+
+  /** Creates this boot's directory and drops the ones older boots left. */
+  private prepare(): void {
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    } catch (e) {
+      throw ioError("create", this.dir, e);
+    }
+    this.dropOtherBoots();
+  }
+
+  private dropOtherBoots(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.networkDir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw ioError("read", this.networkDir, e);
+    }
+    for (const name of names) {
+      if (BOOT_DIR.test(name) && name !== this.bootId) rmSync(join(this.networkDir, name), { recursive: true, force: true });
+    }
+  }
+
+  private scan(): Array<Reservation & { file: string; temp: boolean; mtimeMs: number }> {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw ioError("read", this.dir, e);
+    }
+    const entries: Array<Reservation & { file: string; temp: boolean; mtimeMs: number }> = [];
+    for (const name of names) {
+      const temp = name.startsWith(TMP_PREFIX);
+      const address = parseIPv4(name);
+      if (!temp && (address === undefined || !cidrContainsIp(this.subnet, address))) continue;
+      const file = join(this.dir, name);
+      let content: string;
+      try {
+        content = readFileSync(file, "utf8");
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue; // released meanwhile
+        throw ioError("read", file, e);
+      }
+      const [containerId = "", ifname = ""] = content.split("\n");
+      entries.push({ ip: temp ? "" : name, containerId, ifname, file, temp, mtimeMs: temp ? statMtime(file) : 0 });
+    }
+    return entries;
+  }
+
+  private remove(file: string): void {
+    try {
+      unlinkSync(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("remove", file, e);
+    }
+  }
+
+  private lastReserved(): number | undefined {
+    try {
+      return parseIPv4(readFileSync(join(this.dir, LAST_RESERVED), "utf8").trim());
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Written via rename so readers never see a torn value; a lost race only skews round-robin. */
+  private recordLastReserved(ip: string): void {
+    const tmp = join(this.dir, `.${LAST_RESERVED}.${process.pid}`);
+    try {
+      writeFileSync(tmp, `${ip}\n`);
+      renameSync(tmp, join(this.dir, LAST_RESERVED));
+    } catch {
+      rmSync(tmp, { force: true });
+    }
+  }
+}
+
+function statMtime(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}

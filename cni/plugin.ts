@@ -1,0 +1,269 @@
+// The CNI verbs, one small function each, and the dispatcher main.ts calls.
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import {
+  Environment,
+  NetConf,
+  decodeJson,
+  errorVersion,
+  parseEnvironment,
+  parseNetConf,
+  requestedVersion,
+} from "./config";
+import { CniError, ErrorCode, asCniError } from "./errors";
+import { IpamStore } from "./ipam";
+import { formatCidr, formatIPv4, gatewayOf, parseIPv4 } from "./ipv4";
+import {
+  BridgeSpec,
+  bridgeConflict,
+  checkAttachment,
+  createAttachment,
+  deleteHostVeth,
+  ensureBridge,
+  hostVethName,
+  listHostVeths,
+  parseIpOrThrow,
+} from "./links";
+import { DEFAULT_LOG_FILE } from "./conflist";
+import { LogEntry } from "./log";
+import { ensureNodeRules, readIptables, ruleDrift } from "./netfilter";
+import { LATEST_VERSION, Result, SUPPORTED_VERSIONS, convertResult, isSupportedVersion, parsePrevResult, requireVersionFor } from "./version";
+import { ip as runIp } from "./exec";
+
+export interface Outcome {
+  /** What goes to stdout (undefined: nothing, as for DEL/GC/STATUS success). */
+  output?: unknown;
+  /** Extra fields for the log line. */
+  ip?: string;
+}
+
+function bridgeSpec(conf: NetConf): BridgeSpec {
+  return { name: conf.bridge, subnet: conf.subnet, mtu: conf.mtu };
+}
+
+function store(conf: NetConf): IpamStore {
+  return new IpamStore(conf.dataDir, conf.name, conf.subnet);
+}
+
+function requireNetns(env: Environment): void {
+  if (!existsSync(env.netns)) {
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `CNI_NETNS ${env.netns} does not exist`,
+      "the container's network namespace must exist for the whole call",
+    );
+  }
+}
+
+export function cmdAdd(env: Environment, conf: NetConf): Outcome {
+  requireNetns(env);
+  ensureBridge(bridgeSpec(conf));
+  ensureNodeRules({ subnet: conf.subnet, clusterCidr: conf.clusterCidr, ipMasq: conf.ipMasq });
+  const ipam = store(conf);
+  const { ip, reused } = ipam.allocate(env.containerId, env.ifname);
+  const hostIfname = hostVethName(env.containerId, env.ifname);
+  const podIp = parseIpOrThrow(ip, "reserved address");
+  let macs: { podMac: string; hostMac: string };
+  try {
+    // A repeated ADD rebuilds the links around the address the attachment already holds.
+    if (reused) deleteHostVeth(hostIfname);
+    macs = createAttachment({
+      bridge: conf.bridge,
+      mtu: conf.mtu,
+      hairpin: conf.hairpin,
+      netns: env.netns,
+      ifname: env.ifname,
+      hostIfname,
+      podIp,
+      subnet: conf.subnet,
+    });
+  } catch (error) {
+    rollback(() => deleteHostVeth(hostIfname));
+    rollback(() => ipam.release(env.containerId, env.ifname));
+    throw explainAddFailure(error, env, hostIfname);
+  }
+  const result: Result = {
+    interfaces: [
+      { name: hostIfname, mac: macs.hostMac, mtu: conf.mtu },
+      { name: env.ifname, mac: macs.podMac, sandbox: env.netns, mtu: conf.mtu },
+    ],
+    ips: [{ address: `${ip}/${conf.subnet.prefix}`, gateway: formatIPv4(gatewayOf(conf.subnet)), interface: 1 }],
+    routes: [{ dst: "0.0.0.0/0", gw: formatIPv4(gatewayOf(conf.subnet)) }],
+    dns: {},
+  };
+  return { output: convertResult(result, conf.cniVersion), ip };
+}
+
+function rollback(step: () => unknown): void {
+  try {
+    step();
+  } catch {
+    // The original error is what the runtime needs to see.
+  }
+}
+
+function explainAddFailure(error: unknown, env: Environment, hostIfname: string): CniError {
+  const err = asCniError(error);
+  if (/File exists/.test(err.details) && /link add/.test(err.message)) {
+    return new CniError(
+      ErrorCode.NetworkSetupFailed,
+      `cannot create the veth pair: ${env.ifname} already exists in ${env.netns} or ${hostIfname} on the node`,
+      err.details,
+    );
+  }
+  return err;
+}
+
+export function cmdDel(env: Environment, conf: NetConf): Outcome {
+  const released = store(conf).release(env.containerId, env.ifname);
+  deleteHostVeth(hostVethName(env.containerId, env.ifname));
+  return { ip: released.join(",") };
+}
+
+export function cmdCheck(env: Environment, conf: NetConf): Outcome {
+  requireVersionFor("CHECK", conf.cniVersion, "0.4.0");
+  const prev = parsePrevResult(conf.prevResult);
+  const podIndex = prev.interfaces.findIndex((i) => i.name === env.ifname && i.sandbox !== undefined);
+  const prevIp = prev.ips.find((i) => i.interface === podIndex) ?? prev.ips[0];
+  if (!prevIp) throw new CniError(ErrorCode.InvalidConfig, "prevResult has no IP for the container", "pass the ADD result as prevResult");
+  const podIp = parseIpOrThrow(prevIp.address, "prevResult ips[].address");
+  requireNetns(env);
+  const reservation = store(conf).find(env.containerId, env.ifname);
+  if (!reservation) {
+    throw new CniError(ErrorCode.NetworkSetupFailed, `no IPAM reservation for ${env.containerId}/${env.ifname}`, `expected ${formatIPv4(podIp)}`);
+  }
+  if (parseIPv4(reservation.ip) !== podIp) {
+    throw new CniError(
+      ErrorCode.NetworkSetupFailed,
+      `IPAM reserves ${reservation.ip} for ${env.containerId}/${env.ifname}, but the ADD result says ${formatIPv4(podIp)}`,
+    );
+  }
+  checkAttachment({
+    bridge: conf.bridge,
+    bridgeSpec: bridgeSpec(conf),
+    mtu: conf.mtu,
+    hairpin: conf.hairpin,
+    netns: env.netns,
+    ifname: env.ifname,
+    hostIfname: hostVethName(env.containerId, env.ifname),
+    podIp,
+    subnet: conf.subnet,
+  });
+  const drift = ruleDrift(readIptables(), { subnet: conf.subnet, clusterCidr: conf.clusterCidr, ipMasq: conf.ipMasq });
+  if (drift.length > 0) {
+    throw new CniError(ErrorCode.NetworkSetupFailed, `node iptables rules are wrong: ${drift.join("; ")}`, "the next ADD repairs them");
+  }
+  return { ip: reservation.ip };
+}
+
+export function cmdGc(conf: NetConf): Outcome {
+  requireVersionFor("GC", conf.cniVersion, "1.1.0");
+  if (!conf.validAttachments) {
+    throw new CniError(ErrorCode.InvalidConfig, `GC needs "cni.dev/valid-attachments"`, "the runtime lists the attachments it still has");
+  }
+  const released = store(conf).gc(conf.validAttachments);
+  const keep = new Set(conf.validAttachments.map((a) => hostVethName(a.containerId, a.ifname)));
+  for (const veth of listHostVeths(conf.bridge)) {
+    if (!keep.has(veth)) deleteHostVeth(veth);
+  }
+  return { ip: released.map((r) => r.ip).join(",") };
+}
+
+const REQUIRED_TOOLS = ["ip", "nsenter", "iptables-save", "iptables-restore", "flock"];
+
+function onPath(tool: string): boolean {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+  return dirs.some((dir) => {
+    try {
+      accessSync(join(dir, tool), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export function cmdStatus(conf: NetConf): Outcome {
+  requireVersionFor("STATUS", conf.cniVersion, "1.1.0");
+  const unavailable = (msg: string, details = "") => new CniError(ErrorCode.NotAvailable, msg, details);
+  const missing = REQUIRED_TOOLS.filter((t) => !onPath(t));
+  if (missing.length > 0) throw unavailable(`missing tools: ${missing.join(", ")}`, "install iproute2, iptables and util-linux");
+  const ipam = store(conf);
+  try {
+    mkdirSync(ipam.dir, { recursive: true });
+    accessSync(ipam.dir, constants.W_OK);
+  } catch (e) {
+    throw unavailable(`IPAM store ${ipam.dir} is not writable: ${(e as Error).message}`);
+  }
+  const held = ipam.list().length;
+  if (held >= ipam.capacity) {
+    throw unavailable(`no free address in ${formatCidr(conf.subnet)}: all ${ipam.capacity} are reserved`, `reservations are in ${ipam.dir}`);
+  }
+  const res = runIp(["-json", "-details", "addr", "show", "dev", conf.bridge]);
+  if (res.status === 0) {
+    const link = JSON.parse(res.stdout)[0];
+    const conflict = link ? bridgeConflict(link, bridgeSpec(conf)) : undefined;
+    if (conflict) throw unavailable(conflict.message, conflict.details);
+  }
+  return {};
+}
+
+export function cmdVersion(stdin: string): Outcome {
+  let version: string = LATEST_VERSION;
+  try {
+    const raw = JSON.parse(stdin) as Record<string, unknown>;
+    if (isSupportedVersion(raw?.cniVersion)) version = raw.cniVersion;
+  } catch {
+    // VERSION must answer even without a usable config.
+  }
+  return { output: { cniVersion: version, supportedVersions: [...SUPPORTED_VERSIONS] } };
+}
+
+export interface Invocation {
+  exitCode: number;
+  stdout: string;
+  log: { file: string; entry: Omit<LogEntry, "time" | "durationMs"> };
+}
+
+/** Runs one plugin call: parse, dispatch, render the result or the spec's error JSON. */
+export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
+  let logFile = DEFAULT_LOG_FILE;
+  let entry: Omit<LogEntry, "time" | "durationMs"> = { verb: envVars.CNI_COMMAND ?? "", result: "ok" };
+  try {
+    const env = parseEnvironment(envVars);
+    entry = { verb: env.command, containerId: env.containerId || undefined, ifname: env.ifname || undefined, netns: env.netns || undefined, pod: env.pod || undefined, result: "ok" };
+    if (env.command === "VERSION") return done(cmdVersion(stdin));
+    const raw = decodeJson(stdin);
+    if (typeof raw.logFile === "string") logFile = raw.logFile;
+    requestedVersion(raw);
+    const conf = parseNetConf(raw);
+    entry.network = conf.name;
+    switch (env.command) {
+      case "ADD":
+        return done(cmdAdd(env, conf));
+      case "DEL":
+        return done(cmdDel(env, conf));
+      case "CHECK":
+        return done(cmdCheck(env, conf));
+      case "GC":
+        return done(cmdGc(conf));
+      case "STATUS":
+        return done(cmdStatus(conf));
+    }
+  } catch (error) {
+    const err = asCniError(error);
+    return {
+      exitCode: 1,
+      stdout: `${JSON.stringify(err.toJSON(errorVersion(stdin)))}\n`,
+      log: { file: logFile, entry: { ...entry, result: "error", code: err.code, msg: err.message } },
+    };
+  }
+
+  function done(outcome: Outcome): Invocation {
+    return {
+      exitCode: 0,
+      stdout: outcome.output === undefined ? "" : `${JSON.stringify(outcome.output)}\n`,
+      log: { file: logFile, entry: { ...entry, ...(outcome.ip ? { ip: outcome.ip } : {}) } },
+    };
+  }
+}
