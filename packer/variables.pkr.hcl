@@ -1,0 +1,49 @@
+# Inputs of the node image build. Override with -var name=value (npm run image -- -var ...)
+# or PKR_VAR_name environment variables.
+
+variable "region" {
+  type        = string
+  default     = "us-east-1"
+  description = "AWS region the image is built in and registered to; the Pulumi stack finds it only in this region."
+}
+
+variable "arch" {
+  type        = string
+  default     = "x86_64"
+  description = "CPU architecture as AWS names it in the AMI (x86_64 or arm64); components/image.ts uses the same names."
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.arch)
+    error_message = "The arch variable must be x86_64 or arm64 (AWS architecture names)."
+  }
+}
+
+variable "instance_type" {
+  type        = string
+  default     = ""
+  description = "Build instance type; empty picks t3.medium for x86_64 and t4g.medium for arm64."
+}
+
+variable "kubernetes_minor" {
+  type        = string
+  default     = "1.35"
+  description = "Kubernetes minor version: the pkgs.k8s.io repository the image installs kubeadm, kubelet and kubectl from (newest patch)."
+
+  validation {
+    # regex_replace rather than regex(): packer 1.6.6, which the tests use, lacks regex().
+    condition     = regex_replace(var.kubernetes_minor, "^1\\.[0-9]+$", "") == ""
+    error_message = "The kubernetes_minor variable must be a minor version such as 1.35."
+  }
+}
+
+variable "volume_size" {
+  type        = number
+  default     = 20
+  description = "Root volume size of the image in GiB (gp3)."
+}
+
+variable "plugin_bundle" {
+  type        = string
+  default     = ""
+  description = "The podnet plugin bundle to install as /opt/cni/bin/podnet; empty means dist/podnet of this repository, as `npm run build` writes it."
+}
