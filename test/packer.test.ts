@@ -1,0 +1,294 @@
+// The node image (packer/): formatting and validation with Debian's packer 1.6.6, the
+// provisioning scripts under shellcheck, and agreement with the rest of the project: the
+// AMI name and tags the Pulumi stack looks images up by (components/image.ts), the bundle
+// `npm run build` writes, and the CNI paths of the conflist (cni/conflist.ts).
+import assert from "node:assert/strict";
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
+import { CNI_BIN_DIR, CNI_CONF_DIR, PLUGIN_PATH } from "../cni/conflist";
+import {
+  AMI_TAG_ARCH,
+  AMI_TAG_KUBERNETES_VERSION,
+  AMI_TAG_PLUGIN_SHA256,
+  DEFAULT_IMAGE_ARCH,
+  DEFAULT_KUBERNETES_MINOR,
+  amiNameFilter,
+  type ImageArch,
+} from "../components/image";
+
+const repo = resolve(__dirname, "..");
+const packerDir = join(repo, "packer");
+const scriptsDir = join(packerDir, "scripts");
+const pluginsFile = "plugins.pkr.hcl";
+const bundle = join(repo, "dist", "podnet");
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env, cwd: repo, timeout: 60_000 });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
+    throw new Error(`${cmd} is not installed: run \`bash scripts/setup.sh\` (as root) first`);
+  }
+  if (r.error) throw r.error;
+  return r;
+}
+
+function output(r: SpawnSyncReturns<string>): string {
+  return `exit ${r.status}\n${r.stdout}${r.stderr}`;
+}
+
+const sha256 = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+/** `packer inspect` prints each value as `local.name: "<quoted string>"`. */
+function inspectValues(text: string): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const m of text.matchAll(/^((?:var|local)\.[a-z0-9_]+): (".*")$/gm)) {
+    values.set(m[1]!, JSON.parse(m[2]!) as string);
+  }
+  return values;
+}
+
+/** An HCL object as inspect renders it: `{\n  "key" = "value"\n}`. */
+function hclMap(text: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const m of text.matchAll(/^\s*("(?:[^"\\]|\\.)*")\s*=\s*("(?:[^"\\]|\\.)*")\s*$/gm)) {
+    map[JSON.parse(m[1]!) as string] = JSON.parse(m[2]!) as string;
+  }
+  return map;
+}
+
+function globRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
+  return new RegExp(`^${body}$`);
+}
+
+describe("node image (packer/)", function () {
+  let work: string;
+  let copy: string; // packer/ without plugins.pkr.hcl, beside a dist/ that is the repo's
+  let packerEnv: NodeJS.ProcessEnv;
+  let builtPath: string;
+  const packer = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) =>
+    run("packer", args, { ...packerEnv, ...extraEnv });
+  const inspect = (extraEnv: NodeJS.ProcessEnv = {}): Map<string, string> => {
+    const r = packer(["inspect", copy], extraEnv);
+    assert.equal(r.status, 0, output(r));
+    return inspectValues(r.stdout);
+  };
+  const local = (values: Map<string, string>, name: string): string => {
+    const v = values.get(`local.${name}`);
+    assert.ok(v !== undefined, `packer inspect shows no local.${name} (it drops locals that fail to evaluate)`);
+    return v;
+  };
+
+  before(function () {
+    // The bundle the image uploads is whatever `npm run build` writes; build it and take
+    // the path from its own report rather than from a copy of cni/build.mjs's logic.
+    const build = run("npm", ["run", "--silent", "build"]);
+    assert.equal(build.status, 0, `npm run build failed:\n${output(build)}`);
+    const built = /^built (.+)$/m.exec(build.stdout);
+    assert.ok(built, `npm run build did not say what it built:\n${build.stdout}`);
+    builtPath = built[1]!.trim();
+
+    const version = run("packer", ["version"], { ...process.env, CHECKPOINT_DISABLE: "1" });
+    assert.equal(version.status, 0, output(version));
+
+    work = mkdtempSync(join(tmpdir(), "podnet-packer-"));
+    const home = join(work, "home");
+    mkdirSync(home);
+    packerEnv = { ...process.env, CHECKPOINT_DISABLE: "1", HOME: home, PACKER_CONFIG_DIR: home };
+    for (const key of Object.keys(packerEnv)) if (key.startsWith("PKR_VAR_")) delete packerEnv[key];
+
+    // packer 1.6.6 rejects required_plugins, so validate everything else. The copy keeps
+    // the layout (path.root/../dist/podnet) with dist/ linked to the repository's.
+    copy = join(work, "packer");
+    cpSync(packerDir, copy, {
+      recursive: true,
+      filter: (src) => ![pluginsFile, "manifest.json"].includes(basename(src)) || src === packerDir,
+    });
+    symlinkSync(join(repo, "dist"), join(work, "dist"));
+  });
+
+  after(function () {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it("keeps the required_plugins block alone in plugins.pkr.hcl", function () {
+    const hclFiles = readdirSync(packerDir).filter((f) => f.endsWith(".pkr.hcl"));
+    assert.ok(hclFiles.includes(pluginsFile), `packer/${pluginsFile} is missing`);
+    const plugins = readFileSync(join(packerDir, pluginsFile), "utf8").replace(/^\s*#.*$/gm, "").trim();
+    assert.match(plugins, /^packer \{[\s\S]*\}$/, "plugins.pkr.hcl holds only the packer block");
+    assert.match(plugins, /required_version = ">= 1\.10\.0"/);
+    assert.match(plugins, /amazon = \{\s*version = "[^"]+"\s*source\s*= "github\.com\/hashicorp\/amazon"/);
+    for (const f of hclFiles.filter((f) => f !== pluginsFile)) {
+      const text = readFileSync(join(packerDir, f), "utf8");
+      assert.doesNotMatch(text, /required_plugins|^packer\s*\{/m, `${f} must not hold packer/required_plugins`);
+    }
+    assert.ok(!existsSync(join(copy, pluginsFile)));
+  });
+
+  it("is formatted as packer fmt writes it, and fmt -check catches a stray space", function () {
+    const r = packer(["fmt", "-check", "-diff", packerDir]);
+    assert.equal(r.status, 0, `run \`packer fmt packer/\`:\n${output(r)}`);
+
+    const bad = join(work, "misformatted");
+    mkdirSync(bad);
+    const vars = readFileSync(join(packerDir, "variables.pkr.hcl"), "utf8");
+    writeFileSync(join(bad, "variables.pkr.hcl"), vars.replace(/^(\s*)type(\s*)=/m, "$1type $2="));
+    assert.notEqual(packer(["fmt", "-check", bad]).status, 0, "fmt -check passed a misformatted file");
+  });
+
+  it("validates with packer 1.6.6 offline, for both architectures, and refuses bad variables", function () {
+    for (const args of [[], ["-var", "arch=arm64"], ["-var", "kubernetes_minor=1.36", "-var", "region=eu-west-1"]]) {
+      const r = packer(["validate", ...args, copy]);
+      assert.equal(r.status, 0, `packer validate ${args.join(" ")}:\n${output(r)}`);
+    }
+    const cases: Array<[string, RegExp]> = [
+      ["arch=amd64", /x86_64 or arm64/],
+      ["kubernetes_minor=1.35.2", /minor version such as 1\.35/],
+      ["kubernetes_minor=v1.35", /minor version such as 1\.35/],
+      ["plugin_bundle=/nonexistent/podnet", /plugin_sha256|no such file|nonexistent/i],
+    ];
+    for (const [assignment, message] of cases) {
+      const r = packer(["validate", "-var", assignment, copy]);
+      assert.notEqual(r.status, 0, `packer validate accepted -var ${assignment}`);
+      assert.match(output(r), message);
+    }
+  });
+
+  it("uploads exactly the file npm run build makes, tagged with its sha256", function () {
+    assert.equal(resolve(repo, builtPath), bundle, "npm run build writes dist/podnet");
+    assert.ok(existsSync(bundle), `${bundle} is missing: run npm run build`);
+    const values = inspect();
+    // Resolved through the copy's dist/ link: the template's default is the repository's dist/podnet.
+    assert.equal(realpathSync(resolve(local(values, "plugin_bundle"))), realpathSync(builtPath));
+    assert.equal(local(values, "plugin_sha256"), sha256(builtPath));
+    const template = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
+    const upload = /provisioner "file" \{\s*source\s*= local\.plugin_bundle\s*destination = local\.plugin_upload\s*\}/;
+    assert.match(template, upload, "the file provisioner uploads local.plugin_bundle");
+  });
+
+  it("names and tags the AMI the way the stack finds it (components/image.ts)", function () {
+    const sha = sha256(bundle);
+    for (const arch of ["x86_64", "arm64"] as ImageArch[]) {
+      const values = inspect(arch === DEFAULT_IMAGE_ARCH ? {} : { PKR_VAR_arch: arch });
+      if (arch === DEFAULT_IMAGE_ARCH) {
+        assert.equal(values.get("var.arch"), DEFAULT_IMAGE_ARCH, "default arch");
+        assert.equal(values.get("var.kubernetes_minor"), DEFAULT_KUBERNETES_MINOR, "default Kubernetes minor");
+      }
+      const name = local(values, "ami_name");
+      assert.match(name, globRegExp(amiNameFilter(DEFAULT_KUBERNETES_MINOR, arch)));
+      assert.equal(name, `podnet-node-k8s-${DEFAULT_KUBERNETES_MINOR}-${arch}-${local(values, "build_time")}-${sha.slice(0, 12)}`);
+      assert.match(local(values, "build_time"), /^\d{14}$/);
+      assert.match(name, /^[A-Za-z0-9()[\] ./'@_-]{3,128}$/, "AWS AMI name rules");
+      const tags = hclMap(local(values, "ami_tags"));
+      assert.equal(tags[AMI_TAG_KUBERNETES_VERSION], DEFAULT_KUBERNETES_MINOR);
+      assert.equal(tags[AMI_TAG_PLUGIN_SHA256], sha);
+      assert.equal(tags[AMI_TAG_ARCH], arch);
+      assert.equal(tags.Name, name);
+      assert.equal(local(values, "ubuntu_arch"), arch === "x86_64" ? "amd64" : "arm64");
+      assert.equal(local(values, "instance_type"), arch === "x86_64" ? "t3.medium" : "t4g.medium");
+    }
+    const template = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
+    assert.match(template, /^\s*ami_name\s*= local\.ami_name$/m);
+    assert.match(template, /^\s*tags\s*= local\.ami_tags$/m);
+    assert.match(template, /^\s*snapshot_tags\s*= local\.ami_tags$/m);
+    assert.match(template, /owners\s*= \["099720109477"\]/, "Canonical's images");
+    assert.match(template, /ubuntu\/images\/hvm-ssd-gp3\/ubuntu-noble-24\.04-\$\{local\.ubuntu_arch\}-server-\*/);
+    assert.match(template, /most_recent = true/);
+    assert.match(template, /post-processor "manifest"/);
+  });
+
+  it("installs the plugin and CNI configs where the conflist and the stack expect them", function () {
+    const values = inspect();
+    assert.equal(local(values, "cni_bin_dir"), CNI_BIN_DIR);
+    assert.equal(local(values, "cni_conf_dir"), CNI_CONF_DIR);
+    assert.equal(local(values, "plugin_path"), PLUGIN_PATH);
+    const template = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
+    for (const env of ["CNI_BIN_DIR=${local.cni_bin_dir}", "CNI_CONF_DIR=${local.cni_conf_dir}", "PODNET_PLUGIN_PATH=${local.plugin_path}"]) {
+      assert.ok(template.includes(`"${env}"`), `the shell provisioner passes ${env}`);
+    }
+    // The scripts take these paths from the template, so they cannot drift on their own.
+    for (const script of readdirSync(scriptsDir)) {
+      const text = readFileSync(join(scriptsDir, script), "utf8");
+      assert.doesNotMatch(text, /\/opt\/cni|\/etc\/cni/, `${script} hardcodes a CNI path`);
+    }
+  });
+
+  it("runs every script, in order, each strict bash and clean under shellcheck", function () {
+    const scripts = readdirSync(scriptsDir).filter((f) => f.endsWith(".sh")).sort();
+    assert.deepEqual(readdirSync(scriptsDir).sort(), scripts, "packer/scripts holds only .sh files");
+    const template = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
+    const listed = [...template.matchAll(/"\$\{path\.root\}\/scripts\/([^"]+)"/g)].map((m) => m[1]);
+    assert.deepEqual(listed, scripts, "the shell provisioner runs packer/scripts/*.sh in name order");
+    assert.equal(scripts.at(-1), "99-cleanup.sh");
+    for (const script of scripts) {
+      const text = readFileSync(join(scriptsDir, script), "utf8");
+      assert.ok(text.startsWith("#!/usr/bin/env bash\n"), `${script}: bash shebang`);
+      assert.match(text, /^set -euo pipefail$/m, `${script}: strict mode`);
+      if (/apt-get/.test(text)) assert.match(text, /^export DEBIAN_FRONTEND=noninteractive$/m, `${script}: no prompts`);
+      assert.ok(statSync(join(scriptsDir, script)).mode & 0o100, `${script} is executable`);
+    }
+    const files = [...scripts.map((s) => join(scriptsDir, s)), join(packerDir, "build.sh")];
+    const r = run("shellcheck", ["--shell=bash", "--severity=style", ...files]);
+    assert.equal(r.status, 0, output(r));
+  });
+
+  it("does what the issue asks of each step", function () {
+    const script = (name: string) => readFileSync(join(scriptsDir, name), "utf8");
+    const expectations: Array<[string, RegExp[]]> = [
+      ["10-kernel-modules.sh", [/modules=\(overlay br_netfilter\)/, /\/etc\/modules-load\.d\//]],
+      ["11-sysctl.sh", [/\[net\.ipv4\.ip_forward\]=1/, /\[net\.bridge\.bridge-nf-call-iptables\]=1/, /\/etc\/sysctl\.d\//]],
+      ["12-swap-off.sh", [/swapoff -a/, /\/etc\/fstab/]],
+      ["20-kubernetes.sh", [/pkgs\.k8s\.io\/core:\/stable:\/v\$\{KUBERNETES_MINOR\}\/deb\//, /apt-mark hold kubelet kubeadm kubectl/]],
+      ["30-containerd.sh", [/install --no-install-recommends containerd runc/, /SystemdCgroup = true/, /kubeadm config images list/]],
+      ["40-cni-plugins.sh", [/kubernetes-cni/, /for plugin in loopback portmap/]],
+      ["50-nodejs.sh", [/install --no-install-recommends nodejs/, /major < 18/]],
+      ["70-prepull-images.sh", [/kubeadm config images pull/]],
+      ["99-cleanup.sh", [/apt-get -q -y clean/, /cloud-init clean --logs --machine-id/, /rm -rf \/var\/lib\/cni/]],
+    ];
+    for (const [name, patterns] of expectations) {
+      for (const p of patterns) assert.match(script(name), p, name);
+    }
+  });
+
+  it("60-podnet.sh installs the bundle that matches the tag and refuses any other", function () {
+    const node = join(work, "node");
+    const upload = join(node, "tmp", "podnet-bundle");
+    const target = join(node, "opt", "cni", "bin", "podnet");
+    const install = (sha: string) => {
+      mkdirSync(join(node, "tmp"), { recursive: true });
+      cpSync(bundle, upload);
+      return run("bash", [join(scriptsDir, "60-podnet.sh")], {
+        ...process.env,
+        PODNET_PLUGIN_UPLOAD: upload,
+        PODNET_PLUGIN_PATH: target,
+        PODNET_PLUGIN_SHA256: sha,
+      });
+    };
+
+    const refused = install("0".repeat(64));
+    assert.notEqual(refused.status, 0, "installed a bundle whose sha256 is not the tag's");
+    assert.match(refused.stderr, /the image is tagged 0{64}/);
+    assert.ok(!existsSync(target));
+
+    const ok = install(sha256(bundle));
+    assert.equal(ok.status, 0, output(ok));
+    assert.equal(sha256(target), sha256(bundle));
+    assert.equal(statSync(target).mode & 0o777, 0o755);
+    assert.ok(!existsSync(upload), "the upload is removed");
+    assert.match(ok.stdout, /"supportedVersions"/, "the installed plugin answered CNI VERSION");
+  });
+});
