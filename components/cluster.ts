@@ -1,0 +1,154 @@
+// The whole stack as one component: the network, the nodes, their pod routes and the
+// kubeadm bootstrap, composed from a validated ClusterConfig. index.ts is just
+// `new Cluster("podnet", readConfig())`; the tests build it for many configs in one process.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { planCluster, type NodePlan } from "../cni/plan";
+import { KubeadmBootstrap } from "./bootstrap";
+import { kubernetesMinorOf, planInputOf, setCommand, type ClusterConfig } from "./config";
+import { Network } from "./network";
+import { Nodes, SSH_USER } from "./nodes";
+import { PodRoutes } from "./podRoutes";
+
+export interface NodeRow {
+  readonly name: string;
+  readonly role: NodePlan["role"];
+  readonly privateIp: string;
+  readonly publicIp: string;
+  readonly podCidr: string;
+  readonly eni: string;
+}
+
+/**
+ * The first zone (by name) that offers every instance type the cluster uses, from the
+ * region's EC2 instance type offerings.
+ */
+export function pickAvailabilityZone(
+  offerings: { locations: readonly string[]; instanceTypes: readonly string[] },
+  instanceTypes: readonly string[],
+): string {
+  const zones = [...new Set(offerings.locations)].sort();
+  const fits = zones.find((zone) =>
+    instanceTypes.every((type) => offerings.locations.some((loc, i) => loc === zone && offerings.instanceTypes[i] === type)),
+  );
+  if (!fits) {
+    throw new Error(
+      `podnet: no availability zone in this region offers all of ${[...new Set(instanceTypes)].join(", ")} ` +
+        `(podnet:controlPlaneInstanceType, podnet:workerInstanceType); fix: ${setCommand("workerInstanceType", "t3.small")} ` +
+        `or ${setCommand("region", "us-east-1")}`,
+    );
+  }
+  return fits;
+}
+
+export class Cluster extends pulumi.ComponentResource {
+  readonly plan: NodePlan[];
+  readonly provider: aws.Provider;
+  readonly network: Network;
+  readonly machines: Nodes;
+  readonly podRoutes: PodRoutes;
+  readonly bootstrap: KubeadmBootstrap;
+  readonly availabilityZone: pulumi.Output<string>;
+
+  // Stack outputs.
+  readonly controlPlanePublicIp: pulumi.Output<string>;
+  readonly nodes: pulumi.Output<NodeRow[]>;
+  readonly kubeconfig: pulumi.Output<string>;
+  readonly sshPrivateKey: pulumi.Output<string>;
+  readonly usage: pulumi.Output<string>;
+
+  constructor(name: string, config: ClusterConfig, opts?: pulumi.ComponentResourceOptions) {
+    super("podnet:aws:Cluster", name, {}, opts);
+    this.plan = planCluster(planInputOf(config));
+    const stack = pulumi.getStack();
+    const tags = { "podnet:stack": `${pulumi.getProject()}/${stack}`, "podnet:managed-by": "pulumi" };
+
+    this.provider = new aws.Provider(`${name}-aws`, { region: config.region, defaultTags: { tags } }, { parent: this });
+    const childOpts = { parent: this, providers: [this.provider] };
+
+    const instanceTypes = [config.controlPlaneInstanceType, config.workerInstanceType];
+    this.availabilityZone = config.availabilityZone
+      ? pulumi.output(config.availabilityZone)
+      : aws.ec2
+          .getInstanceTypeOfferingsOutput({
+            locationType: "availability-zone",
+            filters: [{ name: "instance-type", values: [...new Set(instanceTypes)] }],
+          }, { parent: this, provider: this.provider })
+          .apply((offerings) => pickAvailabilityZone(offerings, instanceTypes));
+
+    this.network = new Network(`${name}`, {
+      vpcCidr: config.vpcCidr,
+      subnetCidr: config.subnetCidr,
+      clusterCidr: config.clusterCidr,
+      availabilityZone: this.availabilityZone,
+      adminCidrs: config.adminCidrs,
+      tags,
+    }, childOpts);
+
+    this.machines = new Nodes(`${name}`, {
+      plan: this.plan,
+      subnetId: this.network.subnet.id,
+      securityGroupId: this.network.securityGroup.id,
+      controlPlaneInstanceType: config.controlPlaneInstanceType,
+      workerInstanceType: config.workerInstanceType,
+      rootVolumeSizeGiB: config.rootVolumeSizeGiB,
+      amiId: config.amiId,
+      amiOwner: config.amiOwner,
+      kubernetesVersion: config.kubernetesVersion,
+      imageArch: config.imageArch,
+      tags,
+      dependsOn: [this.network.defaultRoute, this.network.routeTableAssociation],
+    }, childOpts);
+
+    this.podRoutes = new PodRoutes(`${name}-pods`, {
+      routeTableId: this.network.routeTable.id,
+      nodes: this.machines.nodes,
+    }, childOpts);
+
+    this.bootstrap = new KubeadmBootstrap(`${name}`, {
+      nodes: this.machines.nodes,
+      sshPrivateKeyPem: this.machines.sshPrivateKeyPem,
+      clusterCidr: config.clusterCidr,
+      serviceCidr: config.serviceCidr,
+      kubernetesVersion: config.kubernetesVersion,
+      kubernetesMinor: kubernetesMinorOf(config),
+      dependsOn: [...this.podRoutes.routes, ...this.network.ingressRules],
+    }, childOpts);
+
+    this.controlPlanePublicIp = this.machines.controlPlaneEip.publicIp;
+    this.nodes = pulumi.all(
+      this.machines.nodes.map((node) =>
+        pulumi.all([node.privateIp, node.publicIp, node.eni]).apply(([privateIp, publicIp, eni]): NodeRow => ({
+          name: node.plan.name,
+          role: node.plan.role,
+          privateIp,
+          publicIp,
+          podCidr: node.plan.podCidr,
+          eni,
+        })),
+      ),
+    );
+    this.kubeconfig = this.bootstrap.kubeconfig;
+    this.sshPrivateKey = this.machines.sshPrivateKeyPem;
+    this.usage = this.controlPlanePublicIp.apply((ip) => usageText(stack, ip));
+    this.registerOutputs({
+      controlPlanePublicIp: this.controlPlanePublicIp,
+      nodes: this.nodes,
+      kubeconfig: this.kubeconfig,
+      sshPrivateKey: this.sshPrivateKey,
+      usage: this.usage,
+    });
+  }
+}
+
+/** How to use the kubeconfig and SSH key outputs without leaving secrets lying around. */
+export function usageText(stack: string, controlPlaneIp: string): string {
+  return [
+    `kubectl:  pulumi stack output --stack ${stack} kubeconfig --show-secrets > kubeconfig.podnet && chmod 600 kubeconfig.podnet`,
+    "          KUBECONFIG=$PWD/kubeconfig.podnet kubectl get nodes -o wide",
+    "          kubectl get nodes -o custom-columns=NAME:.metadata.name,POD-CIDR:.spec.podCIDR",
+    `ssh:      pulumi stack output --stack ${stack} sshPrivateKey --show-secrets | ssh-add -   (key stays in the agent, not on disk)`,
+    `          ssh ${SSH_USER}@${controlPlaneIp}   (workers: the publicIp column of the nodes output)`,
+    "both reach the nodes only from podnet:adminCidrs.",
+  ].join("\n");
+}

@@ -1,0 +1,124 @@
+// The cluster's machines: one EC2 instance per plan entry (control-plane, worker-1, ...),
+// from the podnet node image, reachable over SSH with a key that exists only in the stack.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import type { NodePlan } from "../cni/plan";
+import { amiNameFilter, type ImageArch } from "./image";
+import { renderUserData } from "./scripts";
+
+export const SSH_USER = "ubuntu";
+
+export interface NodesArgs {
+  readonly plan: readonly NodePlan[];
+  readonly subnetId: pulumi.Input<string>;
+  readonly securityGroupId: pulumi.Input<string>;
+  readonly controlPlaneInstanceType: string;
+  readonly workerInstanceType: string;
+  readonly rootVolumeSizeGiB: number;
+  readonly amiId?: string;
+  readonly amiOwner: string;
+  readonly kubernetesVersion: string;
+  readonly imageArch: ImageArch;
+  readonly tags: Record<string, string>;
+  /** Resources that must exist before an instance boots (the internet route, for cloud-init). */
+  readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+export interface ClusterNode {
+  readonly plan: NodePlan;
+  readonly instance: aws.ec2.Instance;
+  /** The address Pulumi (and you) reach the node at: the Elastic IP for the control plane. */
+  readonly publicIp: pulumi.Output<string>;
+  readonly privateIp: pulumi.Output<string>;
+  readonly eni: pulumi.Output<string>;
+}
+
+/** Finds the newest image Packer built for this Kubernetes minor and architecture. */
+export function findNodeImage(args: Pick<NodesArgs, "amiOwner" | "kubernetesVersion" | "imageArch">, opts: pulumi.InvokeOutputOptions): pulumi.Output<string> {
+  return aws.ec2
+    .getAmiOutput({
+      owners: [args.amiOwner],
+      mostRecent: true,
+      filters: [
+        { name: "name", values: [amiNameFilter(args.kubernetesVersion, args.imageArch)] },
+        { name: "architecture", values: [args.imageArch] },
+        { name: "state", values: ["available"] },
+      ],
+    }, opts)
+    .apply((ami) => ami.id);
+}
+
+export class Nodes extends pulumi.ComponentResource {
+  readonly sshKey: tls.PrivateKey;
+  readonly keyPair: aws.ec2.KeyPair;
+  readonly amiId: pulumi.Output<string>;
+  readonly nodes: ClusterNode[];
+  readonly controlPlaneEip: aws.ec2.Eip;
+  /** The SSH private key (OpenSSH PEM), secret. */
+  readonly sshPrivateKeyPem: pulumi.Output<string>;
+
+  constructor(name: string, args: NodesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("podnet:aws:Nodes", name, {}, opts);
+    const parent = { parent: this };
+
+    // The key lives only in the (encrypted) stack state: nothing is written to disk.
+    this.sshKey = new tls.PrivateKey(`${name}-ssh`, { algorithm: "RSA", rsaBits: 4096 }, parent);
+    this.sshPrivateKeyPem = pulumi.secret(this.sshKey.privateKeyPem);
+    this.keyPair = new aws.ec2.KeyPair(`${name}-ssh`, { publicKey: this.sshKey.publicKeyOpenssh, tags: args.tags }, parent);
+
+    this.amiId = args.amiId
+      ? pulumi.output(args.amiId)
+      : findNodeImage(args, { parent: this });
+
+    const instances = args.plan.map((plan) => {
+      const controlPlane = plan.role === "control-plane";
+      const instance = new aws.ec2.Instance(`${name}-${plan.name}`, {
+        ami: this.amiId,
+        instanceType: controlPlane ? args.controlPlaneInstanceType : args.workerInstanceType,
+        subnetId: args.subnetId,
+        vpcSecurityGroupIds: [args.securityGroupId],
+        associatePublicIpAddress: true,
+        keyName: this.keyPair.keyName,
+        // The node forwards pod traffic it neither sent nor owns the address of.
+        sourceDestCheck: false,
+        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+        rootBlockDevice: { volumeType: "gp3", volumeSize: args.rootVolumeSizeGiB, encrypted: true, deleteOnTermination: true },
+        userData: renderUserData(plan.name),
+        tags: { ...args.tags, Name: `${name}-${plan.name}`, "podnet:node": plan.name, "podnet:role": plan.role, "podnet:pod-cidr": plan.podCidr },
+        volumeTags: { ...args.tags, Name: `${name}-${plan.name}` },
+      }, {
+        parent: this,
+        dependsOn: args.dependsOn,
+        // A replacement must leave the cluster (drain, Node deleted) before its successor
+        // joins under the same node name.
+        deleteBeforeReplace: true,
+        // A newer image found by name (`npm run image` again) must not silently rebuild a
+        // running cluster: new nodes get it, existing ones move with `pulumi up --replace <urn>`.
+        // An explicit podnet:amiId change is deliberate and replaces the nodes.
+        ignoreChanges: args.amiId ? [] : ["ami"],
+      });
+      return { plan, instance };
+    });
+
+    const controlPlane = instances.find((n) => n.plan.role === "control-plane");
+    if (!controlPlane) throw new Error("the plan has no control plane");
+    // A fixed public endpoint: the API certificate and the kubeconfig name it, and it
+    // survives a stop/start of the instance.
+    this.controlPlaneEip = new aws.ec2.Eip(`${name}-${controlPlane.plan.name}`, {
+      domain: "vpc",
+      instance: controlPlane.instance.id,
+      tags: { ...args.tags, Name: `${name}-${controlPlane.plan.name}` },
+    }, { parent: this, dependsOn: args.dependsOn });
+
+    const eip = this.controlPlaneEip;
+    this.nodes = instances.map(({ plan, instance }) => ({
+      plan,
+      instance,
+      publicIp: plan.role === "control-plane" ? eip.publicIp : instance.publicIp,
+      privateIp: instance.privateIp,
+      eni: instance.primaryNetworkInterfaceId,
+    }));
+    this.registerOutputs({ amiId: this.amiId, controlPlanePublicIp: eip.publicIp });
+  }
+}
