@@ -115,7 +115,7 @@ export function ensureBridge(spec: BridgeSpec): { created: boolean } {
   const commands: string[] = [];
   if (!ipv4Addresses(link).includes(gatewayCidr(spec.subnet))) {
     const add = ip(["addr", "add", gatewayCidr(spec.subnet), "dev", spec.name]);
-    if (add.status !== 0 && !/File exists/.test(add.stderr)) {
+    if (add.status !== 0 && !/File exists|already assigned/.test(add.stderr)) {
       throw new CniError(ErrorCode.NetworkSetupFailed, `cannot add ${gatewayCidr(spec.subnet)} to ${spec.name}: ${add.stderr.trim()}`);
     }
   }
