@@ -37,6 +37,9 @@ export class CniError extends Error {
     this.name = "CniError";
   }
 
+  /** For `ip -batch` failures: the command that failed, quoted. */
+  failedCommand?: string;
+
   toJSON(cniVersion: string): { cniVersion: string; code: number; msg: string; details?: string } {
     const out: { cniVersion: string; code: number; msg: string; details?: string } = {
       cniVersion,

@@ -1,6 +1,6 @@
 // Running the node's own tools. Each call is one process: netlink work is batched into a
 // single `ip -batch` per namespace, so an ADD costs a handful of execs.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { CniError, ErrorCode } from "./errors";
 
 // Runtimes call plugins with their own environment, which may lack the sbin directories.
@@ -14,14 +14,20 @@ export interface RunResult {
   stderr: string;
 }
 
+/** Processes this call started and the time spent in them: logged with every call. */
+export const execStats = { count: 0, ms: 0 };
+
 /** Runs a command; never throws for a non-zero exit (callers decide what a failure means). */
 export function run(command: string, args: string[], input?: string): RunResult {
+  const started = process.hrtime.bigint();
+  execStats.count += 1;
   const out = spawnSync(command, args, {
     input,
     encoding: "utf8",
     env: { ...process.env, PATH },
     maxBuffer: 64 * 1024 * 1024,
   });
+  execStats.ms += Number(process.hrtime.bigint() - started) / 1e6;
   if (out.error) {
     const missing = (out.error as NodeJS.ErrnoException).code === "ENOENT";
     throw new CniError(
@@ -33,6 +39,27 @@ export function run(command: string, args: string[], input?: string): RunResult 
   return { status: out.status ?? 1, stdout: out.stdout, stderr: out.stderr };
 }
 
+/**
+ * Starts a command and returns at once; the result arrives while the caller's own
+ * (synchronous) work goes on, so independent reads overlap the critical path.
+ */
+export function runInBackground(command: string, args: string[]): Promise<RunResult> {
+  const started = process.hrtime.bigint();
+  execStats.count += 1;
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env: { ...process.env, PATH }, stdio: ["ignore", "pipe", "pipe"] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => stdout.push(d));
+    child.stderr.on("data", (d: Buffer) => stderr.push(d));
+    child.on("error", (error) => resolve({ status: 127, stdout: "", stderr: `cannot run ${command}: ${error.message}` }));
+    child.on("close", (code) => {
+      execStats.ms += Number(process.hrtime.bigint() - started) / 1e6;
+      resolve({ status: code ?? 1, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
+    });
+  });
+}
+
 /** Prefix that runs a command inside the network namespace at `netns` (a path). */
 function inNetns(netns: string | undefined, command: string, args: string[]): [string, string[]] {
   return netns ? ["nsenter", [`--net=${netns}`, command, ...args]] : [command, args];
@@ -42,16 +69,19 @@ function inNetns(netns: string | undefined, command: string, args: string[]): [s
  * Runs `ip` commands in one process, in the current namespace or in `netns`.
  * Stops at the first failing command; the error names it.
  */
-export function ipBatch(commands: string[], netns?: string): string {
+export function ipBatch(commands: string[], netns?: string, options: string[] = []): string {
   if (commands.length === 0) return "";
-  const [cmd, args] = inNetns(netns, "ip", ["-json", "-batch", "-"]);
+  const [cmd, args] = inNetns(netns, "ip", ["-json", ...options, "-batch", "-"]);
   const res = run(cmd, args, `${commands.join("\n")}\n`);
   if (res.status !== 0) {
-    throw new CniError(
+    const failed = failedCommand(res.stderr, commands);
+    const error = new CniError(
       ErrorCode.NetworkSetupFailed,
-      `ip failed${netns ? ` in ${netns}` : ""}: ${describeIpFailure(res.stderr, commands)}`,
+      `ip failed${netns ? ` in ${netns}` : ""}: ${failed ? `"ip ${failed}": ` : ""}${failureReason(res.stderr)}`,
       res.stderr.trim(),
     );
+    error.failedCommand = failed ? `"ip ${failed}"` : undefined;
+    throw error;
   }
   return res.stdout;
 }
@@ -62,16 +92,19 @@ export function ip(args: string[], netns?: string): RunResult {
   return run(cmd, full);
 }
 
-/** `ip -batch` reports "Command failed -:N" for the Nth line; name that command. */
-function describeIpFailure(stderr: string, commands: string[]): string {
+/** `ip -batch` reports "Command failed -:N" for the Nth line: that command. */
+function failedCommand(stderr: string, commands: string[]): string | undefined {
   const line = /Command failed -:(\d+)/.exec(stderr);
+  return line ? commands[Number(line[1]) - 1] : undefined;
+}
+
+function failureReason(stderr: string): string {
   const reason = stderr
     .split("\n")
     .filter((l) => l && !l.startsWith("Command failed"))
     .join("; ")
     .trim();
-  const failed = line ? commands[Number(line[1]) - 1] : undefined;
-  return failed ? `"ip ${failed}": ${reason || "failed"}` : reason || "failed";
+  return reason || "failed";
 }
 
 export function isNotFound(stderr: string): boolean {

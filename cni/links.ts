@@ -2,7 +2,6 @@
 // default route. The pod end of a veth is created directly inside the pod's namespace
 // (`peer ... netns`), so its name (eth0) never exists on the node, and many ADDs at once
 // cannot collide on it.
-import { createHash } from "node:crypto";
 import { CniError, ErrorCode } from "./errors";
 import { ip, ipBatch, isNotFound } from "./exec";
 import { Cidr, formatCidr, formatIPv4, gatewayOf, macForIp, parseIPv4 } from "./ipv4";
@@ -35,9 +34,16 @@ interface IpRoute {
   dev?: string;
 }
 
-/** The node-side veth name: stable per attachment, so DEL and GC find it without state. */
+/**
+ * The node-side veth name: stable per attachment, so DEL and GC find it without state.
+ * FNV-1a/64 rather than node:crypto, whose loading alone costs a few ms per call.
+ */
 export function hostVethName(containerId: string, ifname: string): string {
-  return `pn${createHash("sha256").update(`${containerId}\n${ifname}`).digest("hex").slice(0, 13)}`;
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(`${containerId}\n${ifname}`)) {
+    hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return `pn${hash.toString(16).padStart(16, "0").slice(0, 13)}`;
 }
 
 export const HOST_VETH_PATTERN = /^pn[0-9a-f]{13}$/;
@@ -135,16 +141,36 @@ export interface AttachmentSpec {
   subnet: Cidr;
 }
 
-/** Creates the veth pair, plugs the node end into the bridge and configures the pod end. */
-export function createAttachment(spec: AttachmentSpec): { podMac: string; hostMac: string } {
+/**
+ * Creates the veth pair, plugs the node end into the bridge and configures the pod end:
+ * one `ip -batch` on the node and one in the pod. The node batch reads the bridge first,
+ * so the usual case (bridge already right) needs no separate read; a missing bridge
+ * stops the batch before anything is made, and is created before a second try.
+ */
+export function createAttachment(spec: AttachmentSpec, bridge: BridgeSpec): { podMac: string; hostMac: string } {
   const podMac = macForIp(spec.podIp);
   const hostMac = hostVethMac(spec.podIp);
   const mtu = String(spec.mtu);
-  ipBatch([
+  const nodeBatch = [
+    `addr show dev ${spec.bridge}`,
     `link add ${spec.hostIfname} address ${hostMac} mtu ${mtu} type veth peer name ${spec.ifname} address ${podMac} mtu ${mtu} netns ${spec.netns}`,
     `link set ${spec.hostIfname} master ${spec.bridge} up`,
     ...(spec.hairpin ? [`link set ${spec.hostIfname} type bridge_slave hairpin on`] : []),
-  ]);
+  ];
+  let out: string;
+  try {
+    out = ipBatch(nodeBatch, undefined, ["-details"]);
+  } catch (error) {
+    if (!(error instanceof CniError) || !/^"ip addr show/.test(error.failedCommand ?? "") || !isNotFound(error.details)) throw error;
+    ensureBridge(bridge);
+    out = ipBatch(nodeBatch, undefined, ["-details"]);
+  }
+  const link = parseLinks(out.trim().split("\n")[0])[0];
+  if (!link) throw new CniError(ErrorCode.TryAgainLater, `bridge ${spec.bridge} vanished during ADD`);
+  const conflict = bridgeConflict(link, bridge);
+  if (conflict) throw conflict;
+  // Another ADD may be half-way through creating the bridge: finish the job.
+  if (!ipv4Addresses(link).includes(gatewayCidr(bridge.subnet)) || !link.flags?.includes("UP")) ensureBridge(bridge);
   ipBatch(
     [
       "link set lo up",

@@ -16,6 +16,9 @@ export interface LogEntry {
   code?: number;
   msg?: string;
   durationMs: number;
+  /** Processes the call ran (ip, iptables-save, ...) and the time spent in them. */
+  execs?: number;
+  execMs?: number;
 }
 
 /** Appends the entry; a log that cannot be written never fails the call. */

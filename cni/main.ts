@@ -1,5 +1,6 @@
 // Entry point of the bundled plugin (dist/podnet, installed as /opt/cni/bin/podnet).
 import { readFileSync } from "node:fs";
+import { execStats } from "./exec";
 import { appendLog } from "./log";
 import { invoke } from "./plugin";
 
@@ -11,9 +12,21 @@ function readStdin(): string {
   }
 }
 
-const started = process.hrtime.bigint();
-const call = invoke(process.env, readStdin());
-process.stdout.write(call.stdout);
-const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-appendLog(call.log.file, { time: new Date().toISOString(), ...call.log.entry, durationMs: Math.round(durationMs * 10) / 10 });
-process.exitCode = call.exitCode;
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
+async function main(): Promise<void> {
+  const started = process.hrtime.bigint();
+  const call = await invoke(process.env, readStdin());
+  process.stdout.write(call.stdout);
+  const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+  appendLog(call.log.file, {
+    time: new Date().toISOString(),
+    ...call.log.entry,
+    durationMs: round(durationMs),
+    execs: execStats.count,
+    execMs: round(execStats.ms),
+  });
+  process.exitCode = call.exitCode;
+}
+
+void main();

@@ -9,7 +9,7 @@
 // flush. Repairs run under flock(1) so ADDs racing at boot never duplicate a jump.
 import { readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { CniError, ErrorCode } from "./errors";
-import { run } from "./exec";
+import { RunResult, run, runInBackground } from "./exec";
 import { Cidr, formatCidr } from "./ipv4";
 
 export const FORWARD_CHAIN = "PODNET-FORWARD";
@@ -111,17 +111,28 @@ function lockPath(): string {
 }
 
 export function readIptables(): string {
-  const res = run("iptables-save", []);
+  return iptablesSaveOutput(run("iptables-save", []));
+}
+
+/** Starts iptables-save in the background: ADD reads the rules while it wires the pod. */
+export function readIptablesInBackground(): Promise<RunResult> {
+  return runInBackground("iptables-save", []);
+}
+
+export function iptablesSaveOutput(res: RunResult): string {
   if (res.status !== 0) {
     throw new CniError(ErrorCode.NetworkSetupFailed, `iptables-save failed: ${res.stderr.trim()}`, "is the iptables package installed and the plugin running as root?");
   }
   return res.stdout;
 }
 
-/** Makes the node's forwarding and masquerade rules right; changes nothing when they are. */
-export function ensureNodeRules(spec: RuleSpec): { changed: boolean } {
+/**
+ * Makes the node's forwarding and masquerade rules right; changes nothing when they are.
+ * `save` is the iptables-save output when the caller already read it.
+ */
+export function ensureNodeRules(spec: RuleSpec, save: string = readIptables()): { changed: boolean } {
   ensureIpForward();
-  if (ruleDrift(readIptables(), spec).length === 0) return { changed: false };
+  if (ruleDrift(save, spec).length === 0) return { changed: false };
   const res = run("flock", ["-w", "30", lockPath(), "sh", "-c", repairScript(spec)]);
   if (res.status !== 0) {
     const busy = /lock|Resource temporarily unavailable/i.test(res.stderr) || res.status === 1 && res.stderr.trim() === "";

@@ -19,14 +19,13 @@ import {
   checkAttachment,
   createAttachment,
   deleteHostVeth,
-  ensureBridge,
   hostVethName,
   listHostVeths,
   parseIpOrThrow,
 } from "./links";
 import { DEFAULT_LOG_FILE } from "./conflist";
 import { LogEntry } from "./log";
-import { ensureNodeRules, readIptables, ruleDrift } from "./netfilter";
+import { ensureNodeRules, iptablesSaveOutput, readIptables, readIptablesInBackground, ruleDrift } from "./netfilter";
 import { LATEST_VERSION, Result, SUPPORTED_VERSIONS, convertResult, isSupportedVersion, parsePrevResult, requireVersionFor } from "./version";
 import { ip as runIp } from "./exec";
 
@@ -55,10 +54,10 @@ function requireNetns(env: Environment): void {
   }
 }
 
-export function cmdAdd(env: Environment, conf: NetConf): Outcome {
+export async function cmdAdd(env: Environment, conf: NetConf): Promise<Outcome> {
   requireNetns(env);
-  ensureBridge(bridgeSpec(conf));
-  ensureNodeRules({ subnet: conf.subnet, clusterCidr: conf.clusterCidr, ipMasq: conf.ipMasq });
+  const rules = { subnet: conf.subnet, clusterCidr: conf.clusterCidr, ipMasq: conf.ipMasq };
+  const save = readIptablesInBackground();
   const ipam = store(conf);
   const { ip, reused } = ipam.allocate(env.containerId, env.ifname);
   const hostIfname = hostVethName(env.containerId, env.ifname);
@@ -67,19 +66,15 @@ export function cmdAdd(env: Environment, conf: NetConf): Outcome {
   try {
     // A repeated ADD rebuilds the links around the address the attachment already holds.
     if (reused) deleteHostVeth(hostIfname);
-    macs = createAttachment({
-      bridge: conf.bridge,
-      mtu: conf.mtu,
-      hairpin: conf.hairpin,
-      netns: env.netns,
-      ifname: env.ifname,
-      hostIfname,
-      podIp,
-      subnet: conf.subnet,
-    });
+    macs = createAttachment(
+      { bridge: conf.bridge, mtu: conf.mtu, hairpin: conf.hairpin, netns: env.netns, ifname: env.ifname, hostIfname, podIp, subnet: conf.subnet },
+      bridgeSpec(conf),
+    );
+    ensureNodeRules(rules, iptablesSaveOutput(await save));
   } catch (error) {
     rollback(() => deleteHostVeth(hostIfname));
     rollback(() => ipam.release(env.containerId, env.ifname));
+    await save;
     throw explainAddFailure(error, env, hostIfname);
   }
   const result: Result = {
@@ -226,7 +221,7 @@ export interface Invocation {
 }
 
 /** Runs one plugin call: parse, dispatch, render the result or the spec's error JSON. */
-export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
+export async function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Promise<Invocation> {
   let logFile = DEFAULT_LOG_FILE;
   let entry: Omit<LogEntry, "time" | "durationMs"> = { verb: envVars.CNI_COMMAND ?? "", result: "ok" };
   try {
@@ -240,7 +235,7 @@ export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
     entry.network = conf.name;
     switch (env.command) {
       case "ADD":
-        return done(cmdAdd(env, conf));
+        return done(await cmdAdd(env, conf));
       case "DEL":
         return done(cmdDel(env, conf));
       case "CHECK":
