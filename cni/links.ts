@@ -67,7 +67,7 @@ function ipv4Addresses(link: IpLink): string[] {
 }
 
 /** Reads the bridge; undefined when it does not exist. */
-function readBridge(name: string): IpLink | undefined {
+export function readBridge(name: string): IpLink | undefined {
   const res = ip(["-json", "-details", "addr", "show", "dev", name]);
   if (res.status !== 0) {
     if (isNotFound(res.stderr)) return undefined;

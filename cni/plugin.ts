@@ -22,12 +22,12 @@ import {
   hostVethName,
   listHostVeths,
   parseIpOrThrow,
+  readBridge,
 } from "./links";
 import { DEFAULT_LOG_FILE } from "./conflist";
 import { LogEntry } from "./log";
 import { ensureNodeRules, iptablesSaveOutput, readIptables, readIptablesInBackground, ruleDrift } from "./netfilter";
 import { LATEST_VERSION, Result, SUPPORTED_VERSIONS, convertResult, isSupportedVersion, parsePrevResult, requireVersionFor } from "./version";
-import { ip as runIp } from "./exec";
 
 export interface Outcome {
   /** What goes to stdout (undefined: nothing, as for DEL/GC/STATUS success). */
@@ -194,12 +194,9 @@ export function cmdStatus(conf: NetConf): Outcome {
   if (held >= ipam.capacity) {
     throw unavailable(`no free address in ${formatCidr(conf.subnet)}: all ${ipam.capacity} are reserved`, `reservations are in ${ipam.dir}`);
   }
-  const res = runIp(["-json", "-details", "addr", "show", "dev", conf.bridge]);
-  if (res.status === 0) {
-    const link = JSON.parse(res.stdout)[0];
-    const conflict = link ? bridgeConflict(link, bridgeSpec(conf)) : undefined;
-    if (conflict) throw unavailable(conflict.message, conflict.details);
-  }
+  const bridge = readBridge(conf.bridge);
+  const conflict = bridge ? bridgeConflict(bridge, bridgeSpec(conf)) : undefined;
+  if (conflict) throw unavailable(conflict.message, conflict.details);
   return {};
 }
 
