@@ -1,0 +1,149 @@
+// The lab's state file and its teardown. The state file is written before anything is
+// created and updated as pieces come up, so `lab down`, the next run and the exit
+// handlers all know what to remove. Teardown only ever touches what carries the lab's
+// prefix: its namespaces (and the processes inside them, by pid), its run dir and the
+// lock files the plugin made for its nodes.
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stopPids } from "./agents";
+import { labNamespacePattern, runDirOf } from "./plan";
+import { NETNS_DIR, netnsPath, runSync } from "./sh";
+
+export interface LabState {
+  prefix: string;
+  /** The lab process; a live one means the lab is running right now. */
+  controllerPid: number;
+  startedAt: string;
+  keep: boolean;
+  workers: number;
+  /** Namespaces in the order teardown deletes them (pods first). */
+  namespaces: string[];
+  /** Agent pids (they run from the run dir; any other process in a lab namespace is found by ip netns pids). */
+  pids: number[];
+}
+
+/** Where the plugin keeps its per-namespace iptables lock files (cni/netfilter.ts). */
+const PLUGIN_LOCK_DIR = "/run/podnet";
+
+export function stateFileOf(prefix: string): string {
+  return join(runDirOf(prefix), "state.json");
+}
+
+export function readState(prefix: string): LabState | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFileOf(prefix), "utf8")) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeState(state: LabState): void {
+  mkdirSync(runDirOf(state.prefix), { recursive: true, mode: 0o700 });
+  const file = stateFileOf(state.prefix);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  // rename: a reader never sees half a file
+  runSync(["mv", "-f", `${file}.tmp`, file]);
+}
+
+/** The lab process of that state, when it is still running (and really is a lab). */
+export function liveController(state: LabState | undefined): number | undefined {
+  if (!state || state.controllerPid === process.pid) return undefined;
+  try {
+    const cmdline = readFileSync(`/proc/${state.controllerPid}/cmdline`, "utf8");
+    return /lab[/\\]main/.test(cmdline) ? state.controllerPid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function listNetns(): string[] {
+  const ran = runSync(["ip", "netns", "list"]);
+  if (ran.status !== 0) return [];
+  return ran.stdout
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0])
+    .filter(Boolean);
+}
+
+/** Every namespace this prefix owns: from the state file, plus any the naming pattern finds. */
+export function labNamespaces(prefix: string, state?: LabState): string[] {
+  const pattern = labNamespacePattern(prefix);
+  const present = new Set(listNetns());
+  const fromState = (state?.namespaces ?? []).filter((n) => present.has(n));
+  const found = [...present].filter((n) => pattern.test(n) && !fromState.includes(n));
+  // pods (three dashes after the prefix at most) before nodes, nodes before router/internet
+  const rank = (n: string) => (/-(web|shell)$/.test(n) ? 0 : /-(router|internet)$/.test(n) ? 2 : 1);
+  return [...fromState, ...found].sort((a, b) => rank(a) - rank(b));
+}
+
+export function netnsPids(netns: string): number[] {
+  const ran = runSync(["ip", "netns", "pids", netns]);
+  if (ran.status !== 0) return [];
+  return ran.stdout
+    .split("\n")
+    .map((l) => Number(l.trim()))
+    .filter((n) => Number.isInteger(n) && n > 1);
+}
+
+export function netnsInode(netns: string): number | undefined {
+  try {
+    return statSync(netnsPath(netns)).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface TeardownReport {
+  namespaces: string[];
+  processes: number;
+  runDir: boolean;
+  problems: string[];
+}
+
+/**
+ * Removes everything a lab with this prefix made. Never throws: it keeps going and
+ * reports what it could not remove.
+ */
+export async function teardown(prefix: string): Promise<TeardownReport> {
+  const state = readState(prefix);
+  const report: TeardownReport = { namespaces: [], processes: 0, runDir: false, problems: [] };
+  const namespaces = labNamespaces(prefix, state);
+  // 1. processes: every process inside the lab's namespaces is one the lab started
+  //    (agents, iperf3, a plugin call cut short); plus recorded pids that are still ours.
+  const pids = new Set<number>();
+  for (const ns of namespaces) for (const pid of netnsPids(ns)) pids.add(pid);
+  for (const pid of state?.pids ?? []) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (cmdline.includes(runDirOf(prefix))) pids.add(pid);
+    } catch {
+      // gone
+    }
+  }
+  report.processes = (await stopPids([...pids])).length;
+  // 2. namespaces: deleting one deletes its links, routes, rules and conntrack entries
+  // (the plugin keys its /run/podnet lock files by the node namespace's nsfs inode)
+  const inodes = new Set<number>();
+  for (const ns of namespaces) {
+    if (/-(control-plane|worker-\d+)$/.test(ns)) {
+      const ino = netnsInode(ns);
+      if (ino !== undefined) inodes.add(ino);
+    }
+    const ran = runSync(["ip", "netns", "del", ns]);
+    if (ran.status === 0 || !existsSync(join(NETNS_DIR, ns))) report.namespaces.push(ns);
+    else report.problems.push(`ip netns del ${ns}: ${ran.stderr.trim()}`);
+  }
+  // 3. the plugin's lock files for the lab's node namespaces
+  for (const ino of inodes) rmSync(join(PLUGIN_LOCK_DIR, `netfilter-${ino}.lock`), { force: true });
+  // 4. the run dir (IPAM stores, logs, conflists, the CNI bin dir, the result cache, state)
+  const dir = runDirOf(prefix);
+  if (existsSync(dir)) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      report.runDir = true;
+    } catch (e) {
+      report.problems.push(`rm -rf ${dir}: ${(e as Error).message}`);
+    }
+  }
+  return report;
+}
