@@ -37,6 +37,7 @@ export function heredoc(command: string, delimiter: string, content: string): st
  */
 export function remoteScript(script: string): string {
   return [
+    "# shellcheck shell=sh",
     "set -eu",
     "script=$(mktemp /tmp/podnet.XXXXXX)",
     "trap 'rm -f \"$script\"' EXIT",
