@@ -117,10 +117,11 @@ export async function probe(from: Pick<AgentHandle, "control" | "name">, host: s
   }
 }
 
+/** Running (a zombie waiting for its parent to reap it counts as gone). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }

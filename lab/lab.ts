@@ -278,7 +278,12 @@ export class Lab {
     this.state.pids = [...this.nodeAgents.values(), ...(this.internetAgent ? [this.internetAgent] : []), ...[...this.pods.values()].map((p) => p.agent)].map(
       (a) => a.pid,
     );
-    writeState(this.state);
+    this.save();
+  }
+
+  /** The state file, while the run has not been interrupted (teardown owns it then). */
+  private save(): void {
+    if (!this.aborted) writeState(this.state);
   }
 
   /** Creates every pod: per node one after another (as the labs' IPs .2, .3 expect), nodes in parallel. */
@@ -298,6 +303,7 @@ export class Lab {
 
   /** What kubelet + containerd do for a pod sandbox: a netns, loopback, the pod network, the workload. */
   private async addPod(pod: LabPod): Promise<PodReport> {
+    this.guard();
     mustSync(["ip", "netns", "add", pod.netns]);
     const containerId = randomBytes(32).toString("hex");
     const rt: RuntimeConf = {
@@ -319,6 +325,7 @@ export class Lab {
     const result = await runtime.add(this.list(pod.node), rt);
     const addMs = Date.now() - started;
     const ip = podAddress(result, rt);
+    this.guard();
     const agent = await startAgent({ agentJs: this.agentJs, dir: this.plan.agentDir, name: pod.name, netns: pod.netns, ports: [pod.port] });
     this.pods.set(pod.name, { pod, rt, ip, agent, addMs });
     return { name: pod.name, node: pod.node, netns: pod.netns, containerId, ip, addMs };
@@ -562,7 +569,7 @@ export class Lab {
 
   private notePid(pid: number): void {
     this.state.pids.push(pid);
-    writeState(this.state);
+    this.save();
   }
 
   async runChecks(): Promise<void> {
@@ -669,9 +676,11 @@ export function reservations(dataDir: string): string[] {
   return found.sort();
 }
 
-/** podnet's node-side veths (pn + 13 hex) left in a node, on cni0 or anywhere. */
+/** podnet's node-side veths (pn...) left in a node, and anything still plugged into cni0. */
 function podnetVeths(node: LabNode): string[] {
   const ran = runSync(["ip", "-n", node.netns, "-json", "link", "show"]);
   if (ran.status !== 0) return [`cannot list links: ${ran.stderr.trim()}`];
-  return (JSON.parse(ran.stdout || "[]") as Array<{ ifname: string }>).map((l) => l.ifname).filter((n) => /^pn[0-9a-f]{13}$/.test(n));
+  return (JSON.parse(ran.stdout || "[]") as Array<{ ifname: string; master?: string }>)
+    .filter((l) => /^pn/.test(l.ifname) || l.master === "cni0")
+    .map((l) => l.ifname);
 }

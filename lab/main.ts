@@ -5,11 +5,12 @@
 //   npm run lab -- down                  remove a lab left up with --keep
 //
 // Exit status: 0 every check passed, 1 a check failed or the lab could not be built,
-// 2 bad usage, 130/143 interrupted (after cleaning up).
+// 2 bad usage, 128+signal when interrupted (130 for Ctrl-C), after cleaning up.
 import { writeFileSync } from "node:fs";
+import { constants } from "node:os";
 import { Aborted, Lab, LabBusy, LabReport, preflight } from "./lab";
 import { DEFAULT_PREFIX, LabOptions, MAX_WORKERS, MIN_WORKERS, optionProblems } from "./plan";
-import { teardown } from "./state";
+import { finalSweep, teardown } from "./state";
 
 export const USAGE = `usage: npm run lab -- [up] [--workers N] [--keep] [--prefix NAME] [--iperf-seconds S] [--json FILE]
        npm run lab -- down [--prefix NAME]
@@ -134,16 +135,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     })();
     return cleaning;
   };
-  let interrupted: string | undefined;
+  let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) {
-      console.error(`[cleanup] ${signal} again: still cleaning up, please wait`);
+      if (signal !== "SIGPIPE") console.error(`[cleanup] ${signal} again: still cleaning up, please wait`);
       return;
     }
     interrupted = signal;
     lab.abort(signal);
-    void cleanup(`${signal}`).then(() => process.exit(signal === "SIGINT" ? 130 : 143));
+    void cleanup(`${signal}`).then(() => {
+      finalSweep(prefix);
+      process.exit(signalExit(signal));
+    });
   };
+  // A closed stdout (`npm run lab | head`) ends the run like Ctrl-C: clean up, quietly.
+  process.stdout.on("error", () => onSignal("SIGPIPE"));
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   process.on("SIGHUP", onSignal);
@@ -164,7 +170,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof Aborted || interrupted) {
       await cleaning;
-      return interrupted === "SIGINT" ? 130 : 143;
+      return signalExit(interrupted ?? "SIGINT");
     }
     lab.report.error = (e as Error).message;
     console.error(`lab: ${(e as Error).message}`);
@@ -178,12 +184,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (!kept) await cleanup(code === 0 ? "done" : "finished with failures");
   if (interrupted) {
     await cleaning;
-    return interrupted === "SIGINT" ? 130 : 143;
+    return signalExit(interrupted);
   }
   lab.report.timings.totalMs = Date.now() - started;
   console.log(`lab: ${lab.report.ok ? "PASS" : "FAIL"} in ${(lab.report.timings.totalMs / 1000).toFixed(1)} s${kept ? " (kept up)" : ""}`);
   if (cli.json) writeReport(cli.json, lab.report);
   return code;
+}
+
+/** The shell's convention: 128 + the signal's number (130 for Ctrl-C). */
+function signalExit(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 2);
 }
 
 function writeReport(file: string, report: LabReport): void {

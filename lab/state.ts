@@ -3,7 +3,7 @@
 // handlers all know what to remove. Teardown only ever touches what carries the lab's
 // prefix: its namespaces (and the processes inside them, by pid), its run dir and the
 // lock files the plugin made for its nodes.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stopPids } from "./agents";
 import { labNamespacePattern, runDirOf } from "./plan";
@@ -93,6 +93,21 @@ export function netnsInode(netns: string): number | undefined {
   }
 }
 
+/** Processes running the lab's agent from its run dir (found even in a namespace already deleted). */
+export function agentProcesses(prefix: string): number[] {
+  const marker = `${runDirOf(prefix)}/agent.js`;
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(marker)) found.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
 export interface TeardownReport {
   namespaces: string[];
   processes: number;
@@ -107,35 +122,39 @@ export interface TeardownReport {
 export async function teardown(prefix: string): Promise<TeardownReport> {
   const state = readState(prefix);
   const report: TeardownReport = { namespaces: [], processes: 0, runDir: false, problems: [] };
-  const namespaces = labNamespaces(prefix, state);
-  // 1. processes: every process inside the lab's namespaces is one the lab started
-  //    (agents, iperf3, a plugin call cut short); plus recorded pids that are still ours.
-  const pids = new Set<number>();
-  for (const ns of namespaces) for (const pid of netnsPids(ns)) pids.add(pid);
-  for (const pid of state?.pids ?? []) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (cmdline.includes(runDirOf(prefix))) pids.add(pid);
-    } catch {
-      // gone
+  const marker = `${runDirOf(prefix)}/`;
+  // A lab interrupted mid-step may create one more namespace or agent while this runs:
+  // repeat until a pass finds nothing.
+  for (let pass = 0; pass < 3; pass++) {
+    const namespaces = labNamespaces(prefix, state);
+    // 1. processes: every process inside the lab's namespaces is one the lab started
+    //    (agents, iperf3, a plugin call cut short); so are the ones running the agent
+    //    from the run dir, and recorded pids whose command line still points there.
+    const pids = new Set<number>();
+    for (const ns of namespaces) for (const pid of netnsPids(ns)) pids.add(pid);
+    for (const pid of [...(state?.pids ?? []), ...agentProcesses(prefix)]) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker)) pids.add(pid);
+      } catch {
+        // gone
+      }
+    }
+    if (pass > 0 && namespaces.length === 0 && pids.size === 0) break;
+    report.processes += (await stopPids([...pids])).length;
+    // 2. namespaces: deleting one deletes its links, routes, rules and conntrack entries;
+    //    the plugin's lock file for a node is keyed by the namespace's nsfs inode.
+    for (const ns of namespaces) {
+      const ino = /-(control-plane|worker-\d+)$/.test(ns) ? netnsInode(ns) : undefined;
+      const ran = runSync(["ip", "netns", "del", ns]);
+      if (ran.status === 0 || !existsSync(join(NETNS_DIR, ns))) {
+        if (!report.namespaces.includes(ns)) report.namespaces.push(ns);
+        if (ino !== undefined) rmSync(join(PLUGIN_LOCK_DIR, `netfilter-${ino}.lock`), { force: true });
+      } else {
+        report.problems.push(`ip netns del ${ns}: ${ran.stderr.trim()}`);
+      }
     }
   }
-  report.processes = (await stopPids([...pids])).length;
-  // 2. namespaces: deleting one deletes its links, routes, rules and conntrack entries
-  // (the plugin keys its /run/podnet lock files by the node namespace's nsfs inode)
-  const inodes = new Set<number>();
-  for (const ns of namespaces) {
-    if (/-(control-plane|worker-\d+)$/.test(ns)) {
-      const ino = netnsInode(ns);
-      if (ino !== undefined) inodes.add(ino);
-    }
-    const ran = runSync(["ip", "netns", "del", ns]);
-    if (ran.status === 0 || !existsSync(join(NETNS_DIR, ns))) report.namespaces.push(ns);
-    else report.problems.push(`ip netns del ${ns}: ${ran.stderr.trim()}`);
-  }
-  // 3. the plugin's lock files for the lab's node namespaces
-  for (const ino of inodes) rmSync(join(PLUGIN_LOCK_DIR, `netfilter-${ino}.lock`), { force: true });
-  // 4. the run dir (IPAM stores, logs, conflists, the CNI bin dir, the result cache, state)
+  // 3. the run dir (IPAM stores, logs, conflists, the CNI bin dir, the result cache, state)
   const dir = runDirOf(prefix);
   if (existsSync(dir)) {
     try {
@@ -146,4 +165,22 @@ export async function teardown(prefix: string): Promise<TeardownReport> {
     }
   }
   return report;
+}
+
+/**
+ * The last word before the process exits on a signal: synchronous, so nothing the
+ * interrupted run still had in flight can slip in after it.
+ */
+export function finalSweep(prefix: string): void {
+  const namespaces = labNamespaces(prefix);
+  const pids = [...agentProcesses(prefix), ...namespaces.flatMap(netnsPids)];
+  for (const pid of pids) {
+    try {
+      if (pid !== process.pid) process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  for (const ns of namespaces) runSync(["ip", "netns", "del", ns]);
+  rmSync(runDirOf(prefix), { recursive: true, force: true });
 }
