@@ -309,3 +309,20 @@ describe("pulumi stack: changes", () => {
     assert.deepEqual(offerings?.inputs.filters, [{ name: "instance-type", values: ["t3.medium", "t3.small"] }]);
   });
 });
+
+describe("pulumi stack: preview", () => {
+  it("shows the whole graph while provider outputs are still unknown, without opening secrets", async () => {
+    const up = await buildCluster(configWith());
+    const preview = await buildCluster(configWith(), { preview: true });
+    const names = (b: Built) => b.resources.map((r) => `${r.type} ${r.name}`).sort();
+    assert.deepEqual(names(preview), names(up), "preview registers every resource up would");
+    assert.equal(await (preview.cluster.kubeconfig as any).isKnown, false, "the kubeconfig is unknown until up");
+    const join = preview.one(COMMAND, "podnet-join-worker-1");
+    assert.ok(join.dependencies.includes(preview.one(COMMAND, "podnet-init").urn));
+    assert.ok(join.dependencies.includes(preview.one(COMMAND, "podnet-cni-worker-1").urn));
+    // Known at preview: each route's destination and each node's conflist.
+    const routes = preview.byType(ROUTE).filter((r) => r.name.startsWith("podnet-pods-"));
+    assert.deepEqual(routes.map((r) => r.inputs.destinationCidrBlock).sort(), ["10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"]);
+    assert.match(preview.one(COMMAND, "podnet-cni-worker-2").inputs.create, /"subnet": "10\.244\.2\.0\/24"/);
+  });
+});

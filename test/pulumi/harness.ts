@@ -86,7 +86,20 @@ function fakeKey(name: string): Record<string, string> {
   return key;
 }
 
+/** What the engine sends for a value a provider will only know after the update. */
+export const UNKNOWN = pulumi.runtime.unknownValue;
+
+/** In a preview, provider-computed outputs are unknown; the program must cope. */
+const COMPUTED_IN_PREVIEW: Record<string, string[]> = {
+  "aws:ec2/instance:Instance": ["primaryNetworkInterfaceId", "privateIp", "publicIp"],
+  "aws:ec2/eip:Eip": ["publicIp"],
+  "aws:ec2/keyPair:KeyPair": ["keyName"],
+  "tls:index/privateKey:PrivateKey": ["privateKeyPem", "publicKeyPem", "publicKeyOpenssh"],
+  "command:remote:Command": ["stdout", "stderr"],
+};
+
 class Recorder implements pulumi.runtime.Mocks {
+  constructor(private readonly preview: boolean) {}
   readonly resources: Recorded[] = [];
   readonly calls: pulumi.runtime.MockCallArgs[] = [];
   private instanceCount = 0;
@@ -112,7 +125,7 @@ class Recorder implements pulumi.runtime.Mocks {
         state = { ...state, ...fakeKey(args.name) };
         break;
       case "command:remote:Command": {
-        const create: string = inputs.create ?? "";
+        const create: string = typeof inputs.create === "string" ? inputs.create : "";
         if (create.includes("kubeadm token create")) {
           const line = `kubeadm join 10.0.1.10:6443 --token ${FAKE_TOKEN} --discovery-token-ca-cert-hash ${FAKE_CA_HASH} \n`;
           state = { ...state, stdout: seal(line, publicKeyIn(create)), stderr: "" };
@@ -123,6 +136,9 @@ class Recorder implements pulumi.runtime.Mocks {
         }
         break;
       }
+    }
+    if (this.preview) {
+      for (const key of COMPUTED_IN_PREVIEW[args.type] ?? []) state[key] = UNKNOWN;
     }
     const record = this.resources.find((r) => r.type === args.type && r.name === args.name && r.state === undefined);
     if (record) record.state = unwrap(state);
@@ -172,11 +188,12 @@ export interface Session {
 
 /** Fresh mocks with a recording monitor: what the engine would receive, request by request. */
 export async function startMocks(options: { preview?: boolean; stack?: string } = {}): Promise<Session> {
-  const recorder = new Recorder();
+  const recorder = new Recorder(options.preview ?? false);
   await pulumi.runtime.setMocks(recorder, "podnet", options.stack ?? "test", options.preview ?? false);
   const monitor = pulumi.runtime.getMonitor() as any;
   const register = monitor.registerResource.bind(monitor);
   let pending = 0;
+  const failures: string[] = [];
   monitor.registerResource = (req: any, callback: (err: any, resp: any) => void) => {
     pending++;
     const raw = req.getObject()?.toJavaScript() ?? {};
@@ -196,6 +213,7 @@ export async function startMocks(options: { preview?: boolean; stack?: string } 
     recorder.resources.push(record);
     return register(req, (err: any, resp: any) => {
       if (resp) record.urn = resp.getUrn();
+      if (err) failures.push(`${record.type} ${record.name}: ${err.message ?? err}`);
       pending--;
       callback(err, resp);
     });
@@ -217,6 +235,7 @@ export async function startMocks(options: { preview?: boolean; stack?: string } 
         await new Promise((resolve) => setTimeout(resolve, 5));
         quiet = pending === 0 ? quiet + 1 : 0;
       }
+      if (failures.length > 0) throw new Error(`registration failed:\n${failures.join("\n")}`);
     },
   };
 }
