@@ -63,7 +63,9 @@ export class Cluster extends pulumi.ComponentResource {
     const stack = pulumi.getStack();
     const tags = { "podnet:stack": `${pulumi.getProject()}/${stack}`, "podnet:managed-by": "pulumi" };
 
+    // Every AWS resource carries these through the provider; components add only their Name.
     this.provider = new aws.Provider(`${name}-aws`, { region: config.region, defaultTags: { tags } }, { parent: this });
+    const componentTags = {};
     const childOpts = { parent: this, providers: [this.provider] };
 
     const instanceTypes = [config.controlPlaneInstanceType, config.workerInstanceType];
@@ -82,7 +84,7 @@ export class Cluster extends pulumi.ComponentResource {
       clusterCidr: config.clusterCidr,
       availabilityZone: this.availabilityZone,
       adminCidrs: config.adminCidrs,
-      tags,
+      tags: componentTags,
     }, childOpts);
 
     this.machines = new Nodes(`${name}`, {
@@ -96,7 +98,7 @@ export class Cluster extends pulumi.ComponentResource {
       amiOwner: config.amiOwner,
       kubernetesVersion: config.kubernetesVersion,
       imageArch: config.imageArch,
-      tags,
+      tags: componentTags,
       dependsOn: [this.network.defaultRoute, this.network.routeTableAssociation],
     }, childOpts);
 

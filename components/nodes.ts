@@ -83,10 +83,15 @@ export class Nodes extends pulumi.ComponentResource {
         // The node forwards pod traffic it neither sent nor owns the address of.
         sourceDestCheck: false,
         metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-        rootBlockDevice: { volumeType: "gp3", volumeSize: args.rootVolumeSizeGiB, encrypted: true, deleteOnTermination: true },
+        rootBlockDevice: {
+          volumeType: "gp3",
+          volumeSize: args.rootVolumeSizeGiB,
+          encrypted: true,
+          deleteOnTermination: true,
+          tags: { ...args.tags, Name: `${name}-${plan.name}` },
+        },
         userData: renderUserData(plan.name),
         tags: { ...args.tags, Name: `${name}-${plan.name}`, "podnet:node": plan.name, "podnet:role": plan.role, "podnet:pod-cidr": plan.podCidr },
-        volumeTags: { ...args.tags, Name: `${name}-${plan.name}` },
       }, {
         parent: this,
         dependsOn: args.dependsOn,

@@ -305,6 +305,7 @@ describe("pulumi stack: changes", () => {
     const provider = built.byType("pulumi:providers:aws");
     assert.equal(provider.length, 1);
     assert.equal(provider[0].inputs.region, "us-east-1");
+    assert.deepEqual(JSON.parse(provider[0].inputs.defaultTags), { tags: { "podnet:stack": "podnet/test", "podnet:managed-by": "pulumi" } });
     const offerings = built.calls.find((c) => c.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings");
     assert.deepEqual(offerings?.inputs.filters, [{ name: "instance-type", values: ["t3.medium", "t3.small"] }]);
   });
