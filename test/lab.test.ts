@@ -1,0 +1,188 @@
+// The lab, end to end: runs the real CLI (`node --import tsx lab/main.ts`, what
+// `npm run lab` runs after building) with a prefix of its own, asserts that every check
+// passed and that the run left nothing behind, in the lab's namespaces or in the host's.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { renderConflistJson } from "../cni/conflist";
+import { planCluster } from "../cni/plan";
+import { parseArgs } from "../lab/main";
+import { buildPlan, labNamespacePattern, planNamespaces, runDirOf } from "../lab/plan";
+import type { LabReport } from "../lab/lab";
+
+const ROOT = join(__dirname, "..");
+
+function sh(cmd: string, args: string[]): string {
+  const out = spawnSync(cmd, args, { encoding: "utf8" });
+  if (out.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${out.stderr}`);
+  return out.stdout;
+}
+
+/** The host's root network namespace, as far as the lab could have touched it. */
+function hostSnapshot(): { links: string[]; rules: string[]; ipForward: string } {
+  const links = (JSON.parse(sh("ip", ["-json", "link", "show"])) as Array<{ ifname: string }>).map((l) => l.ifname);
+  const rules = sh("iptables-save", [])
+    .split("\n")
+    .filter((l) => /PODNET|LAB-|CNI-HOSTPORT|CNI-DN/.test(l));
+  return { links, rules, ipForward: readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim() };
+}
+
+function runLab(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "lab/main.ts", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function count(report: LabReport, phase: string, group: string): number {
+  return report.checks.filter((c) => c.phase === phase && c.group === group).length;
+}
+
+describe("lab plan and CLI", () => {
+  it("builds the router's routes from planCluster and each node's conflist from renderConflistJson", () => {
+    const plan = buildPlan({ prefix: "pnlabunit", workers: 3, keep: false, iperfSeconds: 0 });
+    const nodes = planCluster({ clusterCidr: "10.244.0.0/16", nodeMaskSize: 24, workerCount: 3 });
+    assert.deepEqual(
+      plan.routes.map((r) => [r.destination, r.via, r.node]),
+      nodes.map((n, i) => [n.podCidr, `10.0.1.${10 + i}`, n.name]),
+    );
+    for (const [i, node] of plan.nodes.entries()) {
+      assert.equal(node.conflistJson, renderConflistJson(nodes[i], { clusterCidr: "10.244.0.0/16", dataDir: node.dataDir, logFile: node.logFile }));
+      assert.ok(node.dataDir.startsWith(`${runDirOf("pnlabunit")}/nodes/${node.name}/`));
+    }
+    assert.deepEqual(
+      plan.pods.map((p) => `${p.name}@${p.netns}`),
+      [1, 2, 3].flatMap((w) => [`web-worker-${w}@pnlabunit-worker-${w}-web`, `shell-worker-${w}@pnlabunit-worker-${w}-shell`]),
+    );
+    const pattern = labNamespacePattern("pnlabunit");
+    for (const ns of planNamespaces(plan)) assert.match(ns, pattern);
+    assert.doesNotMatch("pnlabunitx-router", pattern);
+    assert.doesNotMatch("pnt-worker-1", pattern);
+  });
+
+  it("parses the options and refuses bad ones with the fix", () => {
+    assert.deepEqual(parseArgs(["--workers", "3", "--keep"]).options, { prefix: "pnlab", workers: 3, keep: true, iperfSeconds: 2 });
+    assert.equal(parseArgs(["down", "--prefix=mine"]).command, "down");
+    assert.throws(() => parseArgs(["--workers", "1"]), /--workers 1: use 2 to 16/);
+    assert.throws(() => parseArgs(["--prefix", "pn-lab"]), /--prefix "pn-lab"/);
+    assert.throws(() => parseArgs(["--bogus"]), /unknown argument --bogus/);
+  });
+});
+
+describe("npm run lab, end to end @root", function () {
+  this.timeout(180_000);
+  const prefix = `pnle2e${randomBytes(2).toString("hex")}`;
+  const reportFile = join(tmpdir(), `${prefix}-report.json`);
+
+  after(() => {
+    rmSync(reportFile, { force: true });
+    // If an assertion failed half-way, leave nothing behind either.
+    if (existsSync(runDirOf(prefix)) || sh("ip", ["netns", "list"]).includes(`${prefix}-`)) {
+      spawnSync(process.execPath, ["--import", "tsx", "lab/main.ts", "down", "--prefix", prefix], { cwd: ROOT });
+    }
+  });
+
+  it("brings the cluster network up, passes every check, and leaves nothing behind", async () => {
+    if (process.getuid?.() !== 0) {
+      assert.fail("the lab end-to-end test needs root (it creates network namespaces): run `sudo npm test`");
+    }
+    const before = hostSnapshot();
+    const started = Date.now();
+    const run = await runLab(["--prefix", prefix, "--iperf-seconds", "1", "--json", reportFile]);
+    const elapsed = Date.now() - started;
+    const output = `${run.stdout}\n${run.stderr}`;
+    assert.equal(run.code, 0, `lab exited ${run.code}:\n${output.slice(-6000)}`);
+    assert.match(run.stdout, /All \d+ checks passed\./);
+
+    const report = JSON.parse(readFileSync(reportFile, "utf8")) as LabReport;
+    assert.equal(report.ok, true);
+    assert.equal(report.prefix, prefix);
+    const failed = report.checks.filter((c) => !c.ok);
+    assert.deepEqual(failed, [], `failed checks:\n${JSON.stringify(failed, null, 2)}`);
+
+    // Every check ran, for every pod/node it applies to (2 workers, 4 pods).
+    const connectivity: Array<[string, number]> = [
+      ["pod -> its gateway (ICMP)", 4],
+      ["pod -> its gateway (TCP)", 4],
+      ["pod -> pod, same node", 2],
+      ["pod -> pod, other node", 2],
+      ["pod -> internet (masqueraded)", 2],
+      ["node -> pod, same node", 2],
+      ["node -> pod, other node", 2],
+      ["hostPort (portmap)", 2],
+      ["service from pod, same node", 1],
+      ["service from pod, other node", 1],
+      ["service from a node (OUTPUT)", 1],
+      ["service hairpin (backing pod)", 1],
+      ["CNI CHECK (conflist)", 4],
+    ];
+    for (const phase of ["initial", "after re-add"]) {
+      for (const [group, n] of connectivity) assert.equal(count(report, phase, group), n, `${phase}: ${group}`);
+    }
+    assert.equal(count(report, "initial", "hairpin without MARK-MASQ"), 1);
+    for (const [group, n] of [
+      ["CNI DEL every pod", 1],
+      ["IPAM empty after DEL", 2],
+      ["no pn* veth after DEL", 2],
+      ["re-ADD gets a clean address", 4],
+    ] as const) {
+      assert.equal(count(report, "delete and re-add", group), n, group);
+    }
+
+    // The source addresses the servers saw are the ones the seed labs promise.
+    const nodeIp = new Map(report.routes.map((r) => [r.node, r.via]));
+    for (const row of report.checks.filter((c) => c.group === "pod -> internet (masqueraded)")) {
+      const node = report.pods.find((p) => p.name === row.from)?.node ?? "";
+      assert.equal(row.seen, `src ${nodeIp.get(node)}`, "the internet must see the node's IP");
+    }
+    const podIps = new Set([...report.pods, ...report.readdedPods].map((p) => p.ip));
+    for (const row of report.checks.filter((c) => c.group === "pod -> pod, other node")) {
+      const ip = row.seen.replace(/^src /, "");
+      assert.ok(podIps.has(ip), `cross-node traffic must keep the client pod's IP, saw ${row.seen}`);
+    }
+    // The routes are planCluster's; the pods came back with fresh, distinct addresses.
+    assert.deepEqual(
+      report.routes.map((r) => r.destination),
+      planCluster({ clusterCidr: "10.244.0.0/16", nodeMaskSize: 24, workerCount: 2 }).map((n) => n.podCidr),
+    );
+    assert.equal(report.readdedPods.length, 4);
+    assert.equal(new Set(report.readdedPods.map((p) => p.ip)).size, 4);
+    assert.ok(report.throughput && report.throughput.podToPod.gbps > 0 && report.throughput.nodeToNode.gbps > 0, "iperf3 figures");
+
+    // Nothing left: namespaces, run dir, processes.
+    const leftNs = sh("ip", ["netns", "list"])
+      .split("\n")
+      .filter((l) => l.startsWith(`${prefix}-`));
+    assert.deepEqual(leftNs, [], "namespaces left behind");
+    assert.equal(existsSync(runDirOf(prefix)), false, `${runDirOf(prefix)} left behind`);
+    const procs = readdirSync("/proc")
+      .filter((e) => /^\d+$/.test(e))
+      .filter((e) => {
+        try {
+          return readFileSync(`/proc/${e}/cmdline`, "utf8").includes(`${runDirOf(prefix)}/`);
+        } catch {
+          return false;
+        }
+      });
+    assert.deepEqual(procs, [], "lab processes left running");
+
+    // The host's own namespace was never touched.
+    const after = hostSnapshot();
+    const newRules = after.rules.filter((r) => !before.rules.includes(r));
+    assert.deepEqual(newRules, [], "podnet/lab iptables rules appeared in the host's namespace");
+    assert.equal(after.ipForward, before.ipForward, "the host's ip_forward changed");
+    const newLinks = after.links.filter((l) => !before.links.includes(l));
+    const labLinks = newLinks.filter((l) => /^(cni0|vpc0|igw0|eth0|eni-.*|pn.*)$/.test(l));
+    assert.deepEqual(labLinks, [], "lab links appeared in the host's namespace");
+    if (newLinks.length > 0) console.log(`      (links created meanwhile by something else: ${newLinks.join(", ")})`);
+    console.log(`      lab run: ${(elapsed / 1000).toFixed(1)} s, ${report.checks.length} checks; ` +
+      `pod->pod ${report.throughput.podToPod.gbps.toFixed(1)} Gbit/s, node->node ${report.throughput.nodeToNode.gbps.toFixed(1)} Gbit/s`);
+  });
+});
