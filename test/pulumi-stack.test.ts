@@ -184,7 +184,7 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
       for (const node of plan.slice(1)) {
         const token = command(`join-token-${node.name}`);
         assert.match(innerScript(token.inputs.create), new RegExp(`kubeadm token create --ttl \\S+ --description 'podnet: join of ${node.name}' --print-join-command \\| seal`));
-        assert.deepEqual(token.additionalSecretOutputs, ["stdout"]);
+        assert.ok(token.additionalSecretOutputs?.includes("stdout"), "the join line on stdout is secret");
         assert.deepEqual(token.inputs.triggers, [`i-podnet-${node.name}`, "podnet-init-id"]);
 
         const join = command(`join-${node.name}`);
@@ -221,7 +221,7 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
         // No command's stdout carries a secret in clear: secret output is sealed.
         assert.ok(!String(cmd.state.stdout).includes(FAKE_TOKEN), `${cmd.name} stdout`);
       }
-      assert.deepEqual(command("kubeconfig").additionalSecretOutputs, ["stdout"]);
+      assert.ok(command("kubeconfig").additionalSecretOutputs?.includes("stdout"), "the sealed kubeconfig on stdout is secret");
       for (const key of built.byType("tls:index/privateKey:PrivateKey")) {
         assert.equal(key.inputs.algorithm, "RSA");
       }
