@@ -2,7 +2,7 @@
 // machine's own namespace is never touched. Names carry a per-process prefix so suites
 // running at the same time cannot collide.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -50,6 +50,7 @@ export class Namespaces {
   }
 
   remove(name: string): void {
+    removeNetfilterLock(`/var/run/netns/${name}`);
     trySh("ip", ["netns", "del", name]);
     const i = this.names.indexOf(name);
     if (i >= 0) this.names.splice(i, 1);
@@ -57,6 +58,15 @@ export class Namespaces {
 
   cleanup(): void {
     for (const name of [...this.names].reverse()) this.remove(name);
+  }
+}
+
+/** The plugin's per-namespace lock file (cni/netfilter.ts) for a namespace about to go. */
+export function removeNetfilterLock(netnsPath: string): void {
+  try {
+    rmSync(`/run/podnet/netfilter-${statSync(netnsPath).ino}.lock`, { force: true });
+  } catch {
+    // namespace already gone
   }
 }
 
