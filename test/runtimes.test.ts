@@ -26,6 +26,7 @@ import {
   sh,
   tempDir,
   waitFor,
+  withPrivateVarLog,
 } from "./runtimes/host";
 import { IMAGE_REF, buildOciArchive, buildRootfsTar, busyboxStatic } from "./runtimes/image";
 import { Podman } from "./runtimes/podman";
@@ -126,7 +127,7 @@ describe("real runtimes drive the installed bundle @root", function () {
     assert.equal(statSync(installed).mode & 0o7777, 0o755);
     assert.equal(sha256File(installed), sha256File(BUNDLE));
     assert.match(readFileSync(installed, "utf8").split("\n")[0], /^#!\/usr\/bin\/env node$/);
-    const version = must([installed], { env: { CNI_COMMAND: "VERSION" }, input: '{"cniVersion":"1.0.0"}' });
+    const version = must(withPrivateVarLog([installed]), { env: { CNI_COMMAND: "VERSION" }, input: '{"cniVersion":"1.0.0"}' });
     assert.deepEqual(JSON.parse(version).cniVersion, "1.0.0");
   });
 

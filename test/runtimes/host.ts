@@ -105,6 +105,14 @@ export function inNetns(name: string, argv: string[]): string[] {
   return ["nsenter", `--net=${netnsPath(name)}`, ...argv];
 }
 
+/**
+ * argv run in a private mount namespace with a tmpfs over /var/log: podnet appends VERSION
+ * calls to /var/log/podnet.log whatever the config says, and direct calls must not write there.
+ */
+export function withPrivateVarLog(argv: string[]): string[] {
+  return ["unshare", "-m", "--propagation", "private", "sh", "-c", 'mount -t tmpfs pnrt-varlog /var/log && exec "$@"', "sh", ...argv];
+}
+
 /** Inode of a netns: podnet names its netfilter lock file after it. */
 export function netnsInode(name: string): number {
   return statSync(netnsPath(name)).ino;
