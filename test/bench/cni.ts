@@ -317,7 +317,7 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, "reference.json"), JSON.stringify(refConf));
 
   const pods = (tag: string) =>
-    Array.from({ length: Math.max(SEQUENTIAL, BURST) }, (_, i) => ({ id: `${PREFIX}-${tag}-${i}`, netns: `/run/netns/${PREFIX}-${tag}${i}` }));
+    Array.from({ length: Math.max(SEQUENTIAL, BURST, PROFILE_RUNS) }, (_, i) => ({ id: `${PREFIX}-${tag}-${i}`, netns: `/run/netns/${PREFIX}-${tag}${i}` }));
   const sides: Side[] = [
     {
       key: "podnet",
