@@ -1,6 +1,6 @@
 // Running the node's own tools. Each call is one process: netlink work is batched into a
 // single `ip -batch` per namespace, so an ADD costs a handful of execs.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { CniError, ErrorCode } from "./errors";
 
 // Runtimes call plugins with their own environment, which may lack the sbin directories.
@@ -37,27 +37,6 @@ export function run(command: string, args: string[], input?: string): RunResult 
     );
   }
   return { status: out.status ?? 1, stdout: out.stdout, stderr: out.stderr };
-}
-
-/**
- * Starts a command and returns at once; the result arrives while the caller's own
- * (synchronous) work goes on, so independent reads overlap the critical path.
- */
-export function runInBackground(command: string, args: string[]): Promise<RunResult> {
-  const started = process.hrtime.bigint();
-  execStats.count += 1;
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env: { ...process.env, PATH }, stdio: ["ignore", "pipe", "pipe"] });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on("data", (d: Buffer) => stdout.push(d));
-    child.stderr.on("data", (d: Buffer) => stderr.push(d));
-    child.on("error", (error) => resolve({ status: 127, stdout: "", stderr: `cannot run ${command}: ${error.message}` }));
-    child.on("close", (code) => {
-      execStats.ms += Number(process.hrtime.bigint() - started) / 1e6;
-      resolve({ status: code ?? 1, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
-    });
-  });
 }
 
 /** Prefix that runs a command inside the network namespace at `netns` (a path). */

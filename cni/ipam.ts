@@ -10,7 +10,7 @@
 //
 // Reservations live under a directory named by the kernel's boot id: after a reboot no
 // pod from the old boot is alive, so the old directory is dropped and never blocks a pod.
-import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Attachment } from "./config";
 import { CniError, ErrorCode } from "./errors";
@@ -107,7 +107,7 @@ export class IpamStore {
         return { ip, reused: false };
       }
     } finally {
-      rmSync(tmp, { force: true });
+      this.remove(tmp);
     }
     throw new CniError(
       ErrorCode.SubnetExhausted,
@@ -208,14 +208,15 @@ export class IpamStore {
     }
   }
 
-  /** Written via rename so readers never see a torn value; a lost race only skews round-robin. */
+  /**
+   * Only a hint for round-robin: a reader that sees it half-written or a lost race just
+   * starts its search elsewhere, and the reservation itself stays atomic.
+   */
   private recordLastReserved(ip: string): void {
-    const tmp = join(this.dir, `.${LAST_RESERVED}.${process.pid}`);
     try {
-      writeFileSync(tmp, `${ip}\n`);
-      renameSync(tmp, join(this.dir, LAST_RESERVED));
+      writeFileSync(join(this.dir, LAST_RESERVED), `${ip}\n`);
     } catch {
-      rmSync(tmp, { force: true });
+      // Round-robin falls back to the start of the range.
     }
   }
 }

@@ -4,6 +4,7 @@
 // cannot collide on it.
 import { CniError, ErrorCode } from "./errors";
 import { ip, ipBatch, isNotFound } from "./exec";
+import { fnv1a64 } from "./hash";
 import { Cidr, formatCidr, formatIPv4, gatewayOf, macForIp, parseIPv4 } from "./ipv4";
 
 export interface BridgeSpec {
@@ -22,6 +23,7 @@ interface IpLink {
   ifname: string;
   flags?: string[];
   address?: string;
+  ifalias?: string;
   master?: string;
   mtu?: number;
   addr_info?: IpAddrInfo[];
@@ -34,16 +36,9 @@ interface IpRoute {
   dev?: string;
 }
 
-/**
- * The node-side veth name: stable per attachment, so DEL and GC find it without state.
- * FNV-1a/64 rather than node:crypto, whose loading alone costs a few ms per call.
- */
+/** The node-side veth name: stable per attachment, so DEL and GC find it without state. */
 export function hostVethName(containerId: string, ifname: string): string {
-  let hash = 0xcbf29ce484222325n;
-  for (const byte of Buffer.from(`${containerId}\n${ifname}`)) {
-    hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
-  }
-  return `pn${hash.toString(16).padStart(16, "0").slice(0, 13)}`;
+  return `pn${fnv1a64(`${containerId}\n${ifname}`).slice(0, 13)}`;
 }
 
 export const HOST_VETH_PATTERN = /^pn[0-9a-f]{13}$/;
@@ -147,7 +142,7 @@ export interface AttachmentSpec {
  * so the usual case (bridge already right) needs no separate read; a missing bridge
  * stops the batch before anything is made, and is created before a second try.
  */
-export function createAttachment(spec: AttachmentSpec, bridge: BridgeSpec): { podMac: string; hostMac: string } {
+export function createAttachment(spec: AttachmentSpec, bridge: BridgeSpec): { podMac: string; hostMac: string; bridgeAlias: string } {
   const podMac = macForIp(spec.podIp);
   const hostMac = hostVethMac(spec.podIp);
   const mtu = String(spec.mtu);
@@ -180,7 +175,12 @@ export function createAttachment(spec: AttachmentSpec, bridge: BridgeSpec): { po
     ],
     spec.netns,
   );
-  return { podMac, hostMac };
+  return { podMac, hostMac, bridgeAlias: link.ifalias ?? "" };
+}
+
+/** The bridge's alias (`ip -d link show cni0`) records when podnet last verified the node's rules. */
+export function setBridgeAlias(bridge: string, alias: string): void {
+  ipBatch([`link set dev ${bridge} alias "${alias}"`]);
 }
 
 /** Removes the veth pair (deleting the node end takes the pod end with it). Idempotent. */

@@ -14,10 +14,10 @@ function readStdin(): string {
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
-async function main(): Promise<void> {
-  const started = process.hrtime.bigint();
-  const call = await invoke(process.env, readStdin());
-  process.stdout.write(call.stdout);
+const started = process.hrtime.bigint();
+const call = invoke(process.env, readStdin());
+process.stdout.write(call.stdout);
+if (call.log) {
   const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
   appendLog(call.log.file, {
     time: new Date().toISOString(),
@@ -26,7 +26,5 @@ async function main(): Promise<void> {
     execs: execStats.count,
     execMs: round(execStats.ms),
   });
-  process.exitCode = call.exitCode;
 }
-
-void main();
+process.exitCode = call.exitCode;

@@ -4,12 +4,17 @@
 //                              leaving the cluster is masqueraded as the node
 // plus one jump to each from FORWARD/POSTROUTING, and net.ipv4.ip_forward=1.
 //
-// Every ADD reads the rules with one iptables-save (the fast path, ~1 ms) and changes
-// nothing when they are right, so they come back on the first ADD after a reboot or a
-// flush. Repairs run under flock(1) so ADDs racing at boot never duplicate a jump.
+// An ADD reads the rules with one iptables-save and changes nothing when they are right.
+// It records the check in the bridge's alias (kernel state of the node's namespace, gone
+// with a reboot or the bridge): ADDs within RULES_RECHECK_SECONDS of a check skip it,
+// so a burst of pods pays one iptables-save, the first ADD after a reboot always checks,
+// and rules flushed by hand come back on the first ADD after the window, or on the next
+// ADD once a CHECK has seen them missing. Repairs run under flock(1) so ADDs racing at
+// boot never duplicate a jump.
 import { readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { CniError, ErrorCode } from "./errors";
-import { RunResult, run, runInBackground } from "./exec";
+import { run } from "./exec";
+import { fnv1a64 } from "./hash";
 import { Cidr, formatCidr } from "./ipv4";
 
 export const FORWARD_CHAIN = "PODNET-FORWARD";
@@ -17,6 +22,8 @@ export const POSTROUTING_CHAIN = "PODNET-POSTROUTING";
 const JUMP_COMMENT = "podnet";
 const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
 const LOCK_DIR = "/run/podnet";
+export const RULES_RECHECK_SECONDS = 30;
+const VERIFIED = "podnet: iptables rules";
 
 export interface RuleSpec {
   subnet: Cidr;
@@ -110,29 +117,35 @@ function lockPath(): string {
   return `${LOCK_DIR}/netfilter-${ino}.lock`;
 }
 
+/** The bridge alias that says these rules were verified at `nowSeconds`. */
+export function verifiedAlias(spec: RuleSpec, nowSeconds: number): string {
+  return `${VERIFIED} ${rulesFingerprint(spec)} verified ${Math.floor(nowSeconds)}`;
+}
+
+/** True when the alias records a check of exactly these rules within the window. */
+export function recentlyVerified(alias: string, spec: RuleSpec, nowSeconds: number): boolean {
+  const match = new RegExp(`^${VERIFIED} ([0-9a-f]+) verified (\\d+)$`).exec(alias);
+  if (!match || match[1] !== rulesFingerprint(spec)) return false;
+  const age = nowSeconds - Number(match[2]);
+  return age >= 0 && age < RULES_RECHECK_SECONDS;
+}
+
+function rulesFingerprint(spec: RuleSpec): string {
+  const want = desiredRules(spec);
+  return fnv1a64([...want.filter, ...want.nat].join("\n")).slice(0, 12);
+}
+
 export function readIptables(): string {
-  return iptablesSaveOutput(run("iptables-save", []));
-}
-
-/** Starts iptables-save in the background: ADD reads the rules while it wires the pod. */
-export function readIptablesInBackground(): Promise<RunResult> {
-  return runInBackground("iptables-save", []);
-}
-
-export function iptablesSaveOutput(res: RunResult): string {
+  const res = run("iptables-save", []);
   if (res.status !== 0) {
     throw new CniError(ErrorCode.NetworkSetupFailed, `iptables-save failed: ${res.stderr.trim()}`, "is the iptables package installed and the plugin running as root?");
   }
   return res.stdout;
 }
 
-/**
- * Makes the node's forwarding and masquerade rules right; changes nothing when they are.
- * `save` is the iptables-save output when the caller already read it.
- */
-export function ensureNodeRules(spec: RuleSpec, save: string = readIptables()): { changed: boolean } {
-  ensureIpForward();
-  if (ruleDrift(save, spec).length === 0) return { changed: false };
+/** Makes the node's forwarding and masquerade rules right; changes nothing when they are. */
+export function ensureNodeRules(spec: RuleSpec): { changed: boolean } {
+  if (ruleDrift(readIptables(), spec).length === 0) return { changed: false };
   const res = run("flock", ["-w", "30", lockPath(), "sh", "-c", repairScript(spec)]);
   if (res.status !== 0) {
     const busy = /lock|Resource temporarily unavailable/i.test(res.stderr) || res.status === 1 && res.stderr.trim() === "";

@@ -23,10 +23,11 @@ import {
   listHostVeths,
   parseIpOrThrow,
   readBridge,
+  setBridgeAlias,
 } from "./links";
 import { DEFAULT_LOG_FILE } from "./conflist";
 import { LogEntry } from "./log";
-import { ensureNodeRules, iptablesSaveOutput, readIptables, readIptablesInBackground, ruleDrift } from "./netfilter";
+import { ensureIpForward, ensureNodeRules, readIptables, recentlyVerified, ruleDrift, verifiedAlias } from "./netfilter";
 import { LATEST_VERSION, Result, SUPPORTED_VERSIONS, convertResult, isSupportedVersion, parsePrevResult, requireVersionFor } from "./version";
 
 export interface Outcome {
@@ -54,10 +55,10 @@ function requireNetns(env: Environment): void {
   }
 }
 
-export async function cmdAdd(env: Environment, conf: NetConf): Promise<Outcome> {
+export function cmdAdd(env: Environment, conf: NetConf): Outcome {
   requireNetns(env);
+  ensureIpForward();
   const rules = { subnet: conf.subnet, clusterCidr: conf.clusterCidr, ipMasq: conf.ipMasq };
-  const save = readIptablesInBackground();
   const ipam = store(conf);
   const { ip, reused } = ipam.allocate(env.containerId, env.ifname);
   const hostIfname = hostVethName(env.containerId, env.ifname);
@@ -66,15 +67,19 @@ export async function cmdAdd(env: Environment, conf: NetConf): Promise<Outcome> 
   try {
     // A repeated ADD rebuilds the links around the address the attachment already holds.
     if (reused) deleteHostVeth(hostIfname);
-    macs = createAttachment(
+    const made = createAttachment(
       { bridge: conf.bridge, mtu: conf.mtu, hairpin: conf.hairpin, netns: env.netns, ifname: env.ifname, hostIfname, podIp, subnet: conf.subnet },
       bridgeSpec(conf),
     );
-    ensureNodeRules(rules, iptablesSaveOutput(await save));
+    macs = made;
+    const now = Date.now() / 1000;
+    if (!recentlyVerified(made.bridgeAlias, rules, now)) {
+      ensureNodeRules(rules);
+      setBridgeAlias(conf.bridge, verifiedAlias(rules, now));
+    }
   } catch (error) {
     rollback(() => deleteHostVeth(hostIfname));
     rollback(() => ipam.release(env.containerId, env.ifname));
-    await save;
     throw explainAddFailure(error, env, hostIfname);
   }
   const result: Result = {
@@ -146,6 +151,8 @@ export function cmdCheck(env: Environment, conf: NetConf): Outcome {
   });
   const drift = ruleDrift(readIptables(), { subnet: conf.subnet, clusterCidr: conf.clusterCidr, ipMasq: conf.ipMasq });
   if (drift.length > 0) {
+    // Forget the last verification so that the next ADD repairs the rules.
+    rollback(() => setBridgeAlias(conf.bridge, ""));
     throw new CniError(ErrorCode.NetworkSetupFailed, `node iptables rules are wrong: ${drift.join("; ")}`, "the next ADD repairs them");
   }
   return { ip: reservation.ip };
@@ -214,17 +221,18 @@ export function cmdVersion(stdin: string): Outcome {
 export interface Invocation {
   exitCode: number;
   stdout: string;
-  log: { file: string; entry: Omit<LogEntry, "time" | "durationMs"> };
+  /** Where and what to log; VERSION carries no network config, so it has no log. */
+  log?: { file: string; entry: Omit<LogEntry, "time" | "durationMs"> };
 }
 
 /** Runs one plugin call: parse, dispatch, render the result or the spec's error JSON. */
-export async function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Promise<Invocation> {
+export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
   let logFile = DEFAULT_LOG_FILE;
   let entry: Omit<LogEntry, "time" | "durationMs"> = { verb: envVars.CNI_COMMAND ?? "", result: "ok" };
   try {
     const env = parseEnvironment(envVars);
     entry = { verb: env.command, containerId: env.containerId || undefined, ifname: env.ifname || undefined, netns: env.netns || undefined, pod: env.pod || undefined, result: "ok" };
-    if (env.command === "VERSION") return done(cmdVersion(stdin));
+    if (env.command === "VERSION") return { ...done(cmdVersion(stdin)), log: undefined };
     const raw = decodeJson(stdin);
     if (typeof raw.logFile === "string") logFile = raw.logFile;
     requestedVersion(raw);
@@ -232,7 +240,7 @@ export async function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Promise
     entry.network = conf.name;
     switch (env.command) {
       case "ADD":
-        return done(await cmdAdd(env, conf));
+        return done(cmdAdd(env, conf));
       case "DEL":
         return done(cmdDel(env, conf));
       case "CHECK":

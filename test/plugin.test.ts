@@ -131,6 +131,27 @@ describe("podnet plugin in network namespaces (root)", function () {
     await del(q);
   });
 
+  it("reads the rules once per window: ADDs after a verified one run 2 processes, a stale mark brings flushed rules back", async () => {
+    const p = newPod();
+    podIp(await add(p));
+    const alias = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", "cni0"]))[0].ifalias as string;
+    assert.match(alias, /^podnet: iptables rules [0-9a-f]{12} verified \d+$/);
+    const q = newPod();
+    podIp(await add(q));
+    const lines = readFileSync(join(dir.path, "podnet.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const last = lines.filter((l) => l.verb === "ADD" && l.containerId === q.id).pop();
+    assert.equal(last.execs, 2, "one ip batch on the node, one in the pod: no iptables-save inside the window");
+
+    // Rules flushed by hand while the mark is fresh stay gone; once it is stale, the next ADD repairs.
+    ns.exec(node, "iptables", ["-F", "FORWARD"]);
+    const stale = alias.replace(/verified \d+$/, `verified ${Math.floor(Date.now() / 1000) - 3600}`);
+    ns.exec(node, "ip", ["link", "set", "dev", "cni0", "alias", stale]);
+    const r = newPod();
+    podIp(await add(r));
+    assert.equal(ns.exec(node, "iptables-save", []).match(/^-A FORWARD .*-j PODNET-FORWARD$/gm)?.length, 1);
+    for (const x of [p, q, r]) await del(x);
+  });
+
   it("CHECK passes on a healthy pod and names what is missing otherwise", async () => {
     const p = newPod();
     const r = await add(p);

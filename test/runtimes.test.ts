@@ -126,7 +126,7 @@ describe("real runtimes drive the installed bundle @root", function () {
     const installed = join(cni.binDir, "podnet");
     assert.equal(statSync(installed).mode & 0o7777, 0o755);
     assert.equal(sha256File(installed), sha256File(BUNDLE));
-    assert.match(readFileSync(installed, "utf8").split("\n")[0], /^#!\/usr\/bin\/env node$/);
+    assert.match(readFileSync(installed, "utf8").split("\n")[0], /^#!\/usr\/bin\/env (-S .*)?node$/, "runs on the node's Node.js");
     const version = must(withPrivateVarLog([installed]), { env: { CNI_COMMAND: "VERSION" }, input: '{"cniVersion":"1.0.0"}' });
     assert.deepEqual(JSON.parse(version).cniVersion, "1.0.0");
   });
