@@ -80,14 +80,21 @@ export class IpamStore {
    * Round-robin from the last address handed out, so a freed address is not reused at once.
    */
   allocate(containerId: string, ifname: string): { ip: string; reused: boolean } {
-    this.prepare();
     const existing = this.find(containerId, ifname);
     if (existing) return { ip: existing.ip, reused: true };
     const tmp = join(this.dir, `${TMP_PREFIX}${containerId}.${ifname}.${process.pid}`);
+    const content = `${containerId}\n${ifname}\n`;
     try {
-      writeFileSync(tmp, `${containerId}\n${ifname}\n`, { mode: 0o644 });
+      writeFileSync(tmp, content, { mode: 0o644 });
     } catch (e) {
-      throw ioError("write", tmp, e);
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("write", tmp, e);
+      // The first ADD of this boot: make the boot's directory, drop the ones before it.
+      this.prepare();
+      try {
+        writeFileSync(tmp, content, { mode: 0o644 });
+      } catch (again) {
+        throw ioError("write", tmp, again);
+      }
     }
     try {
       const { first, last } = this.range;
