@@ -7,7 +7,7 @@ set -euo pipefail
 APT_PACKAGES=(
   iproute2 iptables iputils-ping conntrack tcpdump iperf3 jq util-linux
   podman runc containerd containernetworking-plugins busybox-static
-  packer shellcheck
+  packer shellcheck strace
 )
 
 missing=()
