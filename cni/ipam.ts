@@ -1,16 +1,18 @@
 // Persistent IPAM, host-local style: one file per reserved IP, named by the IP and holding
 // "<container id>\n<ifname>\n", so `cat` tells an operator who holds an address.
 //
-// Race-free without a lock: a reservation is made by link(2)-ing a fully written temp
-// file to the IP's name, which the kernel does atomically and refuses when the name
-// exists. Two processes can never both own an address, and a process killed half-way
-// leaves either no reservation or a complete one (plus a temp file DEL removes). The spec
-// forbids parallel calls for one container, so "reuse the container's existing address"
-// needs no lock either.
+// Race-free without a lock: a reservation is made by link(2)-ing a fully written file
+// named after the attachment (.attachment.<container id>:<ifname>) to the IP's name, which
+// the kernel does atomically and refuses when the name exists. Two processes can never
+// both own an address, and a process killed half-way leaves either no reservation or a
+// complete one (plus the attachment file, which DEL removes). The attachment file stays
+// as the reservation's second name: one lstat tells an ADD whether its attachment already
+// holds an address, without reading every reservation. The spec forbids parallel calls
+// for one container, so reusing that address needs no lock either.
 //
 // Reservations live under a directory named by the kernel's boot id: after a reboot no
 // pod from the old boot is alive, so the old directory is dropped and never blocks a pod.
-import { linkSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { Stats, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Attachment } from "./config";
 import { CniError, ErrorCode } from "./errors";
@@ -18,10 +20,10 @@ import { Cidr, broadcastOf, cidrContainsIp, formatCidr, formatIPv4, parseIPv4 } 
 
 export const BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id";
 const LAST_RESERVED = "last_reserved_ip";
-const TMP_PREFIX = ".tmp.";
+const ATTACHMENT_PREFIX = ".attachment.";
 const BOOT_DIR = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** A temp file older than this belongs to a dead ADD (an ADD takes milliseconds). */
-const STALE_TMP_MS = 60_000;
+/** An unlinked attachment file older than this belongs to a dead ADD (an ADD takes milliseconds). */
+const STALE_ATTACHMENT_MS = 60_000;
 
 export interface Reservation {
   ip: string;
@@ -66,9 +68,9 @@ export class IpamStore {
     return this.range.last - this.range.first + 1;
   }
 
-  /** Every reservation of this boot (temp files excluded). */
+  /** Every reservation of this boot. */
   list(): Reservation[] {
-    return this.scan().filter((e) => !e.temp).map(({ ip, containerId, ifname }) => ({ ip, containerId, ifname }));
+    return this.scan().filter((e) => !e.aux).map(({ ip, containerId, ifname }) => ({ ip, containerId, ifname }));
   }
 
   find(containerId: string, ifname: string): Reservation | undefined {
@@ -80,41 +82,46 @@ export class IpamStore {
    * Round-robin from the last address handed out, so a freed address is not reused at once.
    */
   allocate(containerId: string, ifname: string): { ip: string; reused: boolean } {
-    const existing = this.find(containerId, ifname);
-    if (existing) return { ip: existing.ip, reused: true };
-    const tmp = join(this.dir, `${TMP_PREFIX}${containerId}.${ifname}.${process.pid}`);
+    const attachment = join(this.dir, `${ATTACHMENT_PREFIX}${containerId}:${ifname}`);
+    const held = lstatOrUndefined(attachment);
+    if (held) {
+      const existing = held.nlink > 1 ? this.find(containerId, ifname) : undefined;
+      if (existing) return { ip: existing.ip, reused: true };
+      this.remove(attachment); // left by an ADD killed before it reserved an address
+    }
     const content = `${containerId}\n${ifname}\n`;
     try {
-      writeFileSync(tmp, content, { mode: 0o644 });
+      writeFileSync(attachment, content, { mode: 0o644, flag: "wx" });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("write", tmp, e);
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("write", attachment, e);
       // The first ADD of this boot: make the boot's directory, drop the ones before it.
       this.prepare();
       try {
-        writeFileSync(tmp, content, { mode: 0o644 });
+        writeFileSync(attachment, content, { mode: 0o644, flag: "wx" });
       } catch (again) {
-        throw ioError("write", tmp, again);
+        throw ioError("write", attachment, again);
       }
     }
+    let reserved = false;
     try {
       const { first, last } = this.range;
       const size = last - first + 1;
       const previous = this.lastReserved();
       const start = previous !== undefined && previous >= first && previous <= last ? previous + 1 - first : 0;
       for (let step = 0; step < size; step++) {
-        const candidate = first + ((start + step) % size);
-        const ip = formatIPv4(candidate);
+        const ip = formatIPv4(first + ((start + step) % size));
         try {
-          linkSync(tmp, join(this.dir, ip));
+          linkSync(attachment, join(this.dir, ip));
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === "EEXIST") continue;
           throw ioError("reserve", join(this.dir, ip), e);
         }
+        reserved = true;
         this.recordLastReserved(ip);
         return { ip, reused: false };
       }
     } finally {
-      this.remove(tmp);
+      if (!reserved) this.remove(attachment);
     }
     throw new CniError(
       ErrorCode.SubnetExhausted,
@@ -123,13 +130,13 @@ export class IpamStore {
     );
   }
 
-  /** Releases whatever the attachment holds (addresses and temp files); idempotent. */
+  /** Releases whatever the attachment holds (addresses and its attachment file); idempotent. */
   release(containerId: string, ifname: string): string[] {
     const released: string[] = [];
     for (const entry of this.scan()) {
       if (entry.containerId === containerId && entry.ifname === ifname) {
         this.remove(entry.file);
-        if (!entry.temp) released.push(entry.ip);
+        if (!entry.aux) released.push(entry.ip);
       }
     }
     return released;
@@ -140,11 +147,16 @@ export class IpamStore {
     const keep = new Set(valid.map((a) => `${a.containerId}\n${a.ifname}`));
     const released: Reservation[] = [];
     this.dropOtherBoots();
-    for (const entry of this.scan()) {
-      if (keep.has(`${entry.containerId}\n${entry.ifname}`)) continue;
-      if (entry.temp && Date.now() - entry.mtimeMs < STALE_TMP_MS) continue;
+    const entries = this.scan().filter((e) => !keep.has(`${e.containerId}\n${e.ifname}`));
+    for (const entry of entries.filter((e) => !e.aux)) {
       this.remove(entry.file);
-      if (!entry.temp) released.push({ ip: entry.ip, containerId: entry.containerId, ifname: entry.ifname });
+      released.push({ ip: entry.ip, containerId: entry.containerId, ifname: entry.ifname });
+    }
+    // An attachment file goes with its reservation; one that never got an address only
+    // once it is old enough not to belong to an ADD in flight.
+    const releasedKeys = new Set(released.map((r) => `${r.containerId}\n${r.ifname}`));
+    for (const entry of entries.filter((e) => e.aux)) {
+      if (releasedKeys.has(`${entry.containerId}\n${entry.ifname}`) || Date.now() - entry.mtimeMs >= STALE_ATTACHMENT_MS) this.remove(entry.file);
     }
     return released;
   }
@@ -172,7 +184,8 @@ export class IpamStore {
     }
   }
 
-  private scan(): Array<Reservation & { file: string; temp: boolean; mtimeMs: number }> {
+  /** Reservations (named by IP) and attachment files ("aux"), with whom they name. */
+  private scan(): Array<Reservation & { file: string; aux: boolean; mtimeMs: number }> {
     let names: string[];
     try {
       names = readdirSync(this.dir);
@@ -180,11 +193,11 @@ export class IpamStore {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw ioError("read", this.dir, e);
     }
-    const entries: Array<Reservation & { file: string; temp: boolean; mtimeMs: number }> = [];
+    const entries: Array<Reservation & { file: string; aux: boolean; mtimeMs: number }> = [];
     for (const name of names) {
-      const temp = name.startsWith(TMP_PREFIX);
+      const aux = name.startsWith(ATTACHMENT_PREFIX);
       const address = parseIPv4(name);
-      if (!temp && (address === undefined || !cidrContainsIp(this.subnet, address))) continue;
+      if (!aux && (address === undefined || !cidrContainsIp(this.subnet, address))) continue;
       const file = join(this.dir, name);
       let content: string;
       try {
@@ -194,7 +207,7 @@ export class IpamStore {
         throw ioError("read", file, e);
       }
       const [containerId = "", ifname = ""] = content.split("\n");
-      entries.push({ ip: temp ? "" : name, containerId, ifname, file, temp, mtimeMs: temp ? statMtime(file) : 0 });
+      entries.push({ ip: aux ? "" : name, containerId, ifname, file, aux, mtimeMs: aux ? (lstatOrUndefined(file)?.mtimeMs ?? 0) : 0 });
     }
     return entries;
   }
@@ -228,10 +241,11 @@ export class IpamStore {
   }
 }
 
-function statMtime(file: string): number {
+/** lstat without an exception for a missing file: building one costs more than the call. */
+function lstatOrUndefined(file: string): Stats | undefined {
   try {
-    return statSync(file).mtimeMs;
-  } catch {
-    return 0;
+    return lstatSync(file, { throwIfNoEntry: false });
+  } catch (e) {
+    throw ioError("stat", file, e);
   }
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CniError } from "../cni/errors";
 import { IpamStore, currentBootId } from "../cni/ipam";
@@ -36,6 +36,23 @@ describe("IPAM store", () => {
     for (let i = 2; i <= 253; i++) all.add(store.allocate(`c${i}`, "eth0").ip);
     assert.equal(all.size, 253);
     for (const reserved of ["10.244.1.0", "10.244.1.1", "10.244.1.255"]) assert.ok(!all.has(reserved), reserved);
+  });
+
+  it("keeps the attachment file as the reservation's second name; a leftover one without an address does not block", () => {
+    const store = new IpamStore(dir.path, "podnet", SUBNET);
+    const { ip } = store.allocate("c1", "eth0");
+    const index = join(store.dir, ".attachment.c1:eth0");
+    assert.equal(lstatSync(index).ino, lstatSync(join(store.dir, ip)).ino);
+    assert.equal(lstatSync(index).nlink, 2);
+    // An ADD killed after writing its attachment file, before reserving: the next ADD starts over.
+    writeFileSync(join(store.dir, ".attachment.c2:eth0"), "c2\neth0\n");
+    assert.deepEqual(store.allocate("c2", "eth0"), { ip: "10.244.1.3", reused: false });
+    assert.deepEqual(store.release("c1", "eth0"), [ip]);
+    assert.ok(!existsSync(index), "release removes the attachment file too");
+    // DEL after a kill before the reservation also clears the leftover.
+    writeFileSync(join(store.dir, ".attachment.c3:eth0"), "c3\neth0\n");
+    assert.deepEqual(store.release("c3", "eth0"), []);
+    assert.ok(!existsSync(join(store.dir, ".attachment.c3:eth0")));
   });
 
   it("gives a second ADD of the same container and ifname the same address", () => {
@@ -75,7 +92,7 @@ describe("IPAM store", () => {
       (e: unknown) => e instanceof CniError && e.code === 100 && /no free address in 10\.244\.1\.0\/29: all 5 pod addresses are reserved/.test(e.message),
     );
     assert.equal(store.list().length, 5);
-    assert.deepEqual(readdirSync(store.dir).filter((f) => f.startsWith(".tmp")), [], "no temp file left");
+    assert.deepEqual(readdirSync(store.dir).filter((f) => f === ".attachment.c6:eth0"), [], "the refused attachment leaves no file");
   });
 
   it("never lets a reservation from an earlier boot block a pod, and drops that boot's directory", () => {
@@ -93,6 +110,7 @@ describe("IPAM store", () => {
     const released = store.gc([{ containerId: "b", ifname: "eth0" }]);
     assert.deepEqual(released.map((r) => r.containerId).sort(), ["a", "c"]);
     assert.deepEqual(store.list().map((r) => r.containerId), ["b"]);
+    assert.deepEqual(readdirSync(store.dir).filter((f) => f.startsWith(".attachment.")), [".attachment.b:eth0"]);
   });
 
   it("never gives one address twice when 12 processes allocate 20 each at once", async function () {

@@ -283,7 +283,7 @@ describe("podnet plugin in network namespaces (root)", function () {
       const d = await del(p);
       assert.equal(d.code, 0, `DEL after kill at ${delayMs} ms: ${d.stdout}`);
       assert.deepEqual(reservations(), [], `no reservation after kill at ${delayMs} ms`);
-      assert.deepEqual(readdirSync(ipamDir()).filter((f) => f.startsWith(".tmp")), [], "no temp file");
+      assert.deepEqual(readdirSync(ipamDir()).filter((f) => f.startsWith(".attachment.")), [], "no attachment file");
       assert.doesNotMatch(nodeLinks(), /pn[0-9a-f]{13}/, `no veth after kill at ${delayMs} ms`);
       assert.doesNotMatch(ns.exec(p.name, "ip", ["-o", "link"]), /eth0/);
       ns.remove(p.name);
