@@ -8,6 +8,7 @@ import {
   DEFAULT_DATA_DIR,
   DEFAULT_LOG_FILE,
   DEFAULT_MTU,
+  PodnetPluginConf,
 } from "./conflist";
 import { CniVersion, LATEST_VERSION, SUPPORTED_VERSIONS, compareVersions, isSupportedVersion } from "./version";
 
@@ -28,17 +29,12 @@ export interface Attachment {
   ifname: string;
 }
 
-export interface NetConf {
+/** The validated config: the fields renderConflist writes, with the CIDRs parsed. */
+export interface NetConf extends Pick<PodnetPluginConf, "bridge" | "mtu" | "hairpin" | "ipMasq" | "dataDir" | "logFile"> {
   cniVersion: CniVersion;
   name: string;
   subnet: Cidr;
   clusterCidr: Cidr;
-  bridge: string;
-  mtu: number;
-  hairpin: boolean;
-  ipMasq: boolean;
-  dataDir: string;
-  logFile: string;
   /** The raw prevResult (CHECK, DEL, chained plugins), converted later. */
   prevResult?: unknown;
   /** GC: the attachments the runtime still knows. */
