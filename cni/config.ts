@@ -43,6 +43,8 @@ export interface NetConf extends Pick<PodnetPluginConf, "bridge" | "mtu" | "hair
 
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** What runtimes use (/var/run/netns/cni-<uuid>, /proc/<pid>/ns/net); nothing a shell or ip -batch would split. */
+const NETNS_PATH = /^\/[A-Za-z0-9_.\/@:+-]+$/;
 const FIELD_SPELLINGS: Record<string, string> = {
   clustercidr: "clusterCidr",
   cluster_cidr: "clusterCidr",
@@ -98,6 +100,13 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): Environment {
     }
     if (netns && !isAbsolute(netns)) {
       throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS "${netns}" is not an absolute path`);
+    }
+    if (netns && !NETNS_PATH.test(netns)) {
+      throw new CniError(
+        ErrorCode.InvalidEnvironment,
+        `CNI_NETNS "${netns}" has characters podnet does not accept`,
+        "a namespace path holds only letters, digits and . _ - / @ : +",
+      );
     }
   }
   return { command: verb, containerId, ifname, netns, pod: podFromArgs(env.CNI_ARGS ?? "") };

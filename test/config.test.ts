@@ -31,6 +31,7 @@ describe("bad input: spec error codes and messages", () => {
     ["container id with a slash", { ...addEnv, CNI_CONTAINERID: "../etc" }, good, 4, /CNI_CONTAINERID "..\/etc" is not valid/],
     ["missing CNI_NETNS on ADD", { ...addEnv, CNI_NETNS: undefined }, good, 4, /CNI_NETNS is required for ADD/],
     ["relative CNI_NETNS", { ...addEnv, CNI_NETNS: "netns/x" }, good, 4, /not an absolute path/],
+    ["CNI_NETNS with a space", { ...addEnv, CNI_NETNS: "/run/netns/a b" }, good, 4, /has characters podnet does not accept/],
     ["missing CNI_IFNAME", { ...addEnv, CNI_IFNAME: undefined }, good, 4, /CNI_IFNAME is required/],
     ["interface name too long", { ...addEnv, CNI_IFNAME: "eth0123456789012" }, good, 4, /longer than 15/],
     ["unknown cniVersion", addEnv, { ...good, cniVersion: "0.2.0" }, 1, /cniVersion "0.2.0" is not supported/],
