@@ -375,6 +375,17 @@ describe("podnet plugin in network namespaces (root)", function () {
     assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
   });
 
+  it("reports an IPAM store it cannot write as an I/O failure (code 5) naming the path, and leaks no veth", async () => {
+    const blocker = join(dir.path, "not-a-dir");
+    writeFileSync(blocker, "");
+    const p = newPod();
+    const r = await add(p, { dataDir: join(blocker, "ipam") });
+    assert.equal(r.code, 1);
+    assert.equal(r.json?.code, 5);
+    assert.match(String(r.json?.msg), /IPAM store: cannot .*not-a-dir\/ipam/);
+    assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
+  });
+
   it("appends one structured log line per call", () => {
     const lines = readFileSync(join(dir.path, "podnet.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     const add = lines.find((l) => l.verb === "ADD" && l.result === "ok");
