@@ -3,10 +3,10 @@
 // handlers all know what to remove. Teardown only ever touches what carries the lab's
 // prefix: its namespaces (and the processes inside them, by pid), its run dir and the
 // lock files the plugin made for its nodes.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stopPids } from "./agents";
-import { labNamespacePattern, runDirOf } from "./plan";
+import { RUN_ROOT, labNamespacePattern, runDirOf } from "./plan";
 import { NETNS_DIR, netnsPath, runSync } from "./sh";
 
 export interface LabState {
@@ -164,7 +164,18 @@ export async function teardown(prefix: string): Promise<TeardownReport> {
       report.problems.push(`rm -rf ${dir}: ${(e as Error).message}`);
     }
   }
+  removeIfEmpty(RUN_ROOT);
+  removeIfEmpty(PLUGIN_LOCK_DIR);
   return report;
+}
+
+/** Parent dirs the lab and the plugin share with other labs go once nothing is left in them. */
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // in use by another lab or node, or already gone
+  }
 }
 
 /**
@@ -183,4 +194,5 @@ export function finalSweep(prefix: string): void {
   }
   for (const ns of namespaces) runSync(["ip", "netns", "del", ns]);
   rmSync(runDirOf(prefix), { recursive: true, force: true });
+  removeIfEmpty(RUN_ROOT);
 }

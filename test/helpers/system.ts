@@ -2,7 +2,7 @@
 // machine's own namespace is never touched. Names carry a per-process prefix so suites
 // running at the same time cannot collide.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, rmdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -58,6 +58,7 @@ export class Namespaces {
 
   cleanup(): void {
     for (const name of [...this.names].reverse()) this.remove(name);
+    removeEmptyLockDir();
   }
 }
 
@@ -67,6 +68,15 @@ export function removeNetfilterLock(netnsPath: string): void {
     rmSync(`/run/podnet/netfilter-${statSync(netnsPath).ino}.lock`, { force: true });
   } catch {
     // namespace already gone
+  }
+}
+
+/** The plugin's lock directory, once no lock of anyone's is left in it. */
+export function removeEmptyLockDir(): void {
+  try {
+    rmdirSync("/run/podnet");
+  } catch {
+    // still in use, or never made
   }
 }
 
