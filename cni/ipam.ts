@@ -82,7 +82,7 @@ export class IpamStore {
    * Round-robin from the last address handed out, so a freed address is not reused at once.
    */
   allocate(containerId: string, ifname: string): { ip: string; reused: boolean } {
-    const attachment = join(this.dir, `${ATTACHMENT_PREFIX}${containerId}:${ifname}`);
+    const attachment = this.attachmentFile(containerId, ifname);
     const held = lstatOrUndefined(attachment);
     if (held) {
       const existing = held.nlink > 1 ? this.find(containerId, ifname) : undefined;
@@ -132,6 +132,8 @@ export class IpamStore {
 
   /** Releases whatever the attachment holds (addresses and its attachment file); idempotent. */
   release(containerId: string, ifname: string): string[] {
+    // By name: an ADD killed between creating the file and writing it leaves it empty.
+    this.remove(this.attachmentFile(containerId, ifname));
     const released: string[] = [];
     for (const entry of this.scan()) {
       if (entry.containerId === containerId && entry.ifname === ifname) {
@@ -159,6 +161,10 @@ export class IpamStore {
       if (releasedKeys.has(`${entry.containerId}\n${entry.ifname}`) || Date.now() - entry.mtimeMs >= STALE_ATTACHMENT_MS) this.remove(entry.file);
     }
     return released;
+  }
+
+  private attachmentFile(containerId: string, ifname: string): string {
+    return join(this.dir, `${ATTACHMENT_PREFIX}${containerId}:${ifname}`);
   }
 
   /** Creates this boot's directory and drops the ones older boots left. */

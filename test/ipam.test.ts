@@ -53,6 +53,10 @@ describe("IPAM store", () => {
     writeFileSync(join(store.dir, ".attachment.c3:eth0"), "c3\neth0\n");
     assert.deepEqual(store.release("c3", "eth0"), []);
     assert.ok(!existsSync(join(store.dir, ".attachment.c3:eth0")));
+    // Killed between creating the file and writing it: empty, still released by name.
+    writeFileSync(join(store.dir, ".attachment.c4:eth0"), "");
+    assert.deepEqual(store.release("c4", "eth0"), []);
+    assert.ok(!existsSync(join(store.dir, ".attachment.c4:eth0")));
   });
 
   it("gives a second ADD of the same container and ifname the same address", () => {
