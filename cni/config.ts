@@ -169,8 +169,8 @@ export function requestedVersion(raw: Record<string, unknown>): CniVersion {
   return v;
 }
 
-/** The version to write errors in: the config's when it is usable, else the latest. */
-export function errorVersion(stdin: string): string {
+/** The version to answer in (VERSION, errors): the config's when it is usable, else the latest. */
+export function replyVersion(stdin: string): string {
   try {
     const raw = JSON.parse(stdin) as Record<string, unknown>;
     return isSupportedVersion(raw?.cniVersion) ? raw.cniVersion : LATEST_VERSION;

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { CniError, ErrorCode } from "./errors";
 
 // Runtimes call plugins with their own environment, which may lack the sbin directories.
-const PATH = [process.env.PATH ?? "", "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
+export const TOOL_PATH = [process.env.PATH ?? "", "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
   .filter(Boolean)
   .join(":");
 
@@ -24,7 +24,7 @@ export function run(command: string, args: string[], input?: string): RunResult 
   const out = spawnSync(command, args, {
     input,
     encoding: "utf8",
-    env: { ...process.env, PATH },
+    env: { ...process.env, PATH: TOOL_PATH },
     maxBuffer: 64 * 1024 * 1024,
   });
   execStats.ms += Number(process.hrtime.bigint() - started) / 1e6;

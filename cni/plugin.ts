@@ -5,15 +5,15 @@ import {
   Environment,
   NetConf,
   decodeJson,
-  errorVersion,
+  replyVersion,
   parseEnvironment,
   parseNetConf,
-  requestedVersion,
 } from "./config";
 import { CniError, ErrorCode, asCniError } from "./errors";
 import { IpamStore } from "./ipam";
 import { formatCidr, formatIPv4, gatewayOf, parseIPv4 } from "./ipv4";
 import {
+  AttachmentSpec,
   BridgeSpec,
   bridgeConflict,
   checkAttachment,
@@ -26,9 +26,10 @@ import {
   setBridgeAlias,
 } from "./links";
 import { DEFAULT_LOG_FILE } from "./conflist";
+import { TOOL_PATH } from "./exec";
 import { LogEntry } from "./log";
-import { ensureIpForward, ensureNodeRules, readIptables, recentlyVerified, ruleDrift, verifiedAlias } from "./netfilter";
-import { LATEST_VERSION, Result, SUPPORTED_VERSIONS, convertResult, isSupportedVersion, parsePrevResult, requireVersionFor } from "./version";
+import { RuleSpec, ensureIpForward, ensureNodeRules, readIptables, recentlyVerified, ruleDrift, verifiedAlias } from "./netfilter";
+import { Result, SUPPORTED_VERSIONS, convertResult, parsePrevResult, requireVersionFor } from "./version";
 
 export interface Outcome {
   /** What goes to stdout (undefined: nothing, as for DEL/GC/STATUS success). */
@@ -39,6 +40,15 @@ export interface Outcome {
 
 function bridgeSpec(conf: NetConf): BridgeSpec {
   return { name: conf.bridge, subnet: conf.subnet, mtu: conf.mtu };
+}
+
+function ruleSpec(conf: NetConf): RuleSpec {
+  return { subnet: conf.subnet, clusterCidr: conf.clusterCidr, ipMasq: conf.ipMasq };
+}
+
+function attachmentSpec(env: Environment, conf: NetConf, podIp: number): AttachmentSpec {
+  const hostIfname = hostVethName(env.containerId, env.ifname);
+  return { bridge: conf.bridge, mtu: conf.mtu, hairpin: conf.hairpin, netns: env.netns, ifname: env.ifname, hostIfname, podIp, subnet: conf.subnet };
 }
 
 function store(conf: NetConf): IpamStore {
@@ -58,19 +68,16 @@ function requireNetns(env: Environment): void {
 export function cmdAdd(env: Environment, conf: NetConf): Outcome {
   requireNetns(env);
   ensureIpForward();
-  const rules = { subnet: conf.subnet, clusterCidr: conf.clusterCidr, ipMasq: conf.ipMasq };
+  const rules = ruleSpec(conf);
   const ipam = store(conf);
   const { ip, reused } = ipam.allocate(env.containerId, env.ifname);
-  const hostIfname = hostVethName(env.containerId, env.ifname);
-  const podIp = parseIpOrThrow(ip, "reserved address");
+  const spec = attachmentSpec(env, conf, parseIpOrThrow(ip, "reserved address"));
+  const hostIfname = spec.hostIfname;
   let macs: { podMac: string; hostMac: string };
   try {
     // A repeated ADD rebuilds the links around the address the attachment already holds.
     if (reused) deleteHostVeth(hostIfname);
-    const made = createAttachment(
-      { bridge: conf.bridge, mtu: conf.mtu, hairpin: conf.hairpin, netns: env.netns, ifname: env.ifname, hostIfname, podIp, subnet: conf.subnet },
-      bridgeSpec(conf),
-    );
+    const made = createAttachment(spec, bridgeSpec(conf));
     macs = made;
     const now = Date.now() / 1000;
     if (!recentlyVerified(made.bridgeAlias, rules, now)) {
@@ -138,18 +145,8 @@ export function cmdCheck(env: Environment, conf: NetConf): Outcome {
       `IPAM reserves ${reservation.ip} for ${env.containerId}/${env.ifname}, but the ADD result says ${formatIPv4(podIp)}`,
     );
   }
-  checkAttachment({
-    bridge: conf.bridge,
-    bridgeSpec: bridgeSpec(conf),
-    mtu: conf.mtu,
-    hairpin: conf.hairpin,
-    netns: env.netns,
-    ifname: env.ifname,
-    hostIfname: hostVethName(env.containerId, env.ifname),
-    podIp,
-    subnet: conf.subnet,
-  });
-  const drift = ruleDrift(readIptables(), { subnet: conf.subnet, clusterCidr: conf.clusterCidr, ipMasq: conf.ipMasq });
+  checkAttachment({ ...attachmentSpec(env, conf, podIp), bridgeSpec: bridgeSpec(conf) });
+  const drift = ruleDrift(readIptables(), ruleSpec(conf));
   if (drift.length > 0) {
     // Forget the last verification so that the next ADD repairs the rules.
     rollback(() => setBridgeAlias(conf.bridge, ""));
@@ -174,8 +171,7 @@ export function cmdGc(conf: NetConf): Outcome {
 const REQUIRED_TOOLS = ["ip", "nsenter", "iptables-save", "iptables-restore", "flock"];
 
 function onPath(tool: string): boolean {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"];
-  return dirs.some((dir) => {
+  return TOOL_PATH.split(delimiter).some((dir) => {
     try {
       accessSync(join(dir, tool), constants.X_OK);
       return true;
@@ -208,14 +204,7 @@ export function cmdStatus(conf: NetConf): Outcome {
 }
 
 export function cmdVersion(stdin: string): Outcome {
-  let version: string = LATEST_VERSION;
-  try {
-    const raw = JSON.parse(stdin) as Record<string, unknown>;
-    if (isSupportedVersion(raw?.cniVersion)) version = raw.cniVersion;
-  } catch {
-    // VERSION must answer even without a usable config.
-  }
-  return { output: { cniVersion: version, supportedVersions: [...SUPPORTED_VERSIONS] } };
+  return { output: { cniVersion: replyVersion(stdin), supportedVersions: [...SUPPORTED_VERSIONS] } };
 }
 
 export interface Invocation {
@@ -235,7 +224,6 @@ export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
     if (env.command === "VERSION") return { ...done(cmdVersion(stdin)), log: undefined };
     const raw = decodeJson(stdin);
     if (typeof raw.logFile === "string") logFile = raw.logFile;
-    requestedVersion(raw);
     const conf = parseNetConf(raw);
     entry.network = conf.name;
     switch (env.command) {
@@ -254,7 +242,7 @@ export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
     const err = asCniError(error);
     return {
       exitCode: 1,
-      stdout: `${JSON.stringify(err.toJSON(errorVersion(stdin)))}\n`,
+      stdout: `${JSON.stringify(err.toJSON(replyVersion(stdin)))}\n`,
       log: { file: logFile, entry: { ...entry, result: "error", code: err.code, msg: err.message } },
     };
   }
