@@ -21,7 +21,7 @@ export const FORWARD_CHAIN = "PODNET-FORWARD";
 export const POSTROUTING_CHAIN = "PODNET-POSTROUTING";
 const JUMP_COMMENT = "podnet";
 const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
-const LOCK_DIR = "/run/podnet";
+export const NETFILTER_LOCK_DIR = "/run/podnet";
 export const RULES_RECHECK_SECONDS = 30;
 const VERIFIED = "podnet: iptables rules";
 
@@ -110,11 +110,18 @@ export function repairScript(spec: RuleSpec): string {
   ].join("\n");
 }
 
-/** Lock per network namespace: the nodes of the lab share /run but not their rules. */
+/**
+ * The lock file for the network namespace at `netnsPath` (a bind mount under /run/netns,
+ * or /proc/<pid>/ns/net), named by its nsfs inode: one lock per namespace, so the nodes of
+ * the lab share /run but not their rules.
+ */
+export function netfilterLockFile(netnsPath: string): string {
+  return `${NETFILTER_LOCK_DIR}/netfilter-${statSync(netnsPath).ino}.lock`;
+}
+
 function lockPath(): string {
-  const ino = statSync("/proc/self/ns/net").ino;
-  mkdirSync(LOCK_DIR, { recursive: true });
-  return `${LOCK_DIR}/netfilter-${ino}.lock`;
+  mkdirSync(NETFILTER_LOCK_DIR, { recursive: true });
+  return netfilterLockFile("/proc/self/ns/net");
 }
 
 /** The bridge alias that says these rules were verified at `nowSeconds`. */

@@ -3,8 +3,9 @@
 // handlers all know what to remove. Teardown only ever touches what carries the lab's
 // prefix: its namespaces (and the processes inside them, by pid), its run dir and the
 // lock files the plugin made for its nodes.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../cni/netfilter";
 import { stopPids } from "./agents";
 import { RUN_ROOT, labNamespacePattern, runDirOf } from "./plan";
 import { NETNS_DIR, netnsPath, runSync } from "./sh";
@@ -22,8 +23,6 @@ export interface LabState {
   pids: number[];
 }
 
-/** Where the plugin keeps its per-namespace iptables lock files (cni/netfilter.ts). */
-const PLUGIN_LOCK_DIR = "/run/podnet";
 
 export function stateFileOf(prefix: string): string {
   return join(runDirOf(prefix), "state.json");
@@ -85,9 +84,10 @@ export function netnsPids(netns: string): number[] {
     .filter((n) => Number.isInteger(n) && n > 1);
 }
 
-export function netnsInode(netns: string): number | undefined {
+/** The plugin's lock file for a lab node (cni/netfilter.ts), while its namespace exists. */
+function nodeLockFile(netns: string): string | undefined {
   try {
-    return statSync(netnsPath(netns)).ino;
+    return netfilterLockFile(netnsPath(netns));
   } catch {
     return undefined;
   }
@@ -144,11 +144,11 @@ export async function teardown(prefix: string): Promise<TeardownReport> {
     // 2. namespaces: deleting one deletes its links, routes, rules and conntrack entries;
     //    the plugin's lock file for a node is keyed by the namespace's nsfs inode.
     for (const ns of namespaces) {
-      const ino = /-(control-plane|worker-\d+)$/.test(ns) ? netnsInode(ns) : undefined;
+      const lock = /-(control-plane|worker-\d+)$/.test(ns) ? nodeLockFile(ns) : undefined;
       const ran = runSync(["ip", "netns", "del", ns]);
       if (ran.status === 0 || !existsSync(join(NETNS_DIR, ns))) {
         if (!report.namespaces.includes(ns)) report.namespaces.push(ns);
-        if (ino !== undefined) rmSync(join(PLUGIN_LOCK_DIR, `netfilter-${ino}.lock`), { force: true });
+        if (lock !== undefined) rmSync(lock, { force: true });
       } else {
         report.problems.push(`ip netns del ${ns}: ${ran.stderr.trim()}`);
       }
@@ -165,7 +165,7 @@ export async function teardown(prefix: string): Promise<TeardownReport> {
     }
   }
   removeIfEmpty(RUN_ROOT);
-  removeIfEmpty(PLUGIN_LOCK_DIR);
+  removeIfEmpty(NETFILTER_LOCK_DIR);
   return report;
 }
 

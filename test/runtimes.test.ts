@@ -19,7 +19,7 @@ import {
   describeCmd,
   inNetns,
   must,
-  netnsInode,
+  nodeLockFile,
   requireRoot,
   requireTools,
   runAll,
@@ -118,7 +118,7 @@ describe("real runtimes drive the installed bundle @root", function () {
   /** A node netns; its netfilter lock file (named by the netns inode) is ours to remove. */
   function addNode(name: string): void {
     addNetns(name);
-    ownEntries.push(`/run/podnet/netfilter-${netnsInode(name)}.lock`);
+    ownEntries.push(nodeLockFile(name));
   }
 
   it("installs the bundle as /opt/cni/bin/podnet is installed on nodes (not ts-node)", function () {

@@ -16,7 +16,7 @@ import { renderConflist } from "../../cni/conflist";
 import { IpamStore } from "../../cni/ipam";
 import { parseCidr } from "../../cni/ipv4";
 import { BUNDLE, CLUSTER_CIDR, ensureBundle, installCniBin, workerNode } from "../runtimes/cni";
-import { HostTraces, REPO_ROOT, describeCmd, inNetns, netnsInode, requireRoot, requireTools, sh, tempDir, withPrivateVarLog } from "../runtimes/host";
+import { HostTraces, REPO_ROOT, describeCmd, inNetns, nodeLockFile, requireRoot, requireTools, sh, tempDir, withPrivateVarLog } from "../runtimes/host";
 import { CallTrace, parseStrace } from "./profile";
 import type { BurstResult, CallResult, Pod, Request } from "./worker";
 
@@ -378,7 +378,7 @@ async function main(): Promise<void> {
     ipBatch(sides.flatMap((s) => [`netns add ${s.node}`, ...s.pods.map((p) => `netns add ${p.netns.slice("/run/netns/".length)}`)]));
     for (const s of sides) {
       sh(["ip", "-n", s.node, "link", "set", "lo", "up"]);
-      lockFiles.push(`/run/podnet/netfilter-${netnsInode(s.node)}.lock`);
+      lockFiles.push(nodeLockFile(s.node));
     }
     for (const s of sides) {
       const plugin = s.key === "podnet" ? podnetPlugin : join(binDir, "bridge");

@@ -2,9 +2,10 @@
 // machine's own namespace is never touched. Names carry a per-process prefix so suites
 // running at the same time cannot collide.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, rmdirSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../../cni/netfilter";
 
 export const REPO = resolve(__dirname, "..", "..");
 export const BUNDLE = join(REPO, "dist", "podnet");
@@ -65,7 +66,7 @@ export class Namespaces {
 /** The plugin's per-namespace lock file (cni/netfilter.ts) for a namespace about to go. */
 export function removeNetfilterLock(netnsPath: string): void {
   try {
-    rmSync(`/run/podnet/netfilter-${statSync(netnsPath).ino}.lock`, { force: true });
+    rmSync(netfilterLockFile(netnsPath), { force: true });
   } catch {
     // namespace already gone
   }
@@ -74,7 +75,7 @@ export function removeNetfilterLock(netnsPath: string): void {
 /** The plugin's lock directory, once no lock of anyone's is left in it. */
 export function removeEmptyLockDir(): void {
   try {
-    rmdirSync("/run/podnet");
+    rmdirSync(NETFILTER_LOCK_DIR);
   } catch {
     // still in use, or never made
   }

@@ -3,9 +3,10 @@
 // the shared paths that podman, runc and containerd write outside their own dirs, so
 // each run can remove exactly what it created.
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../../cni/netfilter";
 
 export const REPO_ROOT = join(__dirname, "..", "..");
 
@@ -114,8 +115,9 @@ export function withPrivateVarLog(argv: string[]): string[] {
 }
 
 /** Inode of a netns: podnet names its netfilter lock file after it. */
-export function netnsInode(name: string): number {
-  return statSync(netnsPath(name)).ino;
+/** The plugin's lock file for a node namespace (cni/netfilter.ts): ours to remove. */
+export function nodeLockFile(name: string): string {
+  return netfilterLockFile(netnsPath(name));
 }
 
 /** Unmounts every mount at or below dir (deepest first), e.g. podman's shm tmpfs. */
@@ -224,7 +226,7 @@ export const SHARED_PATHS = [
   "/run/containerd/s",
   "/run/containerd/runc",
   "/opt/containerd",
-  "/run/podnet",
+  NETFILTER_LOCK_DIR,
 ] as const;
 
 export class HostTraces {
@@ -257,7 +259,7 @@ export class HostTraces {
       if (this.createdByUs(p)) remove(p, true);
     }
     // Shared with other users of CNI (and podnet's default dataDir): drop only if empty.
-    for (const p of ["/var/lib/cni/results", "/var/lib/cni", "/var/lib/containers", "/run/podnet"] as const) {
+    for (const p of ["/var/lib/cni/results", "/var/lib/cni", "/var/lib/containers", NETFILTER_LOCK_DIR] as const) {
       if (this.createdByUs(p)) rmdirIfEmpty(p);
     }
     return errors;
