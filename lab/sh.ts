@@ -3,14 +3,12 @@
 // touches links, routes, sysctls or iptables runs inside one of the lab's namespaces,
 // through `nsenter --net=/run/netns/<name>` (or `ip -n <name>` for ip(8)).
 import { spawn, spawnSync } from "node:child_process";
+import { TOOL_PATH } from "../cni/exec";
 
 export const NETNS_DIR = "/run/netns";
 
-const PATH = [process.env.PATH ?? "", "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
-  .filter(Boolean)
-  .join(":");
-
-export const ENV_WITH_SBIN: NodeJS.ProcessEnv = { ...process.env, PATH };
+// The directories the plugin itself runs its tools from.
+export const ENV_WITH_SBIN: NodeJS.ProcessEnv = { ...process.env, PATH: TOOL_PATH };
 
 export interface Ran {
   status: number;

@@ -6,14 +6,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { TOOL_PATH } from "../../cni/exec";
 import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../../cni/netfilter";
 
 export const REPO_ROOT = join(__dirname, "..", "..");
 
 /** Runtimes and the plugin call sbin tools; the test process's PATH may lack them. */
-export const SBIN_PATH = [process.env.PATH ?? "", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-  .filter(Boolean)
-  .join(":");
+export const SBIN_PATH = TOOL_PATH;
 
 export interface Cmd {
   status: number;
