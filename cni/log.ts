@@ -19,6 +19,8 @@ export interface LogEntry {
   /** Processes the call ran (ip, iptables-save, ...) and the time spent in them. */
   execs?: number;
   execMs?: number;
+  /** Whether V8's code cache spared compiling the plugin (cni/codecache.ts). */
+  codeCache?: string;
 }
 
 /** Appends the entry; a log that cannot be written never fails the call. */

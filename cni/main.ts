@@ -1,8 +1,14 @@
-// Entry point of the bundled plugin (dist/podnet, installed as /opt/cni/bin/podnet).
+// The plugin body: cni/launcher.ts compiles this bundle (with V8's code cache) and calls
+// main once per process.
 import { readFileSync, writeSync } from "node:fs";
+import type { CodeCacheState } from "./codecache";
 import { execStats } from "./exec";
 import { appendLog } from "./log";
 import { invoke } from "./plugin";
+
+export interface PluginBody {
+  main(options: { codeCache: CodeCacheState }): number;
+}
 
 function readStdin(): string {
   try {
@@ -14,18 +20,22 @@ function readStdin(): string {
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
-const started = process.hrtime.bigint();
-const call = invoke(process.env, readStdin());
-// writeSync, not process.stdout: creating the stdout stream costs about a millisecond.
-if (call.stdout) writeSync(1, call.stdout);
-if (call.log) {
-  const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-  appendLog(call.log.file, {
-    time: new Date().toISOString(),
-    ...call.log.entry,
-    durationMs: round(durationMs),
-    execs: execStats.count,
-    execMs: round(execStats.ms),
-  });
+/** Runs the call the environment and stdin describe; returns the exit code. */
+export function main(options: { codeCache: CodeCacheState }): number {
+  const started = process.hrtime.bigint();
+  const call = invoke(process.env, readStdin());
+  // writeSync, not process.stdout: creating the stdout stream costs about a millisecond.
+  if (call.stdout) writeSync(1, call.stdout);
+  if (call.log) {
+    const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    appendLog(call.log.file, {
+      time: new Date().toISOString(),
+      ...call.log.entry,
+      durationMs: round(durationMs),
+      execs: execStats.count,
+      execMs: round(execStats.ms),
+      codeCache: options.codeCache,
+    });
+  }
+  return call.exitCode;
 }
-process.exitCode = call.exitCode;

@@ -3,6 +3,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { CODE_CACHE_DIR_ENV } from "../cni/codecache";
 import { cidrContainsIp, parseCidr, parseIPv4 } from "../cni/ipv4";
 import { AgentHandle, bundleAgent, probe, startAgent, stopPids } from "./agents";
 import { CheckRow, Expectation, describeExpectation, judge, renderTable } from "./checks";
@@ -226,7 +227,14 @@ export class Lab {
       this.lists.set(node.name, list);
       this.runtimes.set(
         node.name,
-        new CniRuntime({ binDirs: [plan.binDir], cacheDir: join(plan.cacheDir, node.name), runtimeNetns: node.netns, maxVersion: LAB_RUNTIME_MAX_VERSION }),
+        new CniRuntime({
+          binDirs: [plan.binDir],
+          cacheDir: join(plan.cacheDir, node.name),
+          runtimeNetns: node.netns,
+          maxVersion: LAB_RUNTIME_MAX_VERSION,
+          // The plugin's code cache in the lab's run directory, so `lab down` removes it.
+          env: { [CODE_CACHE_DIR_ENV]: join(plan.runDir, "codecache") },
+        }),
       );
     }
     const first = plan.nodes[0];

@@ -81,6 +81,8 @@ export interface RuntimeOptions {
    * they support.
    */
   readonly maxVersion: string;
+  /** The runtime's own environment beyond PATH, which plugins inherit as from any runtime. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 function compareVersions(a: string, b: string): number {
@@ -156,6 +158,7 @@ export class CniRuntime {
       PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       CNI_COMMAND: verb,
       CNI_PATH: this.options.binDirs.join(":"),
+      ...this.options.env,
     };
     if (rt) {
       env.CNI_CONTAINERID = rt.containerId;

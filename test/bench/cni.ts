@@ -50,6 +50,7 @@ class Worker {
     plugin: string,
     configFile: string,
     cniPath: string,
+    codeCacheDir: string,
   ) {
     // A private mount namespace with a tmpfs on /var/log: podnet logs VERSION calls to
     // /var/log/podnet.log whatever the config says, and the bench must not write there.
@@ -57,7 +58,7 @@ class Worker {
       nodeNetns,
       withPrivateVarLog([process.execPath, "--import", "tsx", join(REPO_ROOT, "test", "bench", "worker.ts"), plugin, configFile, cniPath]),
     );
-    const env = { ...process.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, PODNET_CODE_CACHE_DIR: codeCacheDir };
     delete env.NODE_OPTIONS;
     this.child = spawn(argv[0], argv.slice(1), { cwd: REPO_ROOT, env, stdio: ["pipe", "pipe", "pipe"] });
     this.child.stderr.setEncoding("utf8").on("data", (d: string) => (this.stderr += d));
@@ -102,6 +103,8 @@ interface Side {
   label: string;
   node: string;
   pods: Pod[];
+  /** podnet: the pods of the sequential ADDs run with the code cache off. */
+  uncachedPods?: Pod[];
   worker?: Worker;
   dataDir: string;
   leftover: () => number;
@@ -278,6 +281,8 @@ function summariseStrace(traces: CallTrace[]): ExecProfile | undefined {
 
 interface Series {
   add: number[];
+  /** podnet only: sequential ADDs with PODNET_CODE_CACHE=off. */
+  addUncached: number[];
   del: number[];
   firstAdd?: number;
   failures: string[];
@@ -324,6 +329,7 @@ async function main(): Promise<void> {
       label: "podnet",
       node: `${PREFIX}-podnet`,
       pods: pods("p"),
+      uncachedPods: pods("n").slice(0, SEQUENTIAL),
       dataDir: join(dir, "podnet-ipam"),
       leftover: () => new IpamStore(join(dir, "podnet-ipam"), conflist.name, parseCidr(node.podCidr)).list().length,
     },
@@ -345,7 +351,7 @@ async function main(): Promise<void> {
   const lockFiles: string[] = [];
   const cleanup = async () => {
     for (const side of sides) await side.worker?.stop().catch(() => undefined);
-    const names = sides.flatMap((s) => [s.node, ...s.pods.map((p) => p.netns.slice("/run/netns/".length))]);
+    const names = sides.flatMap((s) => [s.node, ...[...s.pods, ...(s.uncachedPods ?? [])].map((p) => p.netns.slice("/run/netns/".length))]);
     const existing = names.filter((n) => {
       try {
         statSync(`/run/netns/${n}`);
@@ -366,7 +372,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
-  const series: Record<Side["key"], Series> = { podnet: { add: [], del: [], failures: [] }, reference: { add: [], del: [], failures: [] } };
+  const series: Record<Side["key"], Series> = { podnet: { add: [], addUncached: [], del: [], failures: [] }, reference: { add: [], addUncached: [], del: [], failures: [] } };
   const floor: number[] = [];
   const version: number[] = [];
   const floorVersion: number[] = [];
@@ -375,24 +381,26 @@ async function main(): Promise<void> {
   let profileNote = "";
   try {
     // Namespaces: one node and its pods per plugin, made by one ip process.
-    ipBatch(sides.flatMap((s) => [`netns add ${s.node}`, ...s.pods.map((p) => `netns add ${p.netns.slice("/run/netns/".length)}`)]));
+    ipBatch(sides.flatMap((s) => [`netns add ${s.node}`, ...[...s.pods, ...(s.uncachedPods ?? [])].map((p) => `netns add ${p.netns.slice("/run/netns/".length)}`)]));
     for (const s of sides) {
       sh(["ip", "-n", s.node, "link", "set", "lo", "up"]);
       lockFiles.push(nodeLockFile(s.node));
     }
     for (const s of sides) {
       const plugin = s.key === "podnet" ? podnetPlugin : join(binDir, "bridge");
-      s.worker = new Worker(s.key, s.node, plugin, join(dir, `${s.key}.json`), binDir);
+      s.worker = new Worker(s.key, s.node, plugin, join(dir, `${s.key}.json`), binDir, join(dir, "codecache"));
       await s.worker.ready();
     }
     const [pn, ref] = sides as [Side & { worker: Worker }, Side & { worker: Worker }];
-    const call = (s: Side & { worker: Worker }, verb: "ADD" | "DEL", pod: Pod) => s.worker.request<CallResult>({ op: "call", verb, pod });
+    const call = (s: Side & { worker: Worker }, verb: "ADD" | "DEL", pod: Pod, codeCache?: "off") =>
+      s.worker.request<CallResult>({ op: "call", verb, pod, codeCache });
     const record = (s: Side, list: number[], r: CallResult, what: string) => {
       if (r.ok) list.push(r.ms);
       else series[s.key].failures.push(`${what}: ${r.error}`);
     };
 
-    // First ADD on a fresh node creates the bridge and node rules: reported on its own.
+    // First ADD on a fresh node creates the bridge and node rules (and, for podnet, saves
+    // the ADD code cache): reported on its own.
     for (const s of [pn, ref]) {
       const warm = { id: `${PREFIX}-warm-${s.key}`, netns: s.pods[0].netns };
       const r = await call(s, "ADD", warm);
@@ -401,13 +409,18 @@ async function main(): Promise<void> {
       await call(s, "DEL", warm);
     }
 
-    process.stderr.write(`bench: ${SEQUENTIAL} sequential ADDs per plugin, interleaved with node -e 0\n`);
+    process.stderr.write(`bench: ${SEQUENTIAL} sequential ADDs per plugin, interleaved with node -e 0 and podnet without code cache\n`);
+    const uncached = pn.uncachedPods ?? [];
     for (let i = 0; i < SEQUENTIAL; i++) {
-      const order = i % 2 === 0 ? ["floor", pn, ref] : [ref, pn, "floor"];
+      const order = i % 2 === 0 ? ["floor", pn, "uncached", ref] : [ref, "uncached", pn, "floor"];
       for (const o of order) {
         if (o === "floor") {
           const r = await pn.worker.request<CallResult>({ op: "floor" });
           if (r.ok) floor.push(r.ms);
+        } else if (o === "uncached") {
+          // Not deleted until the end: a DEL's kernel clean-up runs on after it returns and
+          // would slow the calls timed next.
+          record(pn, series.podnet.addUncached, await call(pn, "ADD", { ...uncached[i], id: `${uncached[i].id}-seq` }, "off"), `ADD ${i} (code cache off)`);
         } else {
           const s = o as Side & { worker: Worker };
           record(s, series[s.key].add, await call(s, "ADD", { ...s.pods[i], id: `${s.pods[i].id}-seq` }), `ADD ${i}`);
@@ -419,6 +432,10 @@ async function main(): Promise<void> {
       for (const s of i % 2 === 0 ? [pn, ref] : [ref, pn]) {
         record(s, series[s.key].del, await call(s, "DEL", { ...s.pods[i], id: `${s.pods[i].id}-seq` }), `DEL ${i}`);
       }
+    }
+    for (const pod of uncached) {
+      const r = await call(pn, "DEL", { ...pod, id: `${pod.id}-seq` });
+      if (!r.ok) series.podnet.failures.push(`DEL ${pod.id} (code cache off pod): ${r.error}`);
     }
 
     process.stderr.write(`bench: cold start (CNI_COMMAND=VERSION) x${VERSION_RUNS}\n`);
@@ -526,9 +543,10 @@ function render(
     row(["---", "---", "---", "---"]),
     row(["ADD median", ms(median(pn.add)), ms(median(ref.add)), ms(median(floor))]),
     row(["ADD p95", ms(p95(pn.add)), ms(p95(ref.add)), ms(p95(floor))]),
+    row(["ADD median, code cache off (`PODNET_CODE_CACHE=off`)", ms(median(pn.addUncached)), "", ""]),
     row(["DEL median", ms(median(pn.del)), ms(median(ref.del)), ""]),
     row(["DEL p95", ms(p95(pn.del)), ms(p95(ref.del)), ""]),
-    row(["first ADD (creates bridge, rules)", ms(pn.firstAdd ?? NaN), ms(ref.firstAdd ?? NaN), ""]),
+    row(["first ADD (creates bridge, rules; podnet: saves the code cache)", ms(pn.firstAdd ?? NaN), ms(ref.firstAdd ?? NaN), ""]),
     row([`burst: ${BURST} concurrent ADDs`, burstCell(pn), burstCell(ref), ""]),
     row([
       "burst: per-call median / p95",

@@ -14,7 +14,8 @@ export interface Pod {
 }
 
 export type Request =
-  | { op: "call"; verb: "ADD" | "DEL"; pod: Pod }
+  /** codeCache "off": the plugin runs with PODNET_CODE_CACHE=off (compiles its JS every call). */
+  | { op: "call"; verb: "ADD" | "DEL"; pod: Pod; codeCache?: "off" }
   | { op: "floor" }
   | { op: "version" }
   | { op: "burst"; verb: "ADD" | "DEL"; pods: Pod[] }
@@ -43,13 +44,18 @@ if (!plugin || !configFile || !cniPath) {
 }
 const config = readFileSync(configFile, "utf8");
 
-/** What a runtime passes; nothing of the bench's own node options leaks into the plugin. */
-function envFor(verb: string, pod?: Pod): NodeJS.ProcessEnv {
+/**
+ * What a runtime passes; nothing of the bench's own node options leaks into the plugin.
+ * The bench's code cache directory (PODNET_CODE_CACHE_DIR) is passed on.
+ */
+function envFor(verb: string, pod?: Pod, codeCache?: "off"): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     CNI_COMMAND: verb,
     CNI_PATH: cniPath,
   };
+  if (process.env.PODNET_CODE_CACHE_DIR) env.PODNET_CODE_CACHE_DIR = process.env.PODNET_CODE_CACHE_DIR;
+  if (codeCache) env.PODNET_CODE_CACHE = codeCache;
   if (pod) {
     env.CNI_CONTAINERID = pod.id;
     env.CNI_NETNS = pod.netns;
@@ -96,7 +102,7 @@ function timedAsync(verb: "ADD" | "DEL", pod: Pod): Promise<CallResult> {
 async function handle(req: Request): Promise<unknown> {
   switch (req.op) {
     case "call":
-      return timed(plugin, [], envFor(req.verb, req.pod), config, req.verb);
+      return timed(plugin, [], envFor(req.verb, req.pod, req.codeCache), config, req.verb);
     case "floor":
       return timed(process.execPath, ["-e", "0"], envFor("NONE"), "", "NONE");
     case "version":

@@ -5,6 +5,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { CODE_CACHE_DIR_ENV } from "../../cni/codecache";
 import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../../cni/netfilter";
 
 export const REPO = resolve(__dirname, "..", "..");
@@ -103,6 +104,8 @@ export interface PluginEnv {
   netns?: string;
   ifname?: string;
   args?: string;
+  /** More environment, e.g. PODNET_CODE_CACHE=off. */
+  extra?: Record<string, string>;
 }
 
 /** Runs the bundled plugin inside the node namespace, as a runtime on that node would. */
@@ -112,6 +115,9 @@ export function runPlugin(nodeNs: string, env: PluginEnv, stdin: string, onSpawn
   if (env.netns !== undefined) vars.CNI_NETNS = env.netns;
   if (env.ifname !== undefined) vars.CNI_IFNAME = env.ifname;
   if (env.args !== undefined) vars.CNI_ARGS = env.args;
+  // The test run's code cache directory (test/hooks.ts), never /var/cache/podnet.
+  if (process.env[CODE_CACHE_DIR_ENV]) vars[CODE_CACHE_DIR_ENV] = process.env[CODE_CACHE_DIR_ENV];
+  Object.assign(vars, env.extra);
   return new Promise((resolvePromise, reject) => {
     // nsenter (not ip netns exec) so a kill -9 hits the plugin itself: nsenter execs it.
     const child = spawn("nsenter", [`--net=/var/run/netns/${nodeNs}`, BUNDLE], { env: vars, stdio: ["pipe", "pipe", "pipe"] });
