@@ -74,6 +74,18 @@ describe("IPAM store", () => {
     assert.notEqual(store.allocate("c2", "eth0").ip, a);
   });
 
+  it("keeps the round-robin hint in one fixed-width line, overwritten in place", () => {
+    const store = new IpamStore(dir.path, "podnet", SUBNET);
+    const hint = join(store.dir, "last_reserved_ip");
+    store.allocate("c1", "eth0");
+    writeFileSync(hint, "10.244.1.200\n");
+    assert.equal(store.allocate("c2", "eth0").ip, "10.244.1.201", "the next search starts after the hint");
+    assert.equal(readFileSync(hint, "utf8"), "10.244.1.201   \n");
+    writeFileSync(hint, "10.244.1.9\nsomething an older version left behind\n");
+    assert.equal(store.allocate("c3", "eth0").ip, "10.244.1.10", "only the first line counts");
+    assert.equal(readFileSync(hint, "utf8").split("\n")[0], "10.244.1.10    ");
+  });
+
   it("releases by container id and ifname only: freeing .2 leaves .20-.29 alone", () => {
     const store = new IpamStore(dir.path, "podnet", SUBNET);
     for (let i = 0; i < 30; i++) store.allocate(`c${i}`, "eth0");
