@@ -536,7 +536,7 @@ function render(
     `# CNI bench: podnet vs reference bridge+host-local`,
     "",
     `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, one run on ${machine()}.`,
-    `Each plugin in its own node netns; ${pn.add.length} sequential pods each (ADD then DEL, timed one by one, interleaved with \`node -e 0\`); ` +
+    `Each plugin in its own node netns; ${pn.add.length} sequential pods each (ADD then DEL, timed one by one, interleaved with \`node -e 0\` and, for podnet, ${pn.addUncached.length} more ADDs with the code cache off); ` +
       `a burst of ${BURST} concurrent ADDs each. Run took ${(elapsedMs / 1000).toFixed(0)} s.`,
     "",
     row(["", "podnet", "bridge+host-local", "`node -e 0` (floor)"]),
