@@ -37,4 +37,5 @@ await build({
   banner: { js: "#!/usr/bin/env -S -u NODE_OPTIONS -u NODE_EXTRA_CA_CERTS node" },
 });
 chmodSync(outfile, 0o755);
-console.log(`built ${outfile} (body ${bodyId})`);
+console.log(`built ${outfile}`);
+console.log(`plugin body ${bodyId} (the build id in its code cache file names)`);
