@@ -1,12 +1,12 @@
 // The bundled plugin in real network namespaces: "the node" is a namespace, pods are
 // namespaces, and the machine's own namespace must come out exactly as it went in.
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CODE_CACHE_DIR_ENV, CODE_CACHE_SWITCH_ENV } from "../cni/codecache";
+import { CODE_CACHE_DIR_ENV, CODE_CACHE_SWITCH_ENV, DEFAULT_CODE_CACHE_DIR } from "../cni/codecache";
 import { currentBootId } from "../cni/ipam";
 import { hostVethName } from "../cni/links";
-import { BUNDLE, Namespaces, PluginCall, hostSnapshot, requireRoot, runPlugin, tempDir, uniquePrefix } from "./helpers/system";
+import { BUNDLE, Namespaces, PluginCall, hostSnapshot, requireRoot, runPlugin, tempDir, uniquePrefix, watchDefaultCodeCache } from "./helpers/system";
 
 const SUBNET = "10.244.1.0/24";
 
@@ -446,17 +446,14 @@ describe("podnet plugin in network namespaces (root)", function () {
   });
 
   it("keeps the code cache in /var/cache/podnet when nothing else is set", async () => {
-    const defaultDir = "/var/cache/podnet";
-    const dirBefore = existsSync(defaultDir);
-    const filesBefore = new Set(dirBefore ? readdirSync(defaultDir) : []);
+    const cache = watchDefaultCodeCache();
     const versionCache = (f: string) => f.endsWith(`-node${process.versions.node}-${process.arch}-VERSION.v8cache`);
     try {
       const r = await runPlugin(node, { command: "VERSION", extra: { [CODE_CACHE_DIR_ENV]: "" } }, JSON.stringify({ cniVersion: "1.0.0" }));
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.ok(readdirSync(defaultDir).some(versionCache), "VERSION saved its cache there");
+      assert.ok(readdirSync(DEFAULT_CODE_CACHE_DIR).some(versionCache), "VERSION saved its cache there");
     } finally {
-      if (!dirBefore) rmSync(defaultDir, { recursive: true, force: true });
-      else for (const f of readdirSync(defaultDir)) if (!filesBefore.has(f)) rmSync(join(defaultDir, f), { force: true });
+      cache.restore();
     }
   });
 

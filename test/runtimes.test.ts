@@ -9,6 +9,7 @@ import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { formatIPv4, gatewayOf, parseCidr, parseIPv4, cidrContainsIp } from "../cni/ipv4";
 import { hostVethName } from "../cni/links";
+import { watchDefaultCodeCache } from "./helpers/system";
 import { BUNDLE, NodeCni, ipamStore, pluginLog, reservations, sha256File, writeNodeConflist } from "./runtimes/cni";
 import { Containerd } from "./runtimes/containerd";
 import {
@@ -92,6 +93,7 @@ function assertNoHostVeth(node: string, containerId: string): void {
 describe("real runtimes drive the installed bundle @root", function () {
   this.timeout(120_000);
   let traces: HostTraces | undefined;
+  let codeCache: ReturnType<typeof watchDefaultCodeCache> | undefined;
   let base = "";
   let rootfsTar = "";
   let ociTar = "";
@@ -102,6 +104,7 @@ describe("real runtimes drive the installed bundle @root", function () {
     requireRoot("the real-runtime tests");
     requireTools(TOOLS);
     traces = new HostTraces();
+    codeCache = watchDefaultCodeCache();
     base = tempDir("pnrt-");
     rootfsTar = buildRootfsTar(base);
     ociTar = buildOciArchive(base, rootfsTar);
@@ -110,6 +113,7 @@ describe("real runtimes drive the installed bundle @root", function () {
   after(function () {
     const errors = runAll([
       ["host traces", () => traces?.cleanup(ownEntries)],
+      ["code cache", () => codeCache?.restore()],
       ["temp dir", () => void (base && rmSync(base, { recursive: true, force: true }))],
     ]);
     if (errors.length > 0) throw new Error(`cleanup: ${errors.join("\n")}`);

@@ -2,10 +2,10 @@
 // machine's own namespace is never touched. Names carry a per-process prefix so suites
 // running at the same time cannot collide.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, rmdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { CODE_CACHE_DIR_ENV } from "../../cni/codecache";
+import { CODE_CACHE_DIR_ENV, DEFAULT_CODE_CACHE_DIR } from "../../cni/codecache";
 import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../../cni/netfilter";
 
 export const REPO = resolve(__dirname, "..", "..");
@@ -80,6 +80,28 @@ export function removeEmptyLockDir(): void {
   } catch {
     // still in use, or never made
   }
+}
+
+/**
+ * What the plugin adds to its default code cache directory while a test runs: runtimes
+ * call it with environments of their own (podman's DEL runs from conmon's clean-up process,
+ * which does not inherit PODNET_CODE_CACHE_DIR). `restore` removes exactly that: the
+ * directory if the test made it, otherwise only the files that were not there before.
+ */
+export function watchDefaultCodeCache(): { restore: () => void } {
+  const existed = existsSync(DEFAULT_CODE_CACHE_DIR);
+  const before = new Set(existed ? readdirSync(DEFAULT_CODE_CACHE_DIR) : []);
+  return {
+    restore() {
+      if (!existed) {
+        rmSync(DEFAULT_CODE_CACHE_DIR, { recursive: true, force: true });
+        return;
+      }
+      for (const f of existsSync(DEFAULT_CODE_CACHE_DIR) ? readdirSync(DEFAULT_CODE_CACHE_DIR) : []) {
+        if (!before.has(f)) rmSync(join(DEFAULT_CODE_CACHE_DIR, f), { force: true });
+      }
+    },
+  };
 }
 
 export function uniquePrefix(tag: string): string {
