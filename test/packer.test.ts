@@ -20,6 +20,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
+import { DEFAULT_CODE_CACHE_DIR } from "../cni/codecache";
 import { CNI_BIN_DIR, CNI_CONF_DIR, PLUGIN_PATH } from "../cni/conflist";
 import {
   AMI_TAG_ARCH,
@@ -30,6 +31,7 @@ import {
   amiNameFilter,
   type ImageArch,
 } from "../components/image";
+import { watchDefaultCodeCache } from "./helpers/system";
 
 const repo = resolve(__dirname, "..");
 const packerDir = join(repo, "packer");
@@ -284,7 +286,16 @@ describe("node image (packer/)", function () {
     assert.match(refused.stderr, /the image is tagged 0{64}/);
     assert.ok(!existsSync(target));
 
-    const ok = install(sha256(bundle));
+    const cacheFiles = () => (existsSync(DEFAULT_CODE_CACHE_DIR) ? readdirSync(DEFAULT_CODE_CACHE_DIR).sort() : []);
+    const cacheBefore = cacheFiles();
+    const cache = watchDefaultCodeCache();
+    let ok;
+    try {
+      ok = install(sha256(bundle));
+      assert.deepEqual(cacheFiles(), cacheBefore, "the install check leaves no code cache in the image");
+    } finally {
+      cache.restore();
+    }
     assert.equal(ok.status, 0, output(ok));
     assert.equal(sha256(target), sha256(bundle));
     assert.equal(statSync(target).mode & 0o777, 0o755);

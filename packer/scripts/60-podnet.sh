@@ -18,9 +18,10 @@ for tool in node ip nsenter iptables iptables-save iptables-restore; do
   command -v "$tool" >/dev/null || { echo "podnet: $tool missing, the plugin calls it" >&2; exit 1; }
 done
 
-# As a runtime would: CNI VERSION with a minimal environment.
+# As a runtime would: CNI VERSION with a minimal environment. The code cache is off for
+# this one call so the image holds no file in /var/cache/podnet; nodes make their own.
 reply=$(printf '{"cniVersion":"1.0.0"}' |
-  env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CNI_COMMAND=VERSION "$PODNET_PLUGIN_PATH")
+  env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CNI_COMMAND=VERSION PODNET_CODE_CACHE=off "$PODNET_PLUGIN_PATH")
 if [[ $reply != *'"supportedVersions"'* ]]; then
   echo "podnet: CNI_COMMAND=VERSION answered: $reply" >&2
   exit 1
