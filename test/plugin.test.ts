@@ -445,6 +445,22 @@ describe("podnet plugin in network namespaces (root)", function () {
     for (const pod of pods) assert.equal((await del(pod)).code, 0);
   });
 
+  it("20 concurrent first ADDs with an empty code cache all succeed and leave one cache file, no temporary ones", async () => {
+    const cacheDir = join(dir.path, "codecache-burst");
+    const pods = Array.from({ length: 20 }, () => newPod());
+    const calls = await Promise.all(
+      pods.map((pod) =>
+        runPlugin(node, { command: "ADD", containerId: pod.id, netns: pod.path, ifname: "eth0", extra: { [CODE_CACHE_DIR_ENV]: cacheDir } }, JSON.stringify(conf())),
+      ),
+    );
+    assert.equal(new Set(calls.map(podIp)).size, 20);
+    assert.deepEqual(
+      readdirSync(cacheDir).map((f) => f.replace(/^[0-9a-f]{16}-node[\d.]+-\w+-/, "")),
+      ["ADD.v8cache"],
+    );
+    for (const pod of pods) assert.equal((await del(pod)).code, 0);
+  });
+
   it("keeps the code cache in /var/cache/podnet when nothing else is set", async () => {
     const cache = watchDefaultCodeCache();
     const versionCache = (f: string) => f.endsWith(`-node${process.versions.node}-${process.arch}-VERSION.v8cache`);
