@@ -2,6 +2,8 @@
 // default route. The pod end of a veth is created directly inside the pod's namespace
 // (`peer ... netns`), so its name (eth0) never exists on the node, and many ADDs at once
 // cannot collide on it.
+import { readlinkSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
 import { CniError, ErrorCode } from "./errors";
 import { ip, ipBatch, isNotFound } from "./exec";
 import { fnv1a64 } from "./hash";
@@ -178,7 +180,68 @@ export function createAttachment(spec: AttachmentSpec, bridge: BridgeSpec): { po
   return { podMac, hostMac, bridgeAlias: link.ifalias ?? "" };
 }
 
-/** The bridge's alias (`ip -d link show cni0`) records when podnet last verified the node's rules. */
+/**
+ * The one-process ADD (cni/nodestate.ts), for a node checked recently: `ip` inside the pod
+ * creates the pair, sends the node end to this process's namespace, plugged into the
+ * bridge by its ifindex and up, and configures the pod end; hairpin is set through sysfs.
+ * Returns undefined, leaving nothing behind, when the pair could not be made this way or
+ * its node end is not on the bridge (replaced since sysfs was read): the caller then takes
+ * the full path, which also reports any real error.
+ */
+export function createAttachmentFromPod(spec: AttachmentSpec, bridgeIfindex: number): { podMac: string; hostMac: string } | undefined {
+  const podMac = macForIp(spec.podIp);
+  const hostMac = hostVethMac(spec.podIp);
+  const mtu = String(spec.mtu);
+  const commands = [
+    // netns as a path: a bare PID could also name a namespace under /run/netns.
+    `link add ${spec.hostIfname} address ${hostMac} mtu ${mtu} netns /proc/${process.pid}/ns/net master if${bridgeIfindex} up ` +
+      `type veth peer name ${spec.ifname} address ${podMac} mtu ${mtu}`,
+    "link set lo up",
+    `link set ${spec.ifname} up`,
+    `addr add ${formatIPv4(spec.podIp)}/${spec.subnet.prefix} dev ${spec.ifname}`,
+    `route add default via ${formatIPv4(gatewayOf(spec.subnet))} dev ${spec.ifname}`,
+  ];
+  try {
+    ipBatch(commands, spec.netns);
+  } catch (error) {
+    if (error instanceof CniError && error.failedCommand === `"ip ${commands[0]}"`) {
+      deleteHostVeth(spec.hostIfname);
+      return undefined;
+    }
+    throw error;
+  }
+  if (sysfsMaster(spec.hostIfname) !== spec.bridge) {
+    deleteHostVeth(spec.hostIfname);
+    return undefined;
+  }
+  if (spec.hairpin) setHairpin(spec.hostIfname);
+  return { podMac, hostMac };
+}
+
+/** The bridge a node-side link is plugged into, as sysfs shows it. */
+function sysfsMaster(ifname: string): string | undefined {
+  try {
+    return basename(readlinkSync(`/sys/class/net/${ifname}/master`));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Hairpin on a bridge port: through sysfs (no process), or `ip` where sysfs is read-only. */
+function setHairpin(ifname: string): void {
+  try {
+    writeFileSync(`/sys/class/net/${ifname}/brport/hairpin_mode`, "1");
+  } catch {
+    ipBatch([`link set ${ifname} type bridge_slave hairpin on`]);
+  }
+}
+
+/** The bridge settings a node check covers (cni/nodestate.ts nodeFingerprint). */
+export function bridgeCheckText(spec: BridgeSpec): string {
+  return `bridge ${spec.name} ${gatewayCidr(spec.subnet)} mtu ${spec.mtu}`;
+}
+
+/** The bridge's alias (`ip -d link show cni0`) records when podnet last checked the node. */
 export function setBridgeAlias(bridge: string, alias: string): void {
   ipBatch([`link set dev ${bridge} alias "${alias}"`]);
 }

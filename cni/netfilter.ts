@@ -4,17 +4,13 @@
 //                              leaving the cluster is masqueraded as the node
 // plus one jump to each from FORWARD/POSTROUTING, and net.ipv4.ip_forward=1.
 //
-// An ADD reads the rules with one iptables-save and changes nothing when they are right.
-// It records the check in the bridge's alias (kernel state of the node's namespace, gone
-// with a reboot or the bridge): ADDs within RULES_RECHECK_SECONDS of a check skip it,
-// so a burst of pods pays one iptables-save, the first ADD after a reboot always checks,
-// and rules flushed by hand come back on the first ADD after the window, or on the next
-// ADD once a CHECK has seen them missing. Repairs run under flock(1) so ADDs racing at
-// boot never duplicate a jump.
+// An ADD that checks the node (cni/nodestate.ts: at most once per window) reads the rules
+// with one iptables-save and changes nothing when they are right. Rules flushed by hand
+// come back on the first ADD after the window, or on the next ADD once a CHECK has seen
+// them missing. Repairs run under flock(1) so ADDs racing at boot never duplicate a jump.
 import { readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { CniError, ErrorCode } from "./errors";
 import { run } from "./exec";
-import { fnv1a64 } from "./hash";
 import { Cidr, formatCidr } from "./ipv4";
 
 export const FORWARD_CHAIN = "PODNET-FORWARD";
@@ -22,8 +18,6 @@ export const POSTROUTING_CHAIN = "PODNET-POSTROUTING";
 const JUMP_COMMENT = "podnet";
 const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
 export const NETFILTER_LOCK_DIR = "/run/podnet";
-export const RULES_RECHECK_SECONDS = 30;
-const VERIFIED = "podnet: iptables rules";
 
 export interface RuleSpec {
   subnet: Cidr;
@@ -124,22 +118,10 @@ function lockPath(): string {
   return netfilterLockFile("/proc/self/ns/net");
 }
 
-/** The bridge alias that says these rules were verified at `nowSeconds`. */
-export function verifiedAlias(spec: RuleSpec, nowSeconds: number): string {
-  return `${VERIFIED} ${rulesFingerprint(spec)} verified ${Math.floor(nowSeconds)}`;
-}
-
-/** True when the alias records a check of exactly these rules within the window. */
-export function recentlyVerified(alias: string, spec: RuleSpec, nowSeconds: number): boolean {
-  const match = new RegExp(`^${VERIFIED} ([0-9a-f]+) verified (\\d+)$`).exec(alias);
-  if (!match || match[1] !== rulesFingerprint(spec)) return false;
-  const age = nowSeconds - Number(match[2]);
-  return age >= 0 && age < RULES_RECHECK_SECONDS;
-}
-
-function rulesFingerprint(spec: RuleSpec): string {
+/** Every rule podnet wants, one per line: what a node check's fingerprint covers. */
+export function rulesText(spec: RuleSpec): string[] {
   const want = desiredRules(spec);
-  return fnv1a64([...want.filter, ...want.nat].join("\n")).slice(0, 12);
+  return [...want.filter, ...want.nat];
 }
 
 export function readIptables(): string {

@@ -15,9 +15,11 @@ import { formatCidr, formatIPv4, gatewayOf, parseIPv4 } from "./ipv4";
 import {
   AttachmentSpec,
   BridgeSpec,
+  bridgeCheckText,
   bridgeConflict,
   checkAttachment,
   createAttachment,
+  createAttachmentFromPod,
   deleteHostVeth,
   hostVethName,
   listHostVeths,
@@ -28,7 +30,8 @@ import {
 import { DEFAULT_LOG_FILE } from "./conflist";
 import { TOOL_PATH } from "./exec";
 import { LogEntry } from "./log";
-import { RuleSpec, ensureIpForward, ensureNodeRules, readIptables, recentlyVerified, ruleDrift, verifiedAlias } from "./netfilter";
+import { RuleSpec, ensureIpForward, ensureNodeRules, readIptables, ruleDrift, rulesText } from "./netfilter";
+import { currentNetnsInode, nodeFingerprint, readSysfsBridge, recentlyVerified, verifiedAlias } from "./nodestate";
 import { Result, SUPPORTED_VERSIONS, convertResult, parsePrevResult, requireVersionFor } from "./version";
 
 export interface Outcome {
@@ -68,7 +71,6 @@ function requireNetns(env: Environment): void {
 export function cmdAdd(env: Environment, conf: NetConf): Outcome {
   requireNetns(env);
   ensureIpForward();
-  const rules = ruleSpec(conf);
   const ipam = store(conf);
   const { ip, reused } = ipam.allocate(env.containerId, env.ifname);
   const spec = attachmentSpec(env, conf, parseIpOrThrow(ip, "reserved address"));
@@ -77,13 +79,7 @@ export function cmdAdd(env: Environment, conf: NetConf): Outcome {
   try {
     // A repeated ADD rebuilds the links around the address the attachment already holds.
     if (reused) deleteHostVeth(hostIfname);
-    const made = createAttachment(spec, bridgeSpec(conf));
-    macs = made;
-    const now = Date.now() / 1000;
-    if (!recentlyVerified(made.bridgeAlias, rules, now)) {
-      ensureNodeRules(rules);
-      setBridgeAlias(conf.bridge, verifiedAlias(rules, now));
-    }
+    macs = attach(spec, conf);
   } catch (error) {
     rollback(() => deleteHostVeth(hostIfname));
     rollback(() => ipam.release(env.containerId, env.ifname));
@@ -99,6 +95,30 @@ export function cmdAdd(env: Environment, conf: NetConf): Outcome {
     dns: {},
   };
   return { output: convertResult(result, conf.cniVersion), ip };
+}
+
+/**
+ * The pod's links: one process when the node was checked within the window
+ * (cni/nodestate.ts), otherwise the full path, which checks the bridge and the rules,
+ * repairs them and records the check in the bridge's alias.
+ */
+function attach(spec: AttachmentSpec, conf: NetConf): { podMac: string; hostMac: string } {
+  const rules = ruleSpec(conf);
+  const bridge = bridgeSpec(conf);
+  const fingerprint = nodeFingerprint([...rulesText(rules), bridgeCheckText(bridge)]);
+  const netnsInode = currentNetnsInode();
+  const now = Date.now() / 1000;
+  const seen = readSysfsBridge(bridge.name);
+  if (seen?.up && recentlyVerified(seen.alias, fingerprint, netnsInode, now)) {
+    const made = createAttachmentFromPod(spec, seen.ifindex);
+    if (made) return made;
+  }
+  const made = createAttachment(spec, bridge);
+  if (!recentlyVerified(made.bridgeAlias, fingerprint, netnsInode, now)) {
+    ensureNodeRules(rules);
+    setBridgeAlias(bridge.name, verifiedAlias(fingerprint, netnsInode, now));
+  }
+  return made;
 }
 
 function rollback(step: () => unknown): void {

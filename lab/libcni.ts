@@ -14,7 +14,7 @@
 //   - VERSION validates that every plugin speaks the list's version.
 import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { inNetns, run } from "./sh";
+import { onNode, run } from "./sh";
 
 export type Verb = "ADD" | "DEL" | "CHECK" | "VERSION";
 
@@ -167,7 +167,7 @@ export class CniRuntime {
       env.CNI_ARGS = rt.args.map(([k, v]) => `${k}=${v}`).join(";");
     }
     const started = Date.now();
-    const ran = await run(inNetns(this.options.runtimeNetns, [path]), { input: JSON.stringify(stdin), env, timeoutMs: 30_000 });
+    const ran = await run(onNode(this.options.runtimeNetns, [path]), { input: JSON.stringify(stdin), env, timeoutMs: 30_000 });
     this.calls.push({ plugin: plugin.type, verb, ms: Date.now() - started });
     if (ran.status !== 0) {
       let code: number | undefined;

@@ -34,6 +34,15 @@ export function inNetns(netns: string | undefined, argv: readonly string[]): str
   return netns ? ["nsenter", `--net=${netnsPath(netns)}`, ...argv] : [...argv];
 }
 
+/**
+ * argv that runs `argv` as a process of the node `netns` does: in its network namespace and
+ * with its own sysfs (`ip netns exec` mounts it in a private mount namespace), as a runtime
+ * on a real node runs plugins. podnet reads the bridge from sysfs.
+ */
+export function onNode(netns: string, argv: readonly string[]): string[] {
+  return ["ip", "netns", "exec", netns, ...argv];
+}
+
 /** Runs a command to completion; never throws for a non-zero exit. */
 export function runSync(argv: readonly string[], input?: string, env: NodeJS.ProcessEnv = ENV_WITH_SBIN): Ran {
   const [cmd, ...args] = argv;

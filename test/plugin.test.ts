@@ -31,6 +31,13 @@ describe("podnet plugin in network namespaces (root)", function () {
   const ipamDir = () => join(dir.path, "ipam", "podnet", currentBootId());
   const reservations = () => (existsSync(ipamDir()) ? readdirSync(ipamDir()).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : []);
   const nodeLinks = () => ns.exec(node, "ip", ["-o", "link", "show"]);
+  const lastLog = (containerId: string) =>
+    readFileSync(join(dir.path, "podnet.log"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.containerId === containerId)
+      .pop();
 
   function newPod(): { name: string; path: string; id: string } {
     podCount += 1;
@@ -132,16 +139,28 @@ describe("podnet plugin in network namespaces (root)", function () {
     await del(q);
   });
 
-  it("reads the rules once per window: ADDs after a verified one run 2 processes, a stale mark brings flushed rules back", async () => {
+  it("checks the node once per window: later ADDs run one process, in the pod; a stale mark brings flushed rules back", async () => {
     const p = newPod();
     podIp(await add(p));
     const alias = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", "cni0"]))[0].ifalias as string;
-    assert.match(alias, /^podnet: iptables rules [0-9a-f]{12} verified \d+$/);
+    const inode = statSync(`/var/run/netns/${node}`).ino;
+    assert.match(alias, new RegExp(`^podnet: node [0-9a-f]{12} netns ${inode} verified \\d+$`));
     const q = newPod();
     podIp(await add(q));
-    const lines = readFileSync(join(dir.path, "podnet.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    const last = lines.filter((l) => l.verb === "ADD" && l.containerId === q.id).pop();
-    assert.equal(last.execs, 2, "one ip batch on the node, one in the pod: no iptables-save inside the window");
+    assert.equal(lastLog(q.id)?.execs, 1, "one ip batch in the pod: no bridge read, no iptables-save inside the window");
+    const hostEnd = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(q.id, "eth0")]))[0];
+    assert.equal(hostEnd.master, "cni0");
+    assert.ok(hostEnd.flags.includes("UP"));
+    assert.equal(hostEnd.linkinfo.info_slave_data.hairpin, true, "hairpin, set through sysfs");
+    assert.ok(ping(q.name, "10.244.1.1") && ping(q.name, podIp(await add(p))), "the pod reaches the gateway and its neighbour");
+
+    // A caller that enters only the network namespace leaves the plugin the host's sysfs:
+    // the full path, two processes, and the host is not touched.
+    const s = newPod();
+    const viaNsenter = await runPlugin(node, { command: "ADD", containerId: s.id, netns: s.path, ifname: "eth0", netnsOnly: true }, JSON.stringify(conf()));
+    podIp(viaNsenter);
+    assert.equal(lastLog(s.id)?.execs, 2, "one ip batch on the node, one in the pod");
+    assert.ok(ping(s.name, "10.244.1.1"));
 
     // Rules flushed by hand while the mark is fresh stay gone; once it is stale, the next ADD repairs.
     ns.exec(node, "iptables", ["-F", "FORWARD"]);
@@ -150,7 +169,7 @@ describe("podnet plugin in network namespaces (root)", function () {
     const r = newPod();
     podIp(await add(r));
     assert.equal(ns.exec(node, "iptables-save", []).match(/^-A FORWARD .*-j PODNET-FORWARD$/gm)?.length, 1);
-    for (const x of [p, q, r]) await del(x);
+    for (const x of [p, q, r, s]) await del(x);
   });
 
   it("CHECK passes on a healthy pod and names what is missing otherwise", async () => {
@@ -389,13 +408,6 @@ describe("podnet plugin in network namespaces (root)", function () {
 
   it("compiles with V8's code cache: the first ADD saves it, later ones hit it; a bad file is replaced; off and untrusted leave it alone", async () => {
     const cacheDir = join(dir.path, "codecache");
-    const lastLog = (containerId: string) =>
-      readFileSync(join(dir.path, "podnet.log"), "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l.containerId === containerId)
-        .pop();
     const addWith = async (extra: Record<string, string>) => {
       const pod = newPod();
       const r = await runPlugin(node, { command: "ADD", containerId: pod.id, netns: pod.path, ifname: "eth0", extra }, JSON.stringify(conf()));

@@ -16,7 +16,7 @@ import { renderConflist } from "../../cni/conflist";
 import { IpamStore } from "../../cni/ipam";
 import { parseCidr } from "../../cni/ipv4";
 import { BUNDLE, CLUSTER_CIDR, ensureBundle, installCniBin, workerNode } from "../runtimes/cni";
-import { HostTraces, REPO_ROOT, describeCmd, inNetns, nodeLockFile, requireRoot, requireTools, sh, tempDir, withPrivateVarLog } from "../runtimes/host";
+import { HostTraces, REPO_ROOT, describeCmd, nodeLockFile, onNode, requireRoot, requireTools, sh, tempDir, withPrivateVarLog } from "../runtimes/host";
 import { CallTrace, parseStrace } from "./profile";
 import type { BurstResult, CallResult, Pod, Request } from "./worker";
 
@@ -54,7 +54,8 @@ class Worker {
   ) {
     // A private mount namespace with a tmpfs on /var/log: podnet logs VERSION calls to
     // /var/log/podnet.log whatever the config says, and the bench must not write there.
-    const argv = inNetns(
+    // As on a node: the plugin sees the node's own sysfs (where it reads the bridge).
+    const argv = onNode(
       nodeNetns,
       withPrivateVarLog([process.execPath, "--import", "tsx", join(REPO_ROOT, "test", "bench", "worker.ts"), plugin, configFile, cniPath]),
     );

@@ -128,6 +128,12 @@ export interface PluginEnv {
   args?: string;
   /** More environment, e.g. PODNET_CODE_CACHE=off. */
   extra?: Record<string, string>;
+  /**
+   * Enter only the node's network namespace (nsenter --net), so the plugin's /sys still
+   * shows the host's devices. By default it runs as on a node: `ip netns exec` also mounts
+   * the namespace's own sysfs.
+   */
+  netnsOnly?: boolean;
 }
 
 /** Runs the bundled plugin inside the node namespace, as a runtime on that node would. */
@@ -141,8 +147,9 @@ export function runPlugin(nodeNs: string, env: PluginEnv, stdin: string, onSpawn
   if (process.env[CODE_CACHE_DIR_ENV]) vars[CODE_CACHE_DIR_ENV] = process.env[CODE_CACHE_DIR_ENV];
   Object.assign(vars, env.extra);
   return new Promise((resolvePromise, reject) => {
-    // nsenter (not ip netns exec) so a kill -9 hits the plugin itself: nsenter execs it.
-    const child = spawn("nsenter", [`--net=/var/run/netns/${nodeNs}`, BUNDLE], { env: vars, stdio: ["pipe", "pipe", "pipe"] });
+    // Both exec the plugin in place, so a kill -9 hits the plugin itself.
+    const argv = env.netnsOnly ? ["nsenter", `--net=/var/run/netns/${nodeNs}`, BUNDLE] : ["ip", "netns", "exec", nodeNs, BUNDLE];
+    const child = spawn(argv[0], argv.slice(1), { env: vars, stdio: ["pipe", "pipe", "pipe"] });
     if (child.pid !== undefined) onSpawn?.(child.pid);
     let stdout = "";
     let stderr = "";

@@ -105,6 +105,11 @@ export function inNetns(name: string, argv: string[]): string[] {
   return ["nsenter", `--net=${netnsPath(name)}`, ...argv];
 }
 
+/** argv run as on the node `name`: its network namespace and its own sysfs (ip netns exec). */
+export function onNode(name: string, argv: string[]): string[] {
+  return ["ip", "netns", "exec", name, ...argv];
+}
+
 /**
  * argv run in a private mount namespace with a tmpfs over /var/log: podnet appends VERSION
  * calls to /var/log/podnet.log whatever the config says, and direct calls must not write there.
