@@ -193,7 +193,10 @@ export function createAttachmentFromPod(spec: AttachmentSpec, bridgeIfindex: num
   const hostMac = hostVethMac(spec.podIp);
   const mtu = String(spec.mtu);
   const commands = [
-    // netns as a path: a bare PID could also name a namespace under /run/netns.
+    // netns as a path: a bare PID could also name a namespace under /run/netns. The kernel
+    // looks the master's ifindex up in the node's namespace; ip takes "if<N>" as N unless
+    // the pod has a device of that very name (a fresh pod namespace has none), and the
+    // master check below catches any other outcome.
     `link add ${spec.hostIfname} address ${hostMac} mtu ${mtu} netns /proc/${process.pid}/ns/net master if${bridgeIfindex} up ` +
       `type veth peer name ${spec.ifname} address ${podMac} mtu ${mtu}`,
     "link set lo up",
