@@ -602,7 +602,7 @@ function render(
   if (execProfile) {
     lines.push(
       "",
-      `strace: ${execProfile.processes} child processes and ${execProfile.execs} successful execs per ADD ` +
+      `strace: ${execProfile.processes} child process${execProfile.processes === 1 ? "" : "es"} and ${execProfile.execs} successful execs per ADD ` +
         `(plus \`/usr/bin/env\` and node for the plugin itself): ${execProfile.commands.map((c) => `\`${c}\``).join(", ")}.`,
     );
   } else if (profileNote) {
