@@ -1,7 +1,8 @@
 // Links on the node and in the pod: the cni0 bridge, the veth pair, the pod's address and
 // default route. The pod end of a veth is created directly inside the pod's namespace
-// (`peer ... netns`), so its name (eth0) never exists on the node, and many ADDs at once
-// cannot collide on it.
+// (from the node with `peer ... netns`, or from the pod itself with the node end sent to
+// the node), so its name (eth0) never exists on the node, and many ADDs at once cannot
+// collide on it.
 import { readlinkSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { CniError, ErrorCode } from "./errors";
