@@ -208,10 +208,8 @@ export function createAttachmentFromPod(spec: AttachmentSpec, bridgeIfindex: num
   try {
     ipBatch(commands, spec.netns);
   } catch (error) {
-    if (error instanceof CniError && error.failedCommand === `"ip ${commands[0]}"`) {
-      deleteHostVeth(spec.hostIfname);
-      return undefined;
-    }
+    // A failed link add made nothing (the kernel creates the pair whole or not at all).
+    if (error instanceof CniError && error.failedCommand === `"ip ${commands[0]}"`) return undefined;
     throw error;
   }
   if (sysfsMaster(spec.hostIfname) !== spec.bridge) {

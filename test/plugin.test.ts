@@ -172,6 +172,21 @@ describe("podnet plugin in network namespaces (root)", function () {
     for (const x of [p, q, r, s]) await del(x);
   });
 
+  it("inside the window, an ADD the pod-side batch cannot make falls back to the full path, which reports it and leaves nothing", async () => {
+    const ok = newPod();
+    const okIp = podIp(await add(ok));
+    assert.equal(lastLog(ok.id)?.execs, 1, "the node check is fresh");
+    const p = newPod();
+    ns.exec(p.name, "ip", ["link", "add", "eth0", "type", "veth", "peer", "name", "other0"]);
+    const r = await add(p);
+    assert.equal(r.code, 1);
+    assert.match(String(r.json?.msg), /eth0 already exists/);
+    assert.equal(lastLog(p.id)?.execs, 3, "the one-process attempt, the node's ip batch of the full path, the rollback's ip link del");
+    assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
+    assert.deepEqual(reservations(), [okIp], "the failed ADD released its address");
+    await del(ok);
+  });
+
   it("CHECK passes on a healthy pod and names what is missing otherwise", async () => {
     const p = newPod();
     const r = await add(p);
