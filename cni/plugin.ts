@@ -165,12 +165,17 @@ export function cmdCheck(env: Environment, conf: NetConf): Outcome {
       `IPAM reserves ${reservation.ip} for ${env.containerId}/${env.ifname}, but the ADD result says ${formatIPv4(podIp)}`,
     );
   }
-  checkAttachment({ ...attachmentSpec(env, conf, podIp), bridgeSpec: bridgeSpec(conf) });
-  const drift = ruleDrift(readIptables(), ruleSpec(conf));
-  if (drift.length > 0) {
-    // Forget the last verification so that the next ADD repairs the rules.
+  try {
+    checkAttachment({ ...attachmentSpec(env, conf, podIp), bridgeSpec: bridgeSpec(conf) });
+    const drift = ruleDrift(readIptables(), ruleSpec(conf));
+    if (drift.length > 0) {
+      throw new CniError(ErrorCode.NetworkSetupFailed, `node iptables rules are wrong: ${drift.join("; ")}`, "the next ADD repairs them");
+    }
+  } catch (error) {
+    // Forget the last node check, so that the next ADD checks the bridge and the rules
+    // again (and repairs them) instead of trusting the record in the alias.
     rollback(() => setBridgeAlias(conf.bridge, ""));
-    throw new CniError(ErrorCode.NetworkSetupFailed, `node iptables rules are wrong: ${drift.join("; ")}`, "the next ADD repairs them");
+    throw error;
   }
   return { ip: reservation.ip };
 }

@@ -187,6 +187,21 @@ describe("podnet plugin in network namespaces (root)", function () {
     await del(ok);
   });
 
+  it("a CHECK that finds the bridge wrong inside the window makes the next ADD check the node and repair it", async () => {
+    const p = newPod();
+    const r = await add(p);
+    podIp(r);
+    ns.exec(node, "ip", ["addr", "del", "10.244.1.1/24", "dev", "cni0"]);
+    const check = await runPlugin(node, { command: "CHECK", containerId: p.id, netns: p.path, ifname: "eth0" }, JSON.stringify(conf({ prevResult: r.json })));
+    assert.match(String(check.json?.msg), /bridge cni0 lacks the gateway address 10\.244\.1\.1\/24/);
+    assert.equal(JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", "cni0"]))[0].ifalias ?? "", "", "CHECK forgot the node check");
+    const q = newPod();
+    podIp(await add(q));
+    assert.ok((lastLog(q.id)?.execs as number) >= 2, "the full path, not the one-process ADD");
+    assert.ok(ping(q.name, "10.244.1.1") && ping(p.name, "10.244.1.1"), "the gateway is back");
+    for (const x of [p, q]) await del(x);
+  });
+
   it("CHECK passes on a healthy pod and names what is missing otherwise", async () => {
     const p = newPod();
     const r = await add(p);
