@@ -154,6 +154,14 @@ describe("podnet plugin in network namespaces (root)", function () {
     assert.equal(hostEnd.linkinfo.info_slave_data.hairpin, true, "hairpin, set through sysfs");
     assert.ok(ping(q.name, "10.244.1.1") && ping(q.name, podIp(await add(p))), "the pod reaches the gateway and its neighbour");
 
+    // With a read-only sysfs the one-process ADD sets hairpin with ip instead.
+    const t = newPod();
+    const readOnly = await runPlugin(node, { command: "ADD", containerId: t.id, netns: t.path, ifname: "eth0", readOnlySysfs: true }, JSON.stringify(conf()));
+    podIp(readOnly);
+    assert.equal(lastLog(t.id)?.execs, 2, "the batch in the pod, then ip for hairpin");
+    const tEnd = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(t.id, "eth0")]))[0];
+    assert.equal(tEnd.linkinfo.info_slave_data.hairpin, true);
+
     // A caller that enters only the network namespace leaves the plugin the host's sysfs:
     // the full path, two processes, and the host is not touched.
     const s = newPod();
@@ -169,7 +177,7 @@ describe("podnet plugin in network namespaces (root)", function () {
     const r = newPod();
     podIp(await add(r));
     assert.equal(ns.exec(node, "iptables-save", []).match(/^-A FORWARD .*-j PODNET-FORWARD$/gm)?.length, 1);
-    for (const x of [p, q, r, s]) await del(x);
+    for (const x of [p, q, r, s, t]) await del(x);
   });
 
   it("inside the window, an ADD the pod-side batch cannot make falls back to the full path, which reports it and leaves nothing", async () => {

@@ -134,6 +134,8 @@ export interface PluginEnv {
    * the namespace's own sysfs.
    */
   netnsOnly?: boolean;
+  /** The node's sysfs, read-only (as in some containers): the plugin cannot write to it. */
+  readOnlySysfs?: boolean;
 }
 
 /** Runs the bundled plugin inside the node namespace, as a runtime on that node would. */
@@ -148,7 +150,11 @@ export function runPlugin(nodeNs: string, env: PluginEnv, stdin: string, onSpawn
   Object.assign(vars, env.extra);
   return new Promise((resolvePromise, reject) => {
     // Both exec the plugin in place, so a kill -9 hits the plugin itself.
-    const argv = env.netnsOnly ? ["nsenter", `--net=/var/run/netns/${nodeNs}`, BUNDLE] : ["ip", "netns", "exec", nodeNs, BUNDLE];
+    const argv = env.netnsOnly
+      ? ["nsenter", `--net=/var/run/netns/${nodeNs}`, BUNDLE]
+      : env.readOnlySysfs
+        ? ["ip", "netns", "exec", nodeNs, "sh", "-c", 'mount -o remount,ro /sys && exec "$0"', BUNDLE]
+        : ["ip", "netns", "exec", nodeNs, BUNDLE];
     const child = spawn(argv[0], argv.slice(1), { env: vars, stdio: ["pipe", "pipe", "pipe"] });
     if (child.pid !== undefined) onSpawn?.(child.pid);
     let stdout = "";
