@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CODE_CACHE_DIR_ENV, DEFAULT_CODE_CACHE_DIR } from "../../cni/codecache";
+import { onNode } from "../../lab/sh";
 import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../../cni/netfilter";
 
 export const REPO = resolve(__dirname, "..", "..");
@@ -153,8 +154,8 @@ export function runPlugin(nodeNs: string, env: PluginEnv, stdin: string, onSpawn
     const argv = env.netnsOnly
       ? ["nsenter", `--net=/var/run/netns/${nodeNs}`, BUNDLE]
       : env.readOnlySysfs
-        ? ["ip", "netns", "exec", nodeNs, "sh", "-c", 'mount -o remount,ro /sys && exec "$0"', BUNDLE]
-        : ["ip", "netns", "exec", nodeNs, BUNDLE];
+        ? onNode(nodeNs, ["sh", "-c", 'mount -o remount,ro /sys && exec "$0"', BUNDLE])
+        : onNode(nodeNs, [BUNDLE]);
     const child = spawn(argv[0], argv.slice(1), { env: vars, stdio: ["pipe", "pipe", "pipe"] });
     if (child.pid !== undefined) onSpawn?.(child.pid);
     let stdout = "";

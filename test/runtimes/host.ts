@@ -105,10 +105,8 @@ export function inNetns(name: string, argv: string[]): string[] {
   return ["nsenter", `--net=${netnsPath(name)}`, ...argv];
 }
 
-/** argv run as on the node `name`: its network namespace and its own sysfs (ip netns exec). */
-export function onNode(name: string, argv: string[]): string[] {
-  return ["ip", "netns", "exec", name, ...argv];
-}
+// Running a command as on a node (its netns and its own sysfs): the lab's definition.
+export { onNode } from "../../lab/sh";
 
 /**
  * argv run in a private mount namespace with a tmpfs over /var/log: podnet appends VERSION
