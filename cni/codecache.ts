@@ -4,7 +4,7 @@
 // body with the bytecode a previous call of the same verb saved, and saves it after a
 // successful call when there was none.
 // The cache is only an accelerator: any problem with it means compiling as without it.
-import { linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { Stats, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const DEFAULT_CODE_CACHE_DIR = "/var/cache/podnet";
@@ -64,6 +64,11 @@ export function untrustedReason(mode: number, uid: number, isDirectory: boolean,
   return undefined;
 }
 
+/** Whether a directory lstat(2) described may hold this user's bytecode. */
+function trusted(info: Stats): boolean {
+  return untrustedReason(info.mode, info.uid, info.isDirectory(), process.geteuid?.() ?? info.uid) === undefined;
+}
+
 /** Finds this call's cache file and reads it when it is there and may be trusted. */
 export function openCodeCache(env: NodeJS.ProcessEnv, bodyId: string): CodeCache {
   if (env[CODE_CACHE_SWITCH_ENV] === "off") return { state: "off" };
@@ -78,7 +83,7 @@ export function openCodeCache(env: NodeJS.ProcessEnv, bodyId: string): CodeCache
   } catch {
     return found;
   }
-  if (untrustedReason(info.mode, info.uid, info.isDirectory(), process.geteuid?.() ?? info.uid)) return { state: "untrusted" };
+  if (!trusted(info)) return { state: "untrusted" };
   try {
     return { ...found, data: readFileSync(found.file as string) };
   } catch {
@@ -98,9 +103,8 @@ export function saveCodeCache(cache: CodeCache, data: () => Buffer, replace: boo
   const temp = `${file}.${process.pid}.tmp`;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const info = lstatSync(dir);
-    if (untrustedReason(info.mode, info.uid, info.isDirectory(), process.geteuid?.() ?? info.uid)) return false;
-    if (!replace && exists(file)) return false;
+    if (!trusted(lstatSync(dir))) return false;
+    if (!replace && existsSync(file)) return false;
     writeFileSync(temp, data(), { mode: 0o600, flag: "wx" });
     if (replace) {
       renameSync(temp, file);
@@ -117,15 +121,6 @@ export function saveCodeCache(cache: CodeCache, data: () => Buffer, replace: boo
   }
   removeStaleFiles(dir, current);
   return true;
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Other bundles' or Node versions' caches, and temporary files of killed writers. */
