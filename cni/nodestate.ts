@@ -15,10 +15,10 @@ import { fnv1a64 } from "./hash";
 
 export const NODE_RECHECK_SECONDS = 30;
 const VERIFIED = "podnet: node";
-const VERIFIED_ALIAS = /^podnet: node ([0-9a-f]+) netns (\d+) verified (\d+)$/;
+const VERIFIED_ALIAS = new RegExp(`^${VERIFIED} ([0-9a-f]+) netns (\\d+) verified (\\d+)$`);
 const IFF_UP = 0x1;
 
-/** Inode of this process's network namespace: names it in the alias and the lock file. */
+/** Inode of this process's network namespace: names it in the alias. */
 export function currentNetnsInode(): number {
   return statSync("/proc/self/ns/net").ino;
 }
