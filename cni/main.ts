@@ -6,8 +6,12 @@ import { execStats } from "./exec";
 import { appendLog } from "./log";
 import { invoke } from "./plugin";
 
+export interface MainOptions {
+  codeCache: CodeCacheState;
+}
+
 export interface PluginBody {
-  main(options: { codeCache: CodeCacheState }): number;
+  main(options: MainOptions): number;
 }
 
 function readStdin(): string {
@@ -21,7 +25,7 @@ function readStdin(): string {
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
 /** Runs the call the environment and stdin describe; returns the exit code. */
-export function main(options: { codeCache: CodeCacheState }): number {
+export function main(options: MainOptions): number {
   const started = process.hrtime.bigint();
   const call = invoke(process.env, readStdin());
   // writeSync, not process.stdout: creating the stdout stream costs about a millisecond.
