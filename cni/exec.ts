@@ -4,7 +4,9 @@ import { spawnSync } from "node:child_process";
 import { CniError, ErrorCode } from "./errors";
 
 // Runtimes call plugins with their own environment, which may lack the sbin directories.
-export const TOOL_PATH = [process.env.PATH ?? "", "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
+// Empty entries (an unset PATH arrives as "/opt/podnet/bin:" from the shebang) would mean
+// the current directory: dropped.
+export const TOOL_PATH = [...(process.env.PATH ?? "").split(":"), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
   .filter(Boolean)
   .join(":");
 

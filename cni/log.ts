@@ -19,8 +19,8 @@ export interface LogEntry {
   /** Processes the call ran (ip, iptables-save, ...) and the time spent in them. */
   execs?: number;
   execMs?: number;
-  /** Whether V8's code cache spared compiling the plugin (cni/codecache.ts). */
-  codeCache?: string;
+  /** What ran the bundle, e.g. "bun 1.4.5": shows a node runs the pinned runtime. */
+  runtime?: string;
 }
 
 /** Appends the entry; a log that cannot be written never fails the call. */

@@ -3,11 +3,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { CODE_CACHE_DIR_ENV } from "../cni/codecache";
+import { pathWithBun } from "./bun";
 import { cidrContainsIp, parseCidr, parseIPv4 } from "../cni/ipv4";
 import { AgentHandle, bundleAgent, probe, startAgent, stopPids } from "./agents";
 import { CheckRow, Expectation, describeExpectation, judge, renderTable } from "./checks";
-import { CniCallError, CniResult, CniRuntime, NetworkList, RuntimeConf, parseNetworkList } from "./libcni";
+import { CniCallError, CniResult, CniRuntime, NetworkList, RUNTIME_PATH, RuntimeConf, parseNetworkList } from "./libcni";
 import { runIperf } from "./iperf";
 import {
   INTERNET_PORT,
@@ -232,8 +232,8 @@ export class Lab {
           cacheDir: join(plan.cacheDir, node.name),
           runtimeNetns: node.netns,
           maxVersion: LAB_RUNTIME_MAX_VERSION,
-          // The plugin's code cache in the lab's run directory, so `lab down` removes it.
-          env: { [CODE_CACHE_DIR_ENV]: join(plan.runDir, "codecache") },
+          // The runtime's own PATH with the pinned Bun first, which dist/podnet's shebang finds.
+          env: { PATH: pathWithBun(RUNTIME_PATH) },
         }),
       );
     }

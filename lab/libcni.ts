@@ -16,6 +16,9 @@ import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from "node:path";
 import { onNode, run } from "./sh";
 
+/** The PATH a runtime such as containerd (run by systemd) hands plugins. */
+export const RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 export type Verb = "ADD" | "DEL" | "CHECK" | "VERSION";
 
 export interface PluginConf {
@@ -155,7 +158,7 @@ export class CniRuntime {
     const path = this.findPlugin(plugin.type);
     const env: NodeJS.ProcessEnv = {
       // A runtime's own environment; the plugin must find ip/iptables through PATH alone.
-      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      PATH: RUNTIME_PATH,
       CNI_COMMAND: verb,
       CNI_PATH: this.options.binDirs.join(":"),
       ...this.options.env,

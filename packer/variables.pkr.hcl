@@ -47,3 +47,25 @@ variable "plugin_bundle" {
   default     = ""
   description = "The podnet plugin bundle to install as /opt/cni/bin/podnet; empty means dist/podnet of this repository, as `npm run build` writes it."
 }
+
+variable "bun_version" {
+  type        = string
+  default     = "1.4.5"
+  description = "Bun version the plugin runs on: the @oven/bun-linux-* version package.json pins (test/packer.test.ts checks it)."
+}
+
+variable "bun_integrity" {
+  type = map(string)
+  default = {
+    "bun-linux-x64"          = "sha512-IWX9BELoGHAUtMonkeSaNaZwXzRk+oDw6Mk+HBFXd3KHYIBNBsIGRupMZPcgNoDbJpLu6gAJjIoIVPZtt1aJ1g=="
+    "bun-linux-x64-baseline" = "sha512-s8yMwYcFnnrA178gji0gZbkE2WVDej/Ti1x770oPfihxyRxSMNhGhiAQNXV53aDeraZxksdvKV/RAdQBCd0qPA=="
+    "bun-linux-aarch64"      = "sha512-4BXmsSKnjOrlGWqZV4x/oWa7AVoR+B6lCXddMzOAXBIm3t50eslg9wb66gmtW1AamEQ1l1CDvmmruysEhqOWMg=="
+  }
+  description = "sha512 integrity of each @oven/bun-linux-* tarball at bun_version, as package-lock.json records it; 50-bun.sh refuses any other file."
+}
+
+variable "npm_registry" {
+  type        = string
+  default     = "https://registry.npmjs.org"
+  description = "npm registry (or mirror) the Bun tarball is fetched from; the integrity check makes any mirror safe."
+}
