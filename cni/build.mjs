@@ -26,6 +26,8 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: "none",
+  // Bun's own modules (bun:ffi for cni/netlink.ts) are the runtime's, loaded only under Bun.
+  external: ["bun:*"],
   banner: { js: SHEBANG },
 });
 chmodSync(outfile, 0o755);

@@ -15,6 +15,8 @@ export interface LogEntry {
   result: "ok" | "error";
   code?: number;
   msg?: string;
+  /** Process start to the call's first line: the runtime's start-up and the bundle's load. */
+  loadMs?: number;
   durationMs: number;
   /** Processes the call ran (ip, iptables-save, ...) and the time spent in them. */
   execs?: number;

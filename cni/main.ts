@@ -22,6 +22,8 @@ export function runtimeName(): string {
 
 /** Runs the call the environment and stdin describe; returns the exit code. */
 export function main(): number {
+  // performance.now() counts from the process's start: the runtime's start-up and the bundle's load.
+  const loadMs = performance.now();
   const started = process.hrtime.bigint();
   const call = invoke(process.env, readStdin());
   // writeSync, not process.stdout: creating the stdout stream costs about a millisecond.
@@ -31,6 +33,7 @@ export function main(): number {
     appendLog(call.log.file, {
       time: new Date().toISOString(),
       ...call.log.entry,
+      loadMs: round(loadMs),
       durationMs: round(durationMs),
       execs: execStats.count,
       execMs: round(execStats.ms),

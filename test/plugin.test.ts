@@ -139,7 +139,7 @@ describe("podnet plugin in network namespaces (root)", function () {
     await del(q);
   });
 
-  it("checks the node once per window: later ADDs run one process, in the pod; a stale mark brings flushed rules back", async () => {
+  it("checks the node once per window: later ADDs run no process (netlink from the plugin); a stale mark brings flushed rules back", async () => {
     const p = newPod();
     podIp(await add(p));
     const alias = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", "cni0"]))[0].ifalias as string;
@@ -147,7 +147,7 @@ describe("podnet plugin in network namespaces (root)", function () {
     assert.match(alias, new RegExp(`^podnet: node [0-9a-f]{12} netns ${inode} verified \\d+$`));
     const q = newPod();
     podIp(await add(q));
-    assert.equal(lastLog(q.id)?.execs, 1, "one ip batch in the pod: no bridge read, no iptables-save inside the window");
+    assert.equal(lastLog(q.id)?.execs, 0, "netlink from the plugin: no ip, no bridge read, no iptables-save inside the window");
     const hostEnd = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(q.id, "eth0")]))[0];
     assert.equal(hostEnd.master, "cni0");
     assert.ok(hostEnd.flags.includes("UP"));
@@ -158,7 +158,7 @@ describe("podnet plugin in network namespaces (root)", function () {
     const t = newPod();
     const readOnly = await runPlugin(node, { command: "ADD", containerId: t.id, netns: t.path, ifname: "eth0", readOnlySysfs: true }, JSON.stringify(conf()));
     podIp(readOnly);
-    assert.equal(lastLog(t.id)?.execs, 2, "the batch in the pod, then ip for hairpin");
+    assert.equal(lastLog(t.id)?.execs, 1, "netlink, then ip for hairpin");
     const tEnd = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(t.id, "eth0")]))[0];
     assert.equal(tEnd.linkinfo.info_slave_data.hairpin, true);
 
@@ -183,16 +183,56 @@ describe("podnet plugin in network namespaces (root)", function () {
   it("inside the window, an ADD the pod-side batch cannot make falls back to the full path, which reports it and leaves nothing", async () => {
     const ok = newPod();
     const okIp = podIp(await add(ok));
-    assert.equal(lastLog(ok.id)?.execs, 1, "the node check is fresh");
+    assert.equal(lastLog(ok.id)?.execs, 0, "the node check is fresh");
     const p = newPod();
     ns.exec(p.name, "ip", ["link", "add", "eth0", "type", "veth", "peer", "name", "other0"]);
     const r = await add(p);
     assert.equal(r.code, 1);
     assert.match(String(r.json?.msg), /eth0 already exists/);
-    assert.equal(lastLog(p.id)?.execs, 3, "the one-process attempt, the node's ip batch of the full path, the rollback's ip link del");
+    assert.equal(lastLog(p.id)?.execs, 1, "the netlink attempt (refused), the node's ip batch of the full path (fails), the rollback over netlink");
     assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
     assert.deepEqual(reservations(), [okIp], "the failed ADD released its address");
     await del(ok);
+  });
+
+  it("inside the window, a pod step that fails over netlink deletes the pair and releases the address", async () => {
+    const ok = newPod();
+    podIp(await add(ok));
+    // The pod already has a default route, so the plugin's route add is refused (EEXIST)
+    // after the pair and the address are made.
+    const p = newPod();
+    ns.exec(p.name, "ip", ["link", "add", "x0", "type", "veth", "peer", "name", "x1"]);
+    ns.exec(p.name, "ip", ["addr", "add", "10.99.0.1/24", "dev", "x0"]);
+    ns.exec(p.name, "ip", ["link", "set", "x0", "up"]);
+    ns.exec(p.name, "ip", ["route", "add", "default", "via", "10.99.0.2", "dev", "x0"]);
+    const r = await add(p);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(String(r.json?.msg), /netlink failed in \/var\/run\/netns\/\S+: route add default dev eth0: File exists/);
+    assert.equal(lastLog(p.id)?.execs, 0, "no process: the failure and the rollback are netlink's");
+    assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
+    assert.equal(ns.tryExec(p.name, "ip", ["link", "show", "eth0"]).ok, false, "the pod end went with the pair");
+    assert.deepEqual(reservations(), [lastLog(ok.id)?.ip], "the failed ADD released its address");
+    await del(ok);
+  });
+
+  it("without Bun's FFI (the bundle run by Node) the one-process ADD and DEL take ip, with the same result", async () => {
+    const first = newPod();
+    podIp(await add(first));
+    const p = newPod();
+    const r = await runPlugin(node, { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0", runtime: process.execPath }, JSON.stringify(conf()));
+    const ip = podIp(r);
+    assert.equal(lastLog(p.id)?.runtime, `node ${process.versions.node}`);
+    assert.equal(lastLog(p.id)?.execs, 1, "one ip batch in the pod");
+    const hostEnd = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(p.id, "eth0")]))[0];
+    assert.equal(hostEnd.master, "cni0");
+    assert.equal(hostEnd.linkinfo.info_slave_data.hairpin, true);
+    assert.ok(ping(p.name, "10.244.1.1"));
+    const d = await runPlugin(node, { command: "DEL", containerId: p.id, netns: p.path, ifname: "eth0", runtime: process.execPath }, JSON.stringify(conf()));
+    assert.equal(d.code, 0, d.stdout);
+    assert.equal(lastLog(p.id)?.execs, 1, "ip link del");
+    assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
+    assert.ok(!reservations().includes(ip));
+    await del(first);
   });
 
   it("a CHECK that finds the bridge wrong inside the window makes the next ADD check the node and repair it", async () => {

@@ -116,6 +116,8 @@ export interface PluginEnv {
   readOnlySysfs?: boolean;
   /** The directory the plugin is started in (runtimes start it wherever they are). */
   cwd?: string;
+  /** Run the bundle with this runtime instead of through its shebang (e.g. Node, which has no bun:ffi). */
+  runtime?: string;
 }
 
 /** Runs the bundled plugin inside the node namespace, as a runtime on that node would. */
@@ -128,11 +130,12 @@ export function runPlugin(nodeNs: string, env: PluginEnv, stdin: string, onSpawn
   Object.assign(vars, env.extra);
   return new Promise((resolvePromise, reject) => {
     // Both exec the plugin in place, so a kill -9 hits the plugin itself.
+    const plugin = env.runtime ? [env.runtime, BUNDLE] : [BUNDLE];
     const argv = env.netnsOnly
-      ? ["nsenter", `--net=/var/run/netns/${nodeNs}`, BUNDLE]
+      ? ["nsenter", `--net=/var/run/netns/${nodeNs}`, ...plugin]
       : env.readOnlySysfs
-        ? onNode(nodeNs, ["sh", "-c", 'mount -o remount,ro /sys && exec "$0"', BUNDLE])
-        : onNode(nodeNs, [BUNDLE]);
+        ? onNode(nodeNs, ["sh", "-c", 'mount -o remount,ro /sys && exec "$0" "$@"', ...plugin])
+        : onNode(nodeNs, plugin);
     const child = spawn(argv[0], argv.slice(1), { env: vars, cwd: env.cwd, stdio: ["pipe", "pipe", "pipe"] });
     if (child.pid !== undefined) onSpawn?.(child.pid);
     let stdout = "";
