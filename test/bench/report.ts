@@ -114,6 +114,12 @@ function unionMs(intervals: Array<{ start: number; end: number }>): number {
   return total;
 }
 
+/** A command as one short table cell (flock's sh -c script spans lines). */
+function oneLine(command: string): string {
+  const text = command.replace(/\s+/g, " ");
+  return text.length > 70 ? `${text.slice(0, 67)}...` : text;
+}
+
 export function summarise(runs: HookRun[], floors: HookRun[]): Profile | undefined {
   const ok = runs.filter((r) => r.log?.loadMs !== undefined);
   if (ok.length === 0) return undefined;
@@ -138,7 +144,7 @@ export function summarise(runs: HookRun[], floors: HookRun[]): Profile | undefin
     floorWallMs: median(floors.map((f) => f.wallMs ?? NaN)),
     execs: n,
     steps: shape.calls.map((c, i) => ({
-      command: c.command.length > 70 ? `${c.command.slice(0, 67)}...` : c.command,
+      command: oneLine(c.command),
       ms: median(ok.filter((r) => r.calls[i]).map((r) => r.calls[i].end - r.calls[i].start)),
     })),
   };
