@@ -34,6 +34,12 @@ variable "kubernetes_minor" {
     condition     = regex_replace(var.kubernetes_minor, "^1\\.[0-9]+$", "") == ""
     error_message = "The kubernetes_minor variable must be a minor version such as 1.35."
   }
+
+  validation {
+    # KUBERNETES_MINORS in components/image.ts, as a pattern: packer 1.6.6 has no tonumber().
+    condition     = regex_replace(var.kubernetes_minor, "^1\\.(2[4-9]|3[0-5])$", "") == ""
+    error_message = "The kubernetes_minor variable must be from 1.24 to 1.35: pkgs.k8s.io has no older packages, and 1.36 needs containerd 2, which Ubuntu 24.04 does not ship."
+  }
 }
 
 variable "volume_size" {
