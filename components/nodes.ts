@@ -4,7 +4,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { NodePlan } from "../cni/plan";
-import { amiNameFilter, type ImageArch } from "./image";
+import type { ImageArch } from "./image";
+import { lookupNodeImage } from "./preflight";
 import { renderUserData } from "./scripts";
 
 export const SSH_USER = "ubuntu";
@@ -34,19 +35,9 @@ export interface ClusterNode {
   readonly eni: pulumi.Output<string>;
 }
 
-/** Finds the newest image Packer built for this Kubernetes minor and architecture. */
+/** Finds the newest image Packer built for this Kubernetes minor and architecture; refuses, naming `npm run image`, when there is none. */
 export function findNodeImage(args: Pick<NodesArgs, "amiOwner" | "kubernetesVersion" | "imageArch">, opts: pulumi.InvokeOutputOptions): pulumi.Output<string> {
-  return aws.ec2
-    .getAmiOutput({
-      owners: [args.amiOwner],
-      mostRecent: true,
-      filters: [
-        { name: "name", values: [amiNameFilter(args.kubernetesVersion, args.imageArch)] },
-        { name: "architecture", values: [args.imageArch] },
-        { name: "state", values: ["available"] },
-      ],
-    }, opts)
-    .apply((ami) => ami.id);
+  return lookupNodeImage(args, opts);
 }
 
 export class Nodes extends pulumi.ComponentResource {
