@@ -1,6 +1,6 @@
 # The podnet node image: Ubuntu 24.04 LTS with containerd, kubeadm/kubelet/kubectl, the CNI
 # binaries, Node.js and the podnet plugin baked in, so a node boots ready for kubeadm.
-# Build with `npm run image` (packer/build.sh); see the README's "Node image" section.
+# Build with `npm run image` (packer/build.sh); see docs/image.md.
 
 locals {
   # Where the image installs the plugin and where kubelet/containerd look for CNI binaries
