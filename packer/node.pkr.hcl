@@ -60,8 +60,10 @@ source "amazon-ebs" "node" {
   instance_type = local.instance_type
   ssh_username  = "ubuntu"
 
-  # Only the machine running Packer may reach the build instance's SSH port.
+  # Only the machine running Packer may reach the build instance's SSH port, unless
+  # var.ssh_source_cidrs names the ranges (the plugin then ignores the public IP setting).
   temporary_security_group_source_public_ip = true
+  temporary_security_group_source_cidrs     = var.ssh_source_cidrs
 
   # IMDSv2 only, on the build instance (accounts may refuse instances without it) and on
   # every instance launched from the AMI (imds_support); the stack's nodes ask for it too.
