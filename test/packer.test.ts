@@ -183,6 +183,12 @@ describe("node image (packer/)", function () {
       const r = packer(["validate", ...args, copy]);
       assert.equal(r.status, 0, `packer validate ${args.join(" ")}:\n${output(r)}`);
     }
+    // The whole template, the fields 1.6.6 does not know included, is still valid HCL.
+    const full = join(work, "full");
+    cpSync(copy, full, { recursive: true });
+    cpSync(join(packerDir, "node.pkr.hcl"), join(full, "node.pkr.hcl"));
+    const syntax = packer(["validate", "-syntax-only", full]);
+    assert.equal(syntax.status, 0, output(syntax));
     const cases: Array<[string, RegExp]> = [
       ["arch=amd64", /x86_64 or arm64/],
       ["kubernetes_minor=1.35.2", /minor version such as 1\.35/],
