@@ -330,7 +330,7 @@ function checkKubernetesVersion(kubernetesVersion: string, problem: Report): voi
     problem(
       "kubernetesVersion",
       `${kubernetesVersion} is outside the minors the node image and the kubeadm config support, ${range} ` +
-        `(pkgs.k8s.io has no older packages; 1.${highest + 1} needs containerd 2, which Ubuntu 24.04 does not ship)`,
+        `(the ones containerd's support matrix pairs with the image's containerd 2)`,
       setCommand("kubernetesVersion", `1.${nearest}`),
     );
   }

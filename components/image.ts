@@ -4,14 +4,14 @@
 /** Kubernetes minor version baked into the image and deployed by the stack by default. */
 export const DEFAULT_KUBERNETES_MINOR = "1.35";
 /**
- * The Kubernetes minors the image and the stack support, both ends included. The lowest is
- * the oldest minor pkgs.k8s.io publishes (packer/scripts/20-kubernetes.sh installs from it;
- * the kubeadm renderer's v1beta3 config goes back further, to 1.22). The highest is the last
- * minor Ubuntu 24.04's containerd 1.7 can run: 1.36 needs containerd 2
- * (packer/scripts/30-containerd.sh refuses it). packer/variables.pkr.hcl checks the same
- * range (test/pulumi-settings.test.ts keeps them in step).
+ * The Kubernetes minors the image and the stack support, both ends included: those that
+ * containerd's support matrix (RELEASES.md, "Kubernetes Support") pairs with a containerd 2
+ * release, which is what the image installs (Ubuntu 24.04's containerd 2.2; 30-containerd.sh
+ * refuses 1.x). 1.37 is in no row yet. The kubeadm renderer covers all of them (v1beta4 from
+ * 1.31). packer/variables.pkr.hcl checks the same range (test/pulumi-settings.test.ts keeps
+ * them in step).
  */
-export const KUBERNETES_MINORS = { lowest: 24, highest: 35 } as const;
+export const KUBERNETES_MINORS = { lowest: 32, highest: 36 } as const;
 /** AWS architecture names, as in the AMI's `architecture` attribute. */
 export type ImageArch = "x86_64" | "arm64";
 export const DEFAULT_IMAGE_ARCH: ImageArch = "x86_64";
