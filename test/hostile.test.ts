@@ -32,7 +32,13 @@ describe("podnet plugin against hostile state and input (root)", function () {
     ...extra,
   });
   const storeDir = (data = dataDir()) => join(data, "podnet", currentBootId());
-  const reservations = (data = dataDir()) => (existsSync(storeDir(data)) ? readdirSync(storeDir(data)).filter((f) => /^\d+\.\d+\.\d+\.\d+$|^\.attachment\./.test(f)) : []);
+  /** Reservation and attachment files (regular files only: the tests plant other kinds). */
+  const reservations = (data = dataDir()) =>
+    existsSync(storeDir(data))
+      ? readdirSync(storeDir(data), { withFileTypes: true })
+          .filter((f) => f.isFile() && /^\d+\.\d+\.\d+\.\d+$|^\.attachment\./.test(f.name))
+          .map((f) => f.name)
+      : [];
   const nodeLinks = () => ns.exec(node, "ip", ["-o", "link", "show"]);
   const logLines = () =>
     existsSync(logFile())
