@@ -58,7 +58,7 @@ function walk(path: string, options: TrustOptions): { problem?: Untrusted; sawLi
   for (;;) {
     let info: Stats | undefined;
     try {
-      info = lstatSync(current);
+      info = lstatSync(current, { throwIfNoEntry: false });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== "ENOENT" && code !== "ENOTDIR") return { problem: { path: current, reason: `cannot be read (${code})` }, sawLink };
