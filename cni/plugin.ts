@@ -283,15 +283,15 @@ function untrustedLog(problem: Untrusted): CniError {
 /** Runs one plugin call: parse, dispatch, render the result or the spec's error JSON. */
 export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
   let log: ReturnType<typeof logTarget> | undefined;
+  const target = () => (log ??= logTarget(stdin));
   let entry: Omit<LogEntry, "time" | "durationMs"> = { verb: envVars.CNI_COMMAND ?? "", result: "ok" };
-  const logFile = () => (log ??= logTarget(stdin)).file;
   try {
     const env = parseEnvironment(envVars);
     entry = { verb: env.command, containerId: env.containerId || undefined, ifname: env.ifname || undefined, netns: env.netns || undefined, pod: env.pod || undefined, result: "ok" };
     if (env.command === "VERSION") return { ...done(cmdVersion(stdin)), log: undefined };
     const conf = parseNetConf(decodeJson(stdin));
     entry.network = conf.name;
-    const problem = (log ??= logTarget(stdin)).problem;
+    const problem = target().problem;
     if (problem) throw untrustedLog(problem);
     switch (env.command) {
       case "ADD":
@@ -310,7 +310,7 @@ export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
     return {
       exitCode: 1,
       stdout: `${JSON.stringify(err.toJSON(replyVersion(stdin)))}\n`,
-      log: { file: logFile(), entry: { ...entry, result: "error", code: err.code, msg: err.message } },
+      log: { file: target().file, entry: { ...entry, result: "error", code: err.code, msg: err.message } },
     };
   }
 
@@ -319,7 +319,7 @@ export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
     return {
       exitCode: 0,
       stdout: outcome.output === undefined ? "" : `${JSON.stringify(outcome.output)}\n`,
-      log: { file: logFile(), entry: { ...entry, ...extra } },
+      log: { file: target().file, entry: { ...entry, ...extra } },
     };
   }
 }
