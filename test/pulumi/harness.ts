@@ -26,6 +26,8 @@ export interface Recorded {
   readonly additionalSecretOutputs: string[];
   readonly deleteBeforeReplace: boolean;
   readonly ignoreChanges: string[];
+  /** URN of the resource whose deletion makes this one's delete unnecessary ("" if none). */
+  readonly deletedWith: string;
 }
 
 export function isSecretValue(value: unknown): boolean {
@@ -231,6 +233,7 @@ export async function startMocks(options: { preview?: boolean; stack?: string } 
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       deleteBeforeReplace: req.getDeletebeforereplace(),
       ignoreChanges: req.getIgnorechangesList(),
+      deletedWith: req.getDeletedwith(),
     };
     recorder.resources.push(record);
     return register(req, (err: any, resp: any) => {
