@@ -3,7 +3,9 @@
 //
 // Conventions: each script logs "podnet <step> <node>: ..." to stderr and keeps stdout for
 // its result; anything secret on stdout is sealed (see seal.ts) so the command provider's
-// log stream and CI logs never see it in clear; every step is safe to run again.
+// log stream and errors never carry it in clear; secrets going to a node come on stdin,
+// never in the script (the provider's error quotes the command text); every step is safe
+// to run again.
 import { CNI_CONF_DIR, CONFLIST_PATH, PLUGIN_PATH } from "../cni/conflist";
 import { SEALED_PREFIX } from "./seal";
 
@@ -33,7 +35,8 @@ export function heredoc(command: string, delimiter: string, content: string): st
 /**
  * What the command provider runs over SSH: a POSIX sh wrapper (the login shell runs it)
  * that writes the bash script to a private temp file and runs it as root. The script is
- * not fed on stdin, so nothing in it can swallow its own text.
+ * not fed on stdin, so nothing in it can swallow its own text, and the command's stdin
+ * (where secrets travel) reaches the script.
  */
 export function remoteScript(script: string): string {
   return [
