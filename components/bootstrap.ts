@@ -53,6 +53,25 @@ export interface WorkerBootstrap {
   readonly drain: command.remote.Command;
 }
 
+// No script reads PULUMI_COMMAND_STDOUT/STDERR, and Ubuntu's sshd refuses to set them.
+const COMMON = { addPreviousOutputInEnv: false } as const;
+// What comes back sealed is not streamed to the log either; stderr carries the progress.
+const SEALED = { ...COMMON, logging: "stderr" } as const;
+
+function connectionTo(node: ClusterNode, privateKey: pulumi.Output<string>, limits: DialLimits = BOOT_DIAL) {
+  return sshConnection({ host: node.publicIp, user: SSH_USER, privateKey, hostKey: node.hostPublicKey }, limits);
+}
+
+/** What every worker's steps share: the control plane, its init, the sealing key pair. */
+interface WorkerContext {
+  readonly name: string;
+  readonly args: BootstrapArgs;
+  readonly controlPlane: ClusterNode;
+  readonly init: command.remote.Command;
+  readonly sealPublicKey: pulumi.Output<string>;
+  readonly sealPrivateKey: pulumi.Output<string>;
+}
+
 export class KubeadmBootstrap extends pulumi.ComponentResource {
   /** Encrypts secret command output on its way back (see seal.ts); lives only in the state. */
   readonly sealKey: tls.PrivateKey;
@@ -61,7 +80,7 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
   readonly init: command.remote.Command;
   readonly kubeconfigCommand: command.remote.Command;
   readonly workers: WorkerBootstrap[] = [];
-  /** admin.conf with the server rewritten to the public endpoint; secret. */
+  /** admin.conf's credentials for the public endpoint, named after the stack; secret. */
   readonly kubeconfig: pulumi.Output<string>;
   /** Resolves once every node has joined and reported Ready. */
   readonly ready: pulumi.Output<string[]>;
@@ -75,24 +94,19 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
     const sealPublicKey = this.sealKey.publicKeyPem;
     const sealPrivateKey = pulumi.secret(this.sealKey.privateKeyPem);
 
-    const connection = (node: ClusterNode, limits: DialLimits = BOOT_DIAL) =>
-      sshConnection({ host: node.publicIp, user: SSH_USER, privateKey: args.sshPrivateKeyPem, hostKey: node.hostPublicKey }, limits);
-    // No script reads PULUMI_COMMAND_STDOUT/STDERR, and Ubuntu's sshd refuses to set them.
-    const common = { addPreviousOutputInEnv: false } as const;
-    // What comes back sealed is not streamed to the log either; stderr carries the progress.
-    const sealed = { ...common, logging: "stderr" } as const;
+    const connection = (node: ClusterNode) => connectionTo(node, args.sshPrivateKeyPem);
 
     // Readiness and the conflist, on every node.
     const perNode = new Map<string, { wait: command.remote.Command; cni: command.remote.Command }>();
     for (const node of args.nodes) {
       const wait = new command.remote.Command(`${name}-wait-${node.plan.name}`, {
-        ...common,
+        ...COMMON,
         connection: connection(node),
         create: remoteScript(waitForNodeScript({ nodeName: node.plan.name, kubernetesVersion: args.kubernetesVersion })),
         triggers: [node.instance.id],
       }, { parent: this, dependsOn: [node.instance, ...args.dependsOn] });
       const cni = new command.remote.Command(`${name}-cni-${node.plan.name}`, {
-        ...common,
+        ...COMMON,
         connection: connection(node),
         create: remoteScript(writeConflistScript({
           nodeName: node.plan.name,
@@ -107,7 +121,7 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
 
     const cp = perNode.get(controlPlane.plan.name)!;
     this.init = new command.remote.Command(`${name}-init`, {
-      ...common,
+      ...COMMON,
       connection: connection(controlPlane),
       create: pulumi.all([controlPlane.privateIp, controlPlane.publicIp]).apply(([privateIp, publicIp]) =>
         remoteScript(kubeadmInitScript({
@@ -127,7 +141,7 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: [cp.wait, cp.cni] });
 
     this.kubeconfigCommand = new command.remote.Command(`${name}-kubeconfig`, {
-      ...sealed,
+      ...SEALED,
       connection: connection(controlPlane),
       create: sealPublicKey.apply((pem) => remoteScript(readKubeconfigScript({ controlPlaneName: controlPlane.plan.name, publicKeyPem: pem }))),
       triggers: [this.init.id],
@@ -140,46 +154,9 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
         ),
     );
 
+    const context: WorkerContext = { name, args, controlPlane, init: this.init, sealPublicKey, sealPrivateKey };
     for (const node of args.nodes.filter((n) => n.plan.role === "worker")) {
-      const { wait, cni } = perNode.get(node.plan.name)!;
-      // A token made for this worker, by the control plane, when this worker needs it.
-      const joinToken = new command.remote.Command(`${name}-join-token-${node.plan.name}`, {
-        ...sealed,
-        connection: connection(controlPlane),
-        create: sealPublicKey.apply((pem) =>
-          remoteScript(joinTokenScript({ controlPlaneName: controlPlane.plan.name, workerName: node.plan.name, publicKeyPem: pem })),
-        ),
-        triggers: [node.instance.id, this.init.id],
-      }, { parent: this, dependsOn: [this.init], additionalSecretOutputs: ["stdout"] });
-      const joinLine = pulumi.all([joinToken.stdout, sealPrivateKey]).apply(([stdout, key]) => parseJoinCommand(unseal(stdout, key)));
-      const join = new command.remote.Command(`${name}-join-${node.plan.name}`, {
-        ...common,
-        connection: connection(node),
-        // The CA hash is public (it names the CA's public key); the token is not.
-        create: pulumi.unsecret(joinLine.apply((line) => remoteScript(kubeadmJoinScript({ nodeName: node.plan.name, caCertHash: line.caCertHash })))),
-        stdin: pulumi.secret(
-          pulumi.all([joinLine, node.privateIp]).apply(([line, privateIp]) =>
-            renderJoinConfig({ kubernetesMinor: args.kubernetesMinor, nodeName: node.plan.name, privateIp, join: line }),
-          ),
-        ),
-        triggers: [node.instance.id, this.init.id],
-      }, { parent: this, dependsOn: [this.init, wait, cni, joinToken], deleteBeforeReplace: true });
-      const register = new command.remote.Command(`${name}-register-${node.plan.name}`, {
-        ...common,
-        connection: connection(controlPlane),
-        create: remoteScript(registerNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name, podCidr: node.plan.podCidr })),
-        triggers: [node.instance.id, this.init.id],
-      }, { parent: this, dependsOn: [join], deleteBeforeReplace: true });
-      // Its own resource so that its connection (kept in the state for the delete) can give
-      // up fast; skipped when the control plane goes too (pulumi destroy), as nothing is left
-      // to drain from, reachable or not.
-      const drain = new command.remote.Command(`${name}-drain-${node.plan.name}`, {
-        ...common,
-        connection: connection(controlPlane, DRAIN_DIAL),
-        delete: remoteScript(drainNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name })),
-        triggers: [node.instance.id, this.init.id],
-      }, { parent: this, dependsOn: [register], deleteBeforeReplace: true, deletedWith: controlPlane.instance });
-      this.workers.push({ node, wait, cni, joinToken, join, register, drain });
+      this.workers.push(this.bootstrapWorker(node, perNode.get(node.plan.name)!, context));
     }
 
     this.ready = pulumi.all([
@@ -187,5 +164,52 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
       ...this.workers.map((w) => w.register.stdout.apply(() => w.node.plan.name)),
     ]);
     this.registerOutputs({ ready: this.ready });
+  }
+
+  /** A worker's token, join, podCIDR and Ready, and its drain when it leaves. */
+  private bootstrapWorker(
+    node: ClusterNode,
+    { wait, cni }: { wait: command.remote.Command; cni: command.remote.Command },
+    { name, args, controlPlane, init, sealPublicKey, sealPrivateKey }: WorkerContext,
+  ): WorkerBootstrap {
+    const connection = (target: ClusterNode, limits?: DialLimits) => connectionTo(target, args.sshPrivateKeyPem, limits);
+    // A token made for this worker, by the control plane, when this worker needs it.
+    const joinToken = new command.remote.Command(`${name}-join-token-${node.plan.name}`, {
+      ...SEALED,
+      connection: connection(controlPlane),
+      create: sealPublicKey.apply((pem) =>
+        remoteScript(joinTokenScript({ controlPlaneName: controlPlane.plan.name, workerName: node.plan.name, publicKeyPem: pem })),
+      ),
+      triggers: [node.instance.id, init.id],
+    }, { parent: this, dependsOn: [init], additionalSecretOutputs: ["stdout"] });
+    const joinLine = pulumi.all([joinToken.stdout, sealPrivateKey]).apply(([stdout, key]) => parseJoinCommand(unseal(stdout, key)));
+    const join = new command.remote.Command(`${name}-join-${node.plan.name}`, {
+      ...COMMON,
+      connection: connection(node),
+      // The CA hash is public (it names the CA's public key); the token is not.
+      create: pulumi.unsecret(joinLine.apply((line) => remoteScript(kubeadmJoinScript({ nodeName: node.plan.name, caCertHash: line.caCertHash })))),
+      stdin: pulumi.secret(
+        pulumi.all([joinLine, node.privateIp]).apply(([line, privateIp]) =>
+          renderJoinConfig({ kubernetesMinor: args.kubernetesMinor, nodeName: node.plan.name, privateIp, join: line }),
+        ),
+      ),
+      triggers: [node.instance.id, init.id],
+    }, { parent: this, dependsOn: [init, wait, cni, joinToken], deleteBeforeReplace: true });
+    const register = new command.remote.Command(`${name}-register-${node.plan.name}`, {
+      ...COMMON,
+      connection: connection(controlPlane),
+      create: remoteScript(registerNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name, podCidr: node.plan.podCidr })),
+      triggers: [node.instance.id, init.id],
+    }, { parent: this, dependsOn: [join], deleteBeforeReplace: true });
+    // Its own resource so that its connection (kept in the state for the delete) can give
+    // up fast; skipped when the control plane goes too (pulumi destroy), as nothing is left
+    // to drain from, reachable or not.
+    const drain = new command.remote.Command(`${name}-drain-${node.plan.name}`, {
+      ...COMMON,
+      connection: connection(controlPlane, DRAIN_DIAL),
+      delete: remoteScript(drainNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name })),
+      triggers: [node.instance.id, init.id],
+    }, { parent: this, dependsOn: [register], deleteBeforeReplace: true, deletedWith: controlPlane.instance });
+    return { node, wait, cni, joinToken, join, register, drain };
   }
 }
