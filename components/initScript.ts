@@ -20,6 +20,11 @@ import {
 
 /** Written once init has completed here: from then on the script never resets this node. */
 export const INIT_DONE_MARKER = `${KUBEADM_CONFIG_DIR}/init-done`;
+/**
+ * The same evidence without the marker (a cluster initialised by an older script): init's
+ * kubelet-finalize phase, next to last, points kubelet.conf at the rotated client certificate.
+ */
+const KUBELET_FINALIZED = "grep -qs 'kubelet-client-current.pem' /etc/kubernetes/kubelet.conf";
 
 /** What kubeadm init leaves behind in its last phases, as `kubectl get` arguments, in phase order. */
 export const INIT_ARTEFACTS: ReadonlyArray<readonly [phase: string, args: string]> = [
@@ -87,9 +92,10 @@ function initFunctions(): string {
 
 /**
  * kubeadm init on the control plane from the rendered config, then the control plane's own
- * spec.podCIDR. Three cases: init completed here before (never reset: a silent API server
- * is an error to look at); the API server answers (finish whatever phases are missing, or
- * skip); otherwise no cluster ever came up here (reset what an earlier try left, init).
+ * spec.podCIDR. Three cases: init completed here before, or got as far as kubelet-finalize
+ * (never reset: a silent API server is an error to look at); the API server answers
+ * (finish whatever phases are missing, or skip); otherwise no cluster ever came up here
+ * (reset what an earlier try left, init).
  */
 export function kubeadmInitScript(input: { nodeName: string; kubeadmConfig: string; podCidr: string }): string {
   return [
@@ -106,7 +112,7 @@ export function kubeadmInitScript(input: { nodeName: string; kubeadmConfig: stri
     "version=$(kubeadm version -o short)",
     `sed "s/${KUBERNETES_VERSION_PLACEHOLDER}/$version/" "$CONFIG.template" >"$CONFIG"`,
     'rm -f "$CONFIG.template"',
-    'if [[ -f "$DONE" ]]; then',
+    `if [[ -f "$DONE" ]] || ${KUBELET_FINALIZED}; then`,
     `  api_answers || fail "kubeadm init completed on this node before, but the API server does not answer; find out why (journalctl -u kubelet, crictl ps -a) or start a new cluster: pulumi up --replace <control-plane instance URN>"`,
     "  finish_or_skip",
     `elif [[ -f ${ADMIN_KUBECONFIG} ]] && api_answers; then`,

@@ -58,7 +58,7 @@ describe("pulumi init script (run against stub kubeadm and kubectl)", () => {
     assert.match(result.stderr, /deleted kubeadm init's bootstrap token init\d+/);
   });
 
-  for (const stoppedAfter of ["wait-control-plane", "upload-config", "mark-control-plane", "bootstrap-token"]) {
+  for (const stoppedAfter of ["wait-control-plane", "upload-config", "mark-control-plane", "bootstrap-token", "kubelet-finalize"]) {
     it(`an init that stopped after ${stoppedAfter} (API server up) is finished by its last phases, not redone`, () => {
       const first = run({ PODNET_FAKE_INIT_STOPS_AFTER: stoppedAfter });
       assert.notEqual(first.status, 0, "the stub init failed, as the real one would");
@@ -102,16 +102,20 @@ describe("pulumi init script (run against stub kubeadm and kubectl)", () => {
     }
   });
 
-  it("never resets a node where init completed, even when its API server is down", () => {
-    assert.equal(run().status, 0);
-    fs.rmSync(`${node.state}/api-up`);
-    node.clearCalls();
-    const again = run();
-    assert.notEqual(again.status, 0);
-    assert.match(again.stderr, /kubeadm init completed on this node before, but the API server does not answer; .*pulumi up --replace/);
-    assert.deepEqual(initCalls(), []);
-    assert.ok(node.has("objects/daemonset_kube-system_kube-proxy"), "nothing removed");
-  });
+  for (const marker of ["with", "without"]) {
+    it(`never resets a node where init completed (${marker} the done marker), even when its API server is down`, () => {
+      assert.equal(run().status, 0);
+      if (marker === "without") fs.rmSync(node.file(INIT_DONE_MARKER));
+      fs.rmSync(`${node.state}/api-up`);
+      node.clearCalls();
+      const again = run();
+      assert.notEqual(again.status, 0);
+      assert.match(again.stderr, /kubeadm init completed on this node before, but the API server does not answer; .*pulumi up --replace/);
+      assert.deepEqual(initCalls(), []);
+      assert.ok(node.has("objects/daemonset_kube-system_kube-proxy"), "nothing removed");
+      assert.ok(fs.existsSync(node.file("/etc/kubernetes/admin.conf")));
+    });
+  }
 
   it("deletes only kubeadm init's own token, never a worker's join token", () => {
     fs.writeFileSync(`${node.state}/tokens`, `bootstrap-token-wrk001 ${Buffer.from("podnet: join of worker-1").toString("base64")}\n`);
