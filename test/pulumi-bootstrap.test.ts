@@ -151,7 +151,7 @@ describe("pulumi bootstrap: the drain script, run against stub kubectl", () => {
     fs.writeFileSync(node.file("/etc/kubernetes/admin.conf"), "");
   });
   afterEach(() => node.cleanup());
-  const drain = () => node.run(built.one(COMMAND, "podnet-drain-worker-1").inputs.delete, { shell: "sh" });
+  const drain = () => node.run(built.one(COMMAND, "podnet-drain-worker-1").inputs.delete);
 
   it("drains and deletes the worker's Node", () => {
     fs.writeFileSync(`${node.state}/api-up`, "");

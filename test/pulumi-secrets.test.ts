@@ -72,7 +72,7 @@ describe("pulumi secrets: logged output", () => {
 
   it("the join line leaves the control plane sealed: nothing printed holds the token", () => {
     const joinLine = `kubeadm join 10.0.1.10:6443 --token ${FAKE_TOKEN} --discovery-token-ca-cert-hash ${FAKE_CA_HASH}`;
-    const ran = node.run(command("join-token-worker-1").inputs.create, { shell: "sh", env: { PODNET_FAKE_JOIN_LINE: joinLine } });
+    const ran = node.run(command("join-token-worker-1").inputs.create, { env: { PODNET_FAKE_JOIN_LINE: joinLine } });
     assert.equal(ran.status, 0, ran.stderr);
     assert.ok(!`${ran.stdout}${ran.stderr}`.includes(TOKEN_SECRET), "the token is printed in clear");
     assert.equal(unseal(ran.stdout, sealKey()).trim(), joinLine);
@@ -82,7 +82,7 @@ describe("pulumi secrets: logged output", () => {
     const adminConf = node.file("/etc/kubernetes/admin.conf");
     fs.mkdirSync(path.dirname(adminConf), { recursive: true });
     fs.writeFileSync(adminConf, FAKE_ADMIN_CONF);
-    const ran = node.run(command("kubeconfig").inputs.create, { shell: "sh" });
+    const ran = node.run(command("kubeconfig").inputs.create);
     assert.equal(ran.status, 0, ran.stderr);
     assert.ok(!`${ran.stdout}${ran.stderr}`.includes(CLIENT_KEY), "the client key is printed in clear");
     assert.equal(unseal(ran.stdout, sealKey()), FAKE_ADMIN_CONF);
@@ -90,12 +90,12 @@ describe("pulumi secrets: logged output", () => {
 
   it("the worker reads its join configuration from stdin and prints nothing of it", () => {
     const join = command("join-worker-1");
-    const ran = node.run(join.inputs.create, { shell: "sh", stdin: join.inputs.stdin });
+    const ran = node.run(join.inputs.create, { stdin: join.inputs.stdin });
     assert.equal(ran.status, 0, ran.stderr);
     assert.equal(node.read("join-config"), join.inputs.stdin, "kubeadm join got the config byte for byte");
     assert.ok(!`${ran.stdout}${ran.stderr}`.includes(TOKEN_SECRET));
     assert.ok(!fs.existsSync(node.file("/etc/kubernetes/podnet/kubeadm-join.yaml")), "the token file is removed");
-    const empty = node.run(join.inputs.create, { shell: "sh", stdin: "" });
+    const empty = node.run(join.inputs.create, { stdin: "" });
     assert.notEqual(empty.status, 0);
     assert.match(empty.stderr, /no JoinConfiguration on stdin/);
   });

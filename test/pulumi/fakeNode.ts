@@ -1,13 +1,13 @@
 // A stand-in for a node, to run the bootstrap scripts here exactly as rendered: stub
-// kubeadm/kubectl/sudo/sleep on PATH that keep a fake cluster in a temp directory, and the
-// node's /etc/kubernetes and /var/lib/etcd moved under a temp root (the only change made to
-// the script). The stubs' rules follow kubeadm's: init refuses leftovers, each phase leaves
-// its artefacts, reset removes them; kubectl answers only while the API server is "up".
-import { spawnSync } from "node:child_process";
+// kubeadm and kubectl (test/pulumi/stubs/) that keep a fake cluster in a temp directory,
+// sudo as a pass-through and sleep as a no-op, all on PATH through test/helpers/stubs.ts,
+// which logs every call; the node's /etc/kubernetes and /var/lib/etcd move under a temp
+// root (the only change made to a script). The stubs follow kubeadm's rules: init refuses
+// leftovers, each phase leaves its artefacts, reset removes them; kubectl answers only
+// while the API server is "up".
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-
+import { Stubs } from "../helpers/stubs";
 
 export interface Ran {
   readonly status: number | null;
@@ -16,22 +16,18 @@ export interface Ran {
 }
 
 export class FakeNode {
-  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "podnet-fake-node-"));
-  readonly root = path.join(this.dir, "root");
-  readonly state = path.join(this.dir, "state");
-  private readonly bin = path.join(this.dir, "bin");
+  private readonly stubs = new Stubs()
+    .add("kubeadm", `exec bash ${path.join(__dirname, "stubs", "kubeadm")} "$@"`)
+    .add("kubectl", `exec bash ${path.join(__dirname, "stubs", "kubectl")} "$@"`)
+    .add("sudo", 'exec "$@"')
+    .add("sleep");
+  readonly root = path.join(this.stubs.dir, "root");
+  /** The fake cluster: objects/, nodes/, tokens, and api-up while the API server answers. */
+  readonly state = path.join(this.stubs.dir, "state");
 
   constructor() {
-    for (const dir of [this.root, this.bin, path.join(this.state, "objects"), path.join(this.state, "nodes")]) fs.mkdirSync(dir, { recursive: true });
+    for (const dir of [this.root, path.join(this.state, "objects"), path.join(this.state, "nodes")]) fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(this.state, "tokens"), "");
-    fs.writeFileSync(path.join(this.state, "calls"), "");
-    const stubs: Record<string, string> = {
-      kubeadm: fs.readFileSync(path.join(__dirname, "stubs", "kubeadm"), "utf8"),
-      kubectl: fs.readFileSync(path.join(__dirname, "stubs", "kubectl"), "utf8"),
-      sudo: '#!/bin/sh\nexec "$@"\n',
-      sleep: "#!/bin/sh\nexit 0\n",
-    };
-    for (const [name, body] of Object.entries(stubs)) fs.writeFileSync(path.join(this.bin, name), body, { mode: 0o755 });
   }
 
   /** A path on the node, under the fake root. */
@@ -39,24 +35,21 @@ export class FakeNode {
     return path.join(this.root, nodePath);
   }
 
-  /** Runs a script (bash, or a remoteScript wrapper under sh) as the node would. */
-  run(script: string, options: { shell?: "bash" | "sh"; stdin?: string; env?: Record<string, string> } = {}): Ran {
+  /** Runs a script (a bash script, or the sh wrapper remoteScript makes) as the node would. */
+  run(script: string, options: { stdin?: string; env?: Record<string, string> } = {}): Ran {
     const moved = script.replaceAll("/etc/kubernetes", this.file("/etc/kubernetes")).replaceAll("/var/lib/etcd", this.file("/var/lib/etcd"));
-    const result = spawnSync(options.shell ?? "bash", ["-c", moved], {
-      encoding: "utf8",
-      input: options.stdin ?? "",
-      env: { ...process.env, PATH: `${this.bin}:${process.env.PATH}`, PODNET_FAKE_STATE: this.state, PODNET_FAKE_ROOT: this.root, ...options.env },
-    });
+    const env = { PODNET_FAKE_STATE: this.state, PODNET_FAKE_ROOT: this.root, ...options.env };
+    const result = this.stubs.bash(["-c", moved], env, options.stdin ?? "");
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
-  /** Every kubeadm/kubectl invocation so far, one line each. */
+  /** Every kubeadm/kubectl call so far ("kubeadm init ..."), in order. */
   calls(): string[] {
-    return fs.readFileSync(path.join(this.state, "calls"), "utf8").split("\n").filter(Boolean);
+    return this.stubs.calls().filter((c) => /^kube(adm|ctl) /.test(c));
   }
 
   clearCalls(): void {
-    fs.writeFileSync(path.join(this.state, "calls"), "");
+    fs.rmSync(path.join(this.stubs.dir, "calls.log"), { force: true });
   }
 
   has(stateFile: string): boolean {
@@ -68,6 +61,6 @@ export class FakeNode {
   }
 
   cleanup(): void {
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    this.stubs.cleanup();
   }
 }
