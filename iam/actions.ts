@@ -57,11 +57,19 @@ export const RESOURCE_ACTIONS: Readonly<Record<string, ResourceActions>> = {
     write: ["ec2:ImportKeyPair", "ec2:DeleteKeyPair", ...TAGS],
   },
   "aws:ec2/instance:Instance": {
-    // Create reads the AMI's root device name; read covers attributes (user data, source/dest
-    // check), T-family credit settings and the root volume. Update stops and starts the
-    // instance for a new type or user data, and resizes the root volume in place.
-    read: ["ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:DescribeInstanceCreditSpecifications", "ec2:DescribeVolumes", "ec2:DescribeVolumesModifications", "ec2:DescribeImages"],
-    write: ["ec2:RunInstances", "ec2:ModifyInstanceAttribute", "ec2:ModifyInstanceMetadataOptions", "ec2:StopInstances", "ec2:StartInstances", "ec2:ModifyVolume", "ec2:TerminateInstances", ...TAGS],
+    // Create reads the AMI's root device name. Read (also after every create and update)
+    // covers the instance type (burstable or not, then its credit settings), attributes (user
+    // data, stop and termination protection, shutdown behaviour), launch-template tags, the
+    // VPC (default or not) and the root volume. Update stops and starts the instance for a new
+    // type, moves security groups on the primary interface, and resizes the root volume in place.
+    read: [
+      "ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeInstanceAttribute", "ec2:DescribeInstanceCreditSpecifications",
+      "ec2:DescribeTags", "ec2:DescribeVpcs", "ec2:DescribeVolumes", "ec2:DescribeVolumesModifications", "ec2:DescribeImages",
+    ],
+    write: [
+      "ec2:RunInstances", "ec2:ModifyInstanceAttribute", "ec2:ModifyInstanceMetadataOptions", "ec2:ModifyNetworkInterfaceAttribute",
+      "ec2:StopInstances", "ec2:StartInstances", "ec2:ModifyVolume", "ec2:TerminateInstances", ...TAGS,
+    ],
   },
   "aws:ec2/eip:Eip": {
     // Read includes the address's reverse DNS record.

@@ -75,7 +75,7 @@ describe("IAM policies (iam/)", () => {
   });
 
   it("grants npm run image Packer's documented minimum, for a template that needs no more (iam/packer-image.json)", () => {
-    // packer-plugin-amazon docs/README.md, "IAM Task or Instance Role": "the minimal set
+    // packer-plugin-amazon v1.3.9 (the pinned plugin) docs/README.md, "IAM Task or Instance Role": "the minimal set
     // permissions necessary for the Amazon plugin to work".
     const documented = [
       "AttachVolume", "AuthorizeSecurityGroupIngress", "CopyImage", "CreateImage", "CreateKeyPair", "CreateSecurityGroup",
