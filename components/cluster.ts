@@ -105,6 +105,7 @@ export class Cluster extends pulumi.ComponentResource {
       rootVolumeSizeGiB: config.rootVolumeSizeGiB,
       amiId: config.amiId,
       amiOwner: config.amiOwner,
+      region: config.region,
       kubernetesVersion: config.kubernetesVersion,
       imageArch: config.imageArch,
       tags: componentTags,

@@ -19,6 +19,8 @@ export interface NodesArgs {
   readonly rootVolumeSizeGiB: number;
   readonly amiId?: string;
   readonly amiOwner: string;
+  /** The stack's region: where the image lookup looks, named when it finds nothing. */
+  readonly region: string;
   readonly kubernetesVersion: string;
   readonly imageArch: ImageArch;
   readonly tags: Record<string, string>;
@@ -38,7 +40,7 @@ export interface ClusterNode {
 }
 
 /** Finds the newest image Packer built for this Kubernetes minor and architecture; refuses, naming `npm run image`, when there is none. */
-export function findNodeImage(args: Pick<NodesArgs, "amiOwner" | "kubernetesVersion" | "imageArch">, opts: pulumi.InvokeOutputOptions): pulumi.Output<string> {
+export function findNodeImage(args: Pick<NodesArgs, "amiOwner" | "region" | "kubernetesVersion" | "imageArch">, opts: pulumi.InvokeOutputOptions): pulumi.Output<string> {
   return lookupNodeImage(args, opts);
 }
 

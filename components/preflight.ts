@@ -97,6 +97,7 @@ export function checkArchitecture(config: ClusterConfig, opts: pulumi.InvokeOutp
 /** What the node image lookup needs. */
 export interface NodeImageQuery {
   readonly amiOwner: string;
+  readonly region: string;
   readonly kubernetesVersion: string;
   readonly imageArch: ImageArch;
 }
@@ -107,10 +108,10 @@ export function noImageProblem(query: NodeImageQuery): ConfigProblem {
   return {
     key: "amiId",
     message:
-      `no node image named ${name} (owner ${query.amiOwner}, ${query.imageArch}) in this stack's region: ` +
+      `no node image named ${name} (owner ${query.amiOwner}, ${query.imageArch}) in ${query.region}, the stack's region: ` +
       `build it first; Packer registers it in the region it builds in`,
     fix:
-      `npm run image -- -var region=<the stack's aws:region> -var kubernetes_minor=${query.kubernetesVersion} -var arch=${query.imageArch}` +
+      `npm run image -- -var region=${query.region} -var kubernetes_minor=${query.kubernetesVersion} -var arch=${query.imageArch}` +
       `   or   ${setCommand("amiId", "ami-0123456789abcdef0")} (an image you built)`,
   };
 }

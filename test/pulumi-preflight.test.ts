@@ -142,12 +142,12 @@ describe("pulumi preflight: an account with no podnet image yet", () => {
 
   for (const preview of [true, false]) {
     it(`refuses at ${preview ? "preview" : "up"} with a message that says to run npm run image, not a bare lookup error`, async () => {
-      const built = await buildCluster(validate(BASE), { preview, invokes: noImages });
+      const built = await buildCluster(validate({ ...BASE, "aws:region": "eu-west-1" }), { preview, invokes: noImages });
       const err = await refusal(built.cluster.machines.amiId);
       const [problem] = err.problems;
       assert.equal(problem.key, "amiId");
-      assert.match(problem.message, /no node image named podnet-node-k8s-1\.35-x86_64-\* \(owner self, x86_64\) in this stack's region/);
-      assert.match(problem.fix, /^npm run image -- -var region=.* -var kubernetes_minor=1\.35 -var arch=x86_64/);
+      assert.match(problem.message, /no node image named podnet-node-k8s-1\.35-x86_64-\* \(owner self, x86_64\) in eu-west-1, the stack's region/);
+      assert.match(problem.fix, /^npm run image -- -var region=eu-west-1 -var kubernetes_minor=1\.35 -var arch=x86_64/);
       assert.match(problem.fix, /or {3}pulumi config set podnet:amiId/);
       assert.equal(built.byType(INSTANCE).length, 0, "no instance without an image");
     });
