@@ -34,6 +34,12 @@ variable "kubernetes_minor" {
     condition     = regex_replace(var.kubernetes_minor, "^1\\.[0-9]+$", "") == ""
     error_message = "The kubernetes_minor variable must be a minor version such as 1.35."
   }
+
+  validation {
+    # KUBERNETES_MINORS in components/image.ts, as a pattern: packer 1.6.6 has no tonumber().
+    condition     = regex_replace(var.kubernetes_minor, "^1\\.3[2-6]$", "") == ""
+    error_message = "The kubernetes_minor variable must be from 1.32 to 1.36, the minors containerd's support matrix pairs with the containerd 2 this image installs."
+  }
 }
 
 variable "volume_size" {
@@ -46,6 +52,12 @@ variable "plugin_bundle" {
   type        = string
   default     = ""
   description = "The podnet plugin bundle to install as /opt/cni/bin/podnet; empty means dist/podnet of this repository, as `npm run build` writes it."
+}
+
+variable "ssh_source_cidrs" {
+  type        = list(string)
+  default     = []
+  description = "CIDRs the build instance's temporary security group admits SSH from; empty means only this machine's public IP, as https://checkip.amazonaws.com reports it (set it when a NAT changes that address between connections)."
 }
 
 variable "bun_version" {

@@ -26,6 +26,8 @@ export interface Recorded {
   readonly additionalSecretOutputs: string[];
   readonly deleteBeforeReplace: boolean;
   readonly ignoreChanges: string[];
+  /** URN of the resource whose deletion makes this one's delete unnecessary ("" if none). */
+  readonly deletedWith: string;
 }
 
 export function isSecretValue(value: unknown): boolean {
@@ -59,6 +61,7 @@ export const FAKE_ADMIN_CONF = [
   "users:",
   "- name: kubernetes-admin",
   "  user:",
+  "    client-certificate-data: Q0VSVAo=",
   "    client-key-data: S0VZCg==",
   "",
 ].join("\n");
@@ -69,11 +72,32 @@ function publicKeyIn(script: string): string {
   return match[0];
 }
 
+/** An ed25519 key as @pulumi/tls gives it (the private half in a stand-in OpenSSH armour). */
+function fakeEd25519Key(): Record<string, string> {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync("ed25519");
+  const raw = Buffer.from(publicKey.export({ format: "jwk" }).x!, "base64url");
+  const field = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+  const blob = Buffer.concat([field(Buffer.from("ssh-ed25519")), field(raw)]).toString("base64");
+  const body = privateKey.export({ type: "pkcs8", format: "der" }).toString("base64");
+  return {
+    algorithm: "ED25519",
+    privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${body}\n-----END OPENSSH PRIVATE KEY-----\n`,
+    privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+    publicKeyOpenssh: `ssh-ed25519 ${blob}\n`,
+  };
+}
+
 // One key per resource name for the whole test run, so two builds of the stack can be compared.
 const keys = new Map<string, Record<string, string>>();
-function fakeKey(name: string): Record<string, string> {
+function fakeKey(name: string, algorithm: string): Record<string, string> {
   const cached = keys.get(name);
   if (cached) return cached;
+  if (algorithm === "ED25519") {
+    const key = fakeEd25519Key();
+    keys.set(name, key);
+    return key;
+  }
   const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
   const jwk = publicKey.export({ format: "jwk" });
   const key = {
@@ -94,12 +118,29 @@ const COMPUTED_IN_PREVIEW: Record<string, string[]> = {
   "aws:ec2/instance:Instance": ["primaryNetworkInterfaceId", "privateIp", "publicIp"],
   "aws:ec2/eip:Eip": ["publicIp"],
   "aws:ec2/keyPair:KeyPair": ["keyName"],
-  "tls:index/privateKey:PrivateKey": ["privateKeyPem", "publicKeyPem", "publicKeyOpenssh"],
+  "tls:index/privateKey:PrivateKey": ["privateKeyPem", "privateKeyOpenssh", "publicKeyPem", "publicKeyOpenssh"],
   "command:remote:Command": ["stdout", "stderr"],
 };
 
+/** Graviton families (t4g, m7g, c7gn, im4gn, a1) run arm64; the rest of EC2 runs x86_64. */
+export function mockArchitectures(instanceType: string): string[] {
+  const family = instanceType.split(".")[0];
+  return family === "a1" || /^[a-z]+\d+[a-z]*g/.test(family) ? ["arm64"] : ["i386", "x86_64"];
+}
+
+/** Invoke results a test substitutes for the defaults, by token. */
+export type InvokeOverrides = Record<string, (inputs: any) => Record<string, unknown>>;
+
+export interface MockOptions {
+  readonly preview?: boolean;
+  readonly stack?: string;
+  /** The outputs of the stack's last update, as a StackReference to itself reads them (none: a new stack). */
+  readonly previousOutputs?: Record<string, unknown>;
+  readonly invokes?: InvokeOverrides;
+}
+
 class Recorder implements pulumi.runtime.Mocks {
-  constructor(private readonly preview: boolean) {}
+  constructor(private readonly preview: boolean, private readonly options: MockOptions = {}) {}
   readonly resources: Recorded[] = [];
   readonly calls: pulumi.runtime.MockCallArgs[] = [];
   private instanceCount = 0;
@@ -122,7 +163,10 @@ class Recorder implements pulumi.runtime.Mocks {
         state = { ...state, publicIp: "203.0.113.10" };
         break;
       case "tls:index/privateKey:PrivateKey":
-        state = { ...state, ...fakeKey(args.name) };
+        state = { ...state, ...fakeKey(args.name, inputs.algorithm) };
+        break;
+      case "pulumi:pulumi:StackReference":
+        state = { ...state, outputs: this.options.previousOutputs ?? {}, secretOutputNames: [] };
         break;
       case "command:remote:Command": {
         const create: string = typeof inputs.create === "string" ? inputs.create : "";
@@ -147,7 +191,13 @@ class Recorder implements pulumi.runtime.Mocks {
 
   async call(args: pulumi.runtime.MockCallArgs): Promise<pulumi.runtime.MockCallResult> {
     this.calls.push(args);
+    const override = this.options.invokes?.[args.token];
+    if (override) return override(args.inputs);
     switch (args.token) {
+      case "aws:ec2/getAmiIds:getAmiIds":
+        return { id: "podnet-images", ids: ["ami-0fedcba9876543210", "ami-00000000000000001"] };
+      case "aws:ec2/getInstanceType:getInstanceType":
+        return { id: args.inputs.instanceType, instanceType: args.inputs.instanceType, supportedArchitectures: mockArchitectures(args.inputs.instanceType) };
       case "aws:ec2/getAmi:getAmi":
         return { id: "ami-0fedcba9876543210", architecture: "x86_64", name: "podnet-node-k8s-1.35-x86_64-20260101" };
       case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
@@ -159,6 +209,9 @@ class Recorder implements pulumi.runtime.Mocks {
           ["us-east-1b", "t3.medium"],
           ["us-east-1b", "t3.small"],
         ];
+        // Any other type asked for (t4g, m7g, ...) is offered in 1b and 1c.
+        const asked: string[] = args.inputs.filters?.find((f: any) => f.name === "instance-type")?.values ?? [];
+        for (const type of asked.filter((t) => !t.startsWith("t3."))) offers.push(["us-east-1b", type], ["us-east-1c", type]);
         return { id: "us-east-1", locations: offers.map((o) => o[0]), instanceTypes: offers.map((o) => o[1]), locationTypes: offers.map(() => "availability-zone") };
       }
       default:
@@ -187,9 +240,10 @@ export interface Session {
 }
 
 /** Fresh mocks with a recording monitor: what the engine would receive, request by request. */
-export async function startMocks(options: { preview?: boolean; stack?: string } = {}): Promise<Session> {
-  const recorder = new Recorder(options.preview ?? false);
-  await pulumi.runtime.setMocks(recorder, "podnet", options.stack ?? "test", options.preview ?? false);
+export async function startMocks(options: MockOptions = {}): Promise<Session> {
+  const recorder = new Recorder(options.preview ?? false, options);
+  // "organization" is what a self-managed backend calls every stack's organization.
+  await pulumi.runtime.setMocks(recorder, "podnet", options.stack ?? "test", options.preview ?? false, "organization");
   const monitor = pulumi.runtime.getMonitor() as any;
   const register = monitor.registerResource.bind(monitor);
   let pending = 0;
@@ -209,6 +263,7 @@ export async function startMocks(options: { preview?: boolean; stack?: string } 
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       deleteBeforeReplace: req.getDeletebeforereplace(),
       ignoreChanges: req.getIgnorechangesList(),
+      deletedWith: req.getDeletedwith(),
     };
     recorder.resources.push(record);
     return register(req, (err: any, resp: any) => {
@@ -241,7 +296,7 @@ export async function startMocks(options: { preview?: boolean; stack?: string } 
 }
 
 /** Builds the Cluster for a config under fresh mocks and waits until every resource is registered. */
-export async function buildCluster(config: ClusterConfig, options: { preview?: boolean; stack?: string } = {}): Promise<Built> {
+export async function buildCluster(config: ClusterConfig, options: MockOptions = {}): Promise<Built> {
   const session = await startMocks(options);
   const cluster = new Cluster("podnet", config);
   // Wait for the outputs (they depend on nearly everything), then for the stragglers.
