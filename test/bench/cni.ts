@@ -8,7 +8,7 @@
 // and, when strace is installed, a profile of podnet's ADD (processes, exec cost, JS time).
 // Prints a table and writes bench-results/cni.md. Removes every namespace it made.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -16,7 +16,7 @@ import { renderConflist } from "../../cni/conflist";
 import { IpamStore } from "../../cni/ipam";
 import { parseCidr } from "../../cni/ipv4";
 import { BUNDLE, CLUSTER_CIDR, ensureBundle, installCniBin, workerNode } from "../runtimes/cni";
-import { HostTraces, REPO_ROOT, describeCmd, nodeLockFile, onNode, requireRoot, requireTools, sh, tempDir, withPrivateVarLog } from "../runtimes/host";
+import { HostTraces, REPO_ROOT, describeCmd, must, nodeLockFile, onNode, requireRoot, requireTools, sh, tempDir, withPrivateVarLog } from "../runtimes/host";
 import { bunBinDir, pinnedBunVersion } from "../../lab/bun";
 import { CallTrace, ExecProfile, parseStrace, summariseStrace } from "./profile";
 import { type HookRun, type LoggedCall, type Profile, SPAWN_HOOK, type Series, median, p95, render, summarise } from "./report";
@@ -121,6 +121,32 @@ function machine(): string {
 
 // ---------------------------------------------------------------------------- main
 
+/**
+ * `bun -e 0` from a copy of the runtime whose pages were just dropped from the page cache
+ * (dd's nocache, for that file only), then again warm: what the first call after an
+ * install or a boot pays to read the binary. Median of a few rounds.
+ */
+function coldRuntimeStart(bun: string, dir: string): { coldMs: number; warmMs: number; mib: number } {
+  const copy = join(dir, "bun-cold");
+  copyFileSync(bun, copy);
+  chmodSync(copy, 0o755);
+  const cold: number[] = [];
+  const warm: number[] = [];
+  const time = () => {
+    const start = process.hrtime.bigint();
+    must([copy, "-e", "0"]);
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  };
+  for (let i = 0; i < 3; i++) {
+    must(["dd", `of=${copy}`, "oflag=nocache", "conv=notrunc,fdatasync", "count=0", "status=none"]);
+    cold.push(time());
+    warm.push(time());
+  }
+  const mib = statSync(copy).size / 1024 / 1024;
+  rmSync(copy, { force: true });
+  return { coldMs: median(cold), warmMs: median(warm), mib };
+}
+
 /** The plugin's log line for a container's last call. */
 function loggedCall(logFile: string, containerId: string): LoggedCall | undefined {
   const lines = readFileSync(logFile, "utf8").trim().split("\n");
@@ -221,6 +247,7 @@ async function main(): Promise<void> {
   let firstAddProfile: Profile | undefined;
   let execProfile: ExecProfile | undefined;
   let profileNote = "";
+  let coldStart: ReturnType<typeof coldRuntimeStart> | undefined;
   try {
     // Namespaces: one node and its pods per plugin, made by one ip process.
     ipBatch(sides.flatMap((s) => [`netns add ${s.node}`, ...s.pods.map((p) => `netns add ${p.netns.slice("/run/netns/".length)}`)]));
@@ -307,6 +334,7 @@ async function main(): Promise<void> {
       if (floorRun) floors.push(floorRun);
     }
     profile = summarise(runs, floors);
+    coldStart = coldRuntimeStart(bun, dir);
 
     if (sh(["sh", "-c", "command -v strace"]).status === 0) {
       const adds: CallTrace[] = [];
@@ -357,6 +385,7 @@ async function main(): Promise<void> {
     floorVersion,
     profile,
     firstAddProfile,
+    coldStart,
     execProfile,
     profileNote,
     elapsedMs: Date.now() - started,

@@ -174,6 +174,8 @@ export interface Figures {
   firstAddProfile?: Profile;
   execProfile?: ExecProfile;
   profileNote: string;
+  /** `bun -e 0` with the runtime's binary out of the page cache, and warm. */
+  coldStart?: { coldMs: number; warmMs: number; mib: number };
   elapsedMs: number;
 }
 
@@ -235,6 +237,14 @@ export function render(f: Figures): string {
   ];
   if (f.profile) lines.push("", ...profileTable(`Where podnet's ADD spends its time (${f.profile.runs} calls, medians, timed inside the process)`, f.profile));
   if (f.firstAddProfile) lines.push("", ...profileTable("The first ADD on a fresh node (one call)", f.firstAddProfile));
+  if (f.coldStart) {
+    const c = f.coldStart;
+    lines.push(
+      "",
+      `The first call after Bun is installed or the node boots also reads the runtime's ${c.mib.toFixed(0)} MiB binary: ` +
+        `\`bun -e 0\` took ${ms(c.coldMs)} with the binary out of the page cache, ${ms(c.warmMs)} warm (this machine's disk).`,
+    );
+  }
   if (f.profile) {
     lines.push(
       "",
