@@ -1,11 +1,13 @@
 // kubeadm configuration files for the control plane and the workers, and the stack's kubeconfig,
 // built as typed objects (the fields of kubeadm's own API types) and written by the one YAML
 // serializer (yaml.ts), so they can be unit-tested against the field names of each API version.
+import { API_SERVER_PORT } from "../model/ports";
 import { KUBERNETES_VERSION_PLACEHOLDER } from "./scripts";
 import { toYaml, toYamlStream } from "./yaml";
 
+export { API_SERVER_PORT };
+
 export const CRI_SOCKET = "unix:///run/containerd/containerd.sock";
-export const API_SERVER_PORT = 6443;
 export const CLUSTER_NAME = "podnet";
 /**
  * kubeadm init always makes a bootstrap token (24 h by default). Workers get their own
