@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { cidrContains, cidrsOverlap, formatCidr, parseCidr, subnetCount, tryParseCidr, type Cidr } from "../cni/ipv4";
 import { planProblems, type ClusterPlanInput } from "../cni/plan";
+import { NETWORK_DEFAULTS } from "../model/defaults";
 import { parseAdminCidrs } from "./adminCidrs";
 import { regionProblems, resolveRegion, unknownKeyProblems, type RegionSources } from "./configKeys";
 import { DEFAULT_IMAGE_ARCH, DEFAULT_KUBERNETES_MINOR, KUBERNETES_MINORS, type ImageArch } from "./image";
@@ -51,11 +52,7 @@ export const CONFIG_DEFAULTS = {
   controlPlaneInstanceType: "t3.medium",
   workerInstanceType: "t3.small",
   rootVolumeSizeGiB: 30,
-  vpcCidr: "10.0.0.0/16",
-  subnetCidr: "10.0.1.0/24",
-  clusterCidr: "10.244.0.0/16",
-  nodeMaskSize: 24,
-  serviceCidr: "10.96.0.0/12",
+  ...NETWORK_DEFAULTS,
   kubernetesVersion: DEFAULT_KUBERNETES_MINOR,
   amiId: "",
   amiOwner: "self",
@@ -210,9 +207,9 @@ export function parseConfig(source: ConfigSource, context: ConfigContext = {}): 
 
 // Where a fix moves an overlapping network: the first of these clear of the others. The
 // lists share no addresses, so fixes applied one after another never collide.
-const VPC_CANDIDATES = ["10.0.0.0/16", "10.1.0.0/16", "192.168.0.0/16"];
-const CLUSTER_CANDIDATES = ["10.244.0.0/16", "10.245.0.0/16", "100.64.0.0/16"];
-const SERVICE_CANDIDATES = ["10.96.0.0/12", "172.16.0.0/12", "100.80.0.0/12"];
+const VPC_CANDIDATES = [NETWORK_DEFAULTS.vpcCidr, "10.1.0.0/16", "192.168.0.0/16"];
+const CLUSTER_CANDIDATES = [NETWORK_DEFAULTS.clusterCidr, "10.245.0.0/16", "100.64.0.0/16"];
+const SERVICE_CANDIDATES = [NETWORK_DEFAULTS.serviceCidr, "172.16.0.0/12", "100.80.0.0/12"];
 
 /** The first candidate that overlaps none of the given networks (the first one if all do). */
 function clearOf(candidates: readonly string[], avoid: ReadonlyArray<Cidr | undefined>): Cidr {
