@@ -42,8 +42,8 @@ export interface ClusterConfig {
 }
 
 /**
- * Every key with its default; adminCidrs has none and must be set, and region (the old name
- * of aws:region) has none so that an unset one defers to aws:region. Pulumi.yaml declares the
+ * Every key with its default; adminCidrs has none and must be set, and region (an alias of
+ * aws:region) has none so that an unset one defers to aws:region. Pulumi.yaml declares the
  * same values.
  */
 export const CONFIG_DEFAULTS = {

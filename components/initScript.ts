@@ -21,8 +21,9 @@ import {
 /** Written once init has completed here: from then on the script never resets this node. */
 export const INIT_DONE_MARKER = `${KUBEADM_CONFIG_DIR}/init-done`;
 /**
- * The same evidence without the marker (a cluster initialised by an older script): init's
- * kubelet-finalize phase, next to last, points kubelet.conf at the rotated client certificate.
+ * The same evidence where init completed but the marker was never written (the script stopped
+ * after kubeadm init): init's kubelet-finalize phase, next to last, points kubelet.conf at the
+ * rotated client certificate.
  */
 const KUBELET_FINALIZED = "grep -qs 'kubelet-client-current.pem' /etc/kubernetes/kubelet.conf";
 

@@ -215,7 +215,7 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
     it("keeps secrets secret: key, kubeconfig, join scripts, connections, sealed outputs", async () => {
       assert.equal(await pulumi.isSecret(built.cluster.kubeconfig), true);
       assert.equal(await pulumi.isSecret(built.cluster.sshPrivateKey), true);
-      assert.equal(await pulumi.isSecret(built.cluster.nodes), false);
+      assert.equal(await pulumi.isSecret(built.cluster.nodeTable), false);
       for (const node of plan.slice(1)) {
         assert.ok(isSecretValue((command(`join-${node.name}`).rawInputs as any).stdin), `join-${node.name} stdin (holds the token) is secret`);
       }
@@ -235,7 +235,7 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
       const eip = built.byType("aws:ec2/eip:Eip")[0];
       assert.equal(eip.inputs.instance, `i-podnet-${plan[0].name}`);
       assert.equal(await valueOf(built.cluster.controlPlanePublicIp), eip.state.publicIp);
-      const rows = await valueOf(built.cluster.nodes);
+      const rows = await valueOf(built.cluster.nodeTable);
       assert.deepEqual(
         rows,
         plan.map((node) => ({

@@ -300,7 +300,7 @@ export async function buildCluster(config: ClusterConfig, options: MockOptions =
   const session = await startMocks(options);
   const cluster = new Cluster("podnet", config);
   // Wait for the outputs (they depend on nearly everything), then for the stragglers.
-  await Promise.all([valueOf(cluster.nodes), valueOf(cluster.bootstrap.ready), valueOf(cluster.kubeconfig)].map((p) => p.catch(() => undefined)));
+  await Promise.all([valueOf(cluster.nodeTable), valueOf(cluster.bootstrap.ready), valueOf(cluster.kubeconfig)].map((p) => p.catch(() => undefined)));
   await session.settle();
   return { ...session, cluster, urnOf: (type, name) => session.one(type, name).urn };
 }
