@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderConflistJson } from "../cni/conflist";
 import { planCluster } from "../cni/plan";
+import { EVIDENCE_ROOT } from "../lab/evidence";
 import { parseArgs } from "../lab/main";
 import { buildPlan, labNamespacePattern, planNamespaces, runDirOf } from "../lab/plan";
 import type { LabReport } from "../lab/lab";
@@ -100,6 +101,13 @@ describe("npm run lab, end to end @root", function () {
     const output = `${run.stdout}\n${run.stderr}`;
     assert.equal(run.code, 0, `lab exited ${run.code}:\n${output.slice(-6000)}`);
     assert.match(run.stdout, /All \d+ checks passed\./);
+    // The default output fits a 120-column terminal (no colour: stdout is a pipe here).
+    const tooWide = `${run.stdout}\n${run.stderr}`.split("\n").filter((l) => l.length > 120);
+    assert.deepEqual(tooWide, [], "every line of the default output fits 120 columns");
+    assert.doesNotMatch(run.stdout, /\x1b\[/, "no colour when stdout is not a terminal");
+    // A run that passed keeps no evidence.
+    const kept = existsSync(EVIDENCE_ROOT) ? readdirSync(EVIDENCE_ROOT).filter((d) => d.startsWith(`${prefix}-`)) : [];
+    assert.deepEqual(kept, []);
 
     const report = JSON.parse(readFileSync(reportFile, "utf8")) as LabReport;
     assert.equal(report.ok, true);
