@@ -178,7 +178,7 @@ function keepEvidence(prefix: string, report: LabReport): string | undefined {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     const plain: Style = { wide: true, color: false, width: Infinity };
     const failed = failureLines(report.checks, plain);
-    const lines = [...(report.error ? [`lab error: ${report.error}`] : []), ...(failed.length ? failed : ["no check failed"])];
+    const lines = [...(report.error ? [`lab error: ${report.error}`] : []), ...failed];
     writeFileSync(join(dir, "failed-rows.txt"), `${lines.join("\n")}\n`);
     writeFileSync(join(dir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
     return dir;
