@@ -114,7 +114,8 @@ export class Cluster extends pulumi.ComponentResource {
       serviceCidr: config.serviceCidr,
       kubernetesVersion: config.kubernetesVersion,
       kubernetesMinor: kubernetesMinorOf(config),
-      dependsOn: [...this.podRoutes.routes, ...this.network.ingressRules],
+      kubeconfigName: `${pulumi.getProject()}-${stack}`,
+      dependsOn: [...this.podRoutes.routes, ...this.network.rules],
     }, childOpts);
 
     this.controlPlanePublicIp = this.machines.controlPlaneEip.publicIp;

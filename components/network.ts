@@ -23,6 +23,12 @@ export class Network extends pulumi.ComponentResource {
   readonly routeTableAssociation: aws.ec2.RouteTableAssociation;
   readonly securityGroup: aws.ec2.SecurityGroup;
   readonly ingressRules: aws.vpc.SecurityGroupIngressRule[] = [];
+  readonly egressRules: aws.vpc.SecurityGroupEgressRule[] = [];
+
+  /** Every rule of the nodes' group, ingress and egress: what a node needs before it can bootstrap. */
+  get rules(): Array<aws.vpc.SecurityGroupIngressRule | aws.vpc.SecurityGroupEgressRule> {
+    return [...this.ingressRules, ...this.egressRules];
+  }
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("podnet:aws:Network", name, {}, opts);
@@ -75,13 +81,14 @@ export class Network extends pulumi.ComponentResource {
     ingress("nodes", { description: "all traffic between the nodes", ipProtocol: "-1", referencedSecurityGroupId: sg });
     // Cross-node pod traffic is routed, not masqueraded: it arrives with its pod source address.
     ingress("pods", { description: `all traffic from pods (${args.clusterCidr})`, ipProtocol: "-1", cidrIpv4: args.clusterCidr });
-    new aws.vpc.SecurityGroupEgressRule(`${name}-out-all`, {
+    // The provider removes a new group's default allow-all egress: this rule replaces it.
+    this.egressRules.push(new aws.vpc.SecurityGroupEgressRule(`${name}-out-all`, {
       securityGroupId: sg,
       description: "all outbound traffic",
       ipProtocol: "-1",
       cidrIpv4: "0.0.0.0/0",
       tags: tagged("out-all"),
-    }, parent);
+    }, parent));
 
     this.registerOutputs({ vpcId: this.vpc.id, subnetId: this.subnet.id, routeTableId: this.routeTable.id, securityGroupId: sg });
   }
