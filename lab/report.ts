@@ -49,11 +49,19 @@ export function fit(text: string, width: number, indent = 4): string[] {
 const pad = (text: string, width: number) => text + " ".repeat(Math.max(0, width - text.length));
 const route = (r: CheckRow) => `${r.from} → ${r.to}`;
 
-/** Lines of a table: a header, a rule, then rows grouped under their phase. */
+/**
+ * Lines of a table: a header, a rule, then rows grouped under their phase. The "result"
+ * column is painted after padding (colour codes take no columns); the last column is
+ * right-aligned.
+ */
 function table(rows: readonly CheckRow[], headers: string[], cells: (r: CheckRow) => string[], widths: number[], style: Style): string[] {
-  const verdictColumn = headers.indexOf("result");
-  const line = (c: string[], row?: CheckRow) =>
-    `  ${c.map((x, i) => (i === verdictColumn && row ? verdict(style, row.ok) + " ".repeat(Math.max(0, widths[i] - 4)) : i === c.length - 1 ? x.padStart(widths[i]) : pad(x, widths[i]))).join("  ")}`.trimEnd();
+  const result = headers.indexOf("result");
+  const last = headers.length - 1;
+  const cell = (text: string, i: number, row?: CheckRow) => {
+    if (row && i === result) return verdict(style, row.ok) + " ".repeat(Math.max(0, widths[i] - 4));
+    return i === last ? text.padStart(widths[i]) : pad(text, widths[i]);
+  };
+  const line = (texts: string[], row?: CheckRow) => `  ${texts.map((t, i) => cell(t, i, row)).join("  ")}`.trimEnd();
   const out = [line(headers), `  ${widths.map((w) => "-".repeat(w)).join("  ")}`];
   let phase = "";
   for (const r of rows) {
