@@ -6,10 +6,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EVIDENCE_ROOT, evidenceDirFor } from "../lab/evidence";
+import { CniCallError, CniRuntime } from "../lab/libcni";
 import { runDirOf } from "../lab/plan";
 import { listNetns, teardown, writeState } from "../lab/state";
 
@@ -75,6 +76,43 @@ describe("a failed lab keeps its evidence (teardown keepEvidenceIn) @root", func
     assert.equal(report.evidenceDir, undefined);
     assert.equal(existsSync(runDirOf(prefix)), false);
     assert.deepEqual(listNetns().filter((n) => n.startsWith(`${prefix}-`)), []);
+  });
+
+  it("the lab's runtime logs every plugin call: what it sent, and how a failure ended", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "podnet-calllog-"));
+    ip("netns", "add", node);
+    try {
+      const plugin = join(dir, "fake");
+      writeFileSync(
+        plugin,
+        `#!/bin/sh
+case "$CNI_COMMAND" in
+  VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["1.0.0"]}' ;;
+  *) echo '{"cniVersion":"1.0.0","code":7,"msg":"the fake plugin refuses"}'; exit 1 ;;
+esac
+`,
+      );
+      chmodSync(plugin, 0o755);
+      const callLog = join(dir, "cni-calls.log");
+      const runtime = new CniRuntime({ binDirs: [dir], cacheDir: join(dir, "cache"), runtimeNetns: node, maxVersion: "1.0.0", callLog });
+      const list = { cniVersion: "1.0.0", name: "test", plugins: [{ type: "fake" }] };
+      await runtime.validate(list);
+      const rt = { containerId: "c0ffee", netns: `/run/netns/${node}`, ifname: "eth0", args: [], capabilityArgs: {} };
+      await assert.rejects(runtime.add(list, rt), CniCallError);
+      const calls = readFileSync(callLog, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      assert.equal(calls.length, 2);
+      assert.equal(calls[0].verb, "VERSION");
+      assert.equal(calls[0].status, 0);
+      assert.equal(calls[1].verb, "ADD");
+      assert.equal(calls[1].plugin, "fake");
+      assert.equal(calls[1].containerId, "c0ffee");
+      assert.equal(calls[1].status, 1);
+      assert.match(calls[1].stdout, /the fake plugin refuses/);
+      assert.equal(calls[1].stdin.name, "test");
+    } finally {
+      spawnSync("ip", ["netns", "del", node]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("names a new directory per run under /var/log/podnet-lab", () => {
