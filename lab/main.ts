@@ -12,9 +12,9 @@
 // Exit status: 0 every check passed, 1 a check failed or the lab could not be built,
 // 2 bad usage, 128+signal when interrupted (130 for Ctrl-C), after cleaning up.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Cli, UsageError, USAGE, npmSwallowed, parseArgs } from "./args";
 import { evidenceDirFor } from "./evidence";
 import { Aborted, Lab, LabBusy, LabReport, preflight } from "./lab";
@@ -205,9 +205,13 @@ function signalExit(signal: NodeJS.Signals): number {
   return 128 + (constants.signals[signal] ?? 2);
 }
 
+/** Writes --json; a new file in a user's directory (sudo npm run lab) is given to that user. */
 function writeReport(file: string, report: LabReport & { evidenceDir?: string }): boolean {
   try {
+    const isNew = !existsSync(file);
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    const dir = statSync(dirname(file));
+    if (isNew && process.getuid?.() === 0 && dir.uid !== 0) chownSync(file, dir.uid, dir.gid);
     console.log(`lab: report written to ${file}`);
     return true;
   } catch (e) {
