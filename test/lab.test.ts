@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderConflistJson } from "../cni/conflist";
@@ -80,10 +80,12 @@ describe("lab plan and CLI", () => {
 describe("npm run lab, end to end @root", function () {
   this.timeout(180_000);
   const prefix = `pnle2e${randomBytes(2).toString("hex")}`;
-  const reportFile = join(tmpdir(), `${prefix}-report.json`);
+  // In a directory of an ordinary user's, as `sudo npm run lab -- --json r.json` writes it.
+  const reportDir = join(tmpdir(), `${prefix}-report`);
+  const reportFile = join(reportDir, "report.json");
 
   after(() => {
-    rmSync(reportFile, { force: true });
+    rmSync(reportDir, { recursive: true, force: true });
     // If an assertion failed half-way, leave nothing behind either.
     if (existsSync(runDirOf(prefix)) || sh("ip", ["netns", "list"]).includes(`${prefix}-`)) {
       spawnSync(process.execPath, ["--import", "tsx", "lab/main.ts", "down", "--prefix", prefix], { cwd: ROOT });
@@ -96,6 +98,8 @@ describe("npm run lab, end to end @root", function () {
     }
     const before = hostSnapshot();
     const started = Date.now();
+    mkdirSync(reportDir);
+    chownSync(reportDir, 65534, 65534);
     const run = await runLab(["--prefix", prefix, "--iperf-seconds", "1", "--json", reportFile]);
     const elapsed = Date.now() - started;
     const output = `${run.stdout}\n${run.stderr}`;
@@ -110,6 +114,7 @@ describe("npm run lab, end to end @root", function () {
     assert.deepEqual(kept, []);
 
     const report = JSON.parse(readFileSync(reportFile, "utf8")) as LabReport;
+    assert.equal(statSync(reportFile).uid, 65534, "the report belongs to the directory's owner, not root");
     assert.equal(report.ok, true);
     assert.equal(report.prefix, prefix);
     const failed = report.checks.filter((c) => !c.ok);
