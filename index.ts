@@ -16,3 +16,5 @@ export const kubeconfig = cluster.kubeconfig;
 export const sshPrivateKey = cluster.sshPrivateKey;
 /** How to use the two secrets above. */
 export const usage = cluster.usage;
+/** The network settings a running cluster cannot change; the next run refuses a change to them. */
+export const networkSettings = cluster.networkSettings;

@@ -1,10 +1,12 @@
 // kubeadm configuration files for the control plane and the workers, rendered from plain
 // values so they can be unit-tested. Strings are emitted JSON-quoted, which YAML reads as
 // the same scalars, so no value can break the document.
+import { API_SERVER_PORT } from "../model/ports";
 import { KUBERNETES_VERSION_PLACEHOLDER } from "./scripts";
 
+export { API_SERVER_PORT };
+
 export const CRI_SOCKET = "unix:///run/containerd/containerd.sock";
-export const API_SERVER_PORT = 6443;
 export const CLUSTER_NAME = "podnet";
 /**
  * kubeadm init always makes a bootstrap token (24 h by default). Workers get their own

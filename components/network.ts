@@ -2,7 +2,7 @@
 // the pod routes are added to, and the nodes' security group.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { API_SERVER_PORT } from "./kubeadm";
+import { SgRule, awsProtocol, nodeSecurityGroup } from "../model/securityGroups";
 
 export interface NetworkArgs {
   readonly vpcCidr: string;
@@ -65,31 +65,29 @@ export class Network extends pulumi.ComponentResource {
     }, parent);
 
     // Rules are separate resources (the provider's recommended form); the group has none inline.
+    // They come from model/securityGroups.ts, which the lab enforces too.
+    const rules = nodeSecurityGroup({ adminCidrs: args.adminCidrs, clusterCidr: args.clusterCidr });
     this.securityGroup = new aws.ec2.SecurityGroup(`${name}-nodes`, {
       vpcId: this.vpc.id,
-      description: "podnet nodes: SSH and API server from admin CIDRs, everything between nodes and from pods",
+      description: rules.description,
       tags: tagged("nodes"),
     }, parent);
     const sg = this.securityGroup.id;
-    const ingress = (ruleName: string, rule: Omit<aws.vpc.SecurityGroupIngressRuleArgs, "securityGroupId">) => {
-      this.ingressRules.push(new aws.vpc.SecurityGroupIngressRule(`${name}-in-${ruleName}`, { ...rule, securityGroupId: sg, tags: tagged(`in-${ruleName}`) }, parent));
-    };
-    args.adminCidrs.forEach((cidr, i) => {
-      ingress(`ssh-admin-${i}`, { description: `SSH from admin ${cidr}`, ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: cidr });
-      ingress(`api-admin-${i}`, { description: `API server from admin ${cidr}`, ipProtocol: "tcp", fromPort: API_SERVER_PORT, toPort: API_SERVER_PORT, cidrIpv4: cidr });
-    });
-    ingress("nodes", { description: "all traffic between the nodes", ipProtocol: "-1", referencedSecurityGroupId: sg });
-    // Cross-node pod traffic is routed, not masqueraded: it arrives with its pod source address.
-    ingress("pods", { description: `all traffic from pods (${args.clusterCidr})`, ipProtocol: "-1", cidrIpv4: args.clusterCidr });
-    // The provider removes a new group's default allow-all egress: this rule replaces it.
-    this.egressRules.push(new aws.vpc.SecurityGroupEgressRule(`${name}-out-all`, {
-      securityGroupId: sg,
-      description: "all outbound traffic",
-      ipProtocol: "-1",
-      cidrIpv4: "0.0.0.0/0",
-      tags: tagged("out-all"),
-    }, parent));
+    for (const rule of rules.ingress) {
+      this.ingressRules.push(new aws.vpc.SecurityGroupIngressRule(`${name}-in-${rule.name}`, { ...awsRule(rule, sg), securityGroupId: sg, tags: tagged(`in-${rule.name}`) }, parent));
+    }
+    // The provider removes a new group's default allow-all egress: the model's egress rule replaces it.
+    for (const rule of rules.egress) {
+      this.egressRules.push(new aws.vpc.SecurityGroupEgressRule(`${name}-out-${rule.name}`, { ...awsRule(rule, sg), securityGroupId: sg, tags: tagged(`out-${rule.name}`) }, parent));
+    }
 
     this.registerOutputs({ vpcId: this.vpc.id, subnetId: this.subnet.id, routeTableId: this.routeTable.id, securityGroupId: sg });
   }
+}
+
+/** One rule of the model as the provider's rule arguments; `self` is the group itself. */
+function awsRule(rule: SgRule, sg: pulumi.Input<string>): Omit<aws.vpc.SecurityGroupIngressRuleArgs, "securityGroupId"> {
+  const peer = "self" in rule.peer ? { referencedSecurityGroupId: sg } : { cidrIpv4: rule.peer.cidr };
+  const ports = rule.fromPort === undefined ? {} : { fromPort: rule.fromPort, toPort: rule.toPort ?? rule.fromPort };
+  return { description: rule.description, ipProtocol: awsProtocol(rule.protocol), ...ports, ...peer };
 }

@@ -2,13 +2,19 @@
 // `nsenter --net=/run/netns/<ns> node agent.js` so that it lives in that namespace:
 //   - a tiny TCP server on each --listen port that answers every connection with the
 //     address it saw the peer come from, then closes: source-IP checks read the truth
-//     from the receiving side;
+//     from the receiving side; the same over UDP on each --udp port (one datagram in, the
+//     report back);
+//   - with --dns PORT, a small authoritative DNS responder for the --records it is given
+//     (the lab's stand-in for CoreDNS);
 //   - a control socket (a Unix socket in the lab's run dir: reachable from the host's
 //     file system, while every TCP connection it opens starts inside the namespace) on
 //     which the lab asks it to connect somewhere and report what the server saw.
 // It is bundled with esbuild at lab start and run by plain node: no tsx, fast start.
+import { execFile } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { rmSync } from "node:fs";
 import { createConnection, createServer, Socket } from "node:net";
+import { dnsAnswer } from "./dnsWire";
 
 export interface ServerReply {
   agent: string;
@@ -19,11 +25,15 @@ export interface ServerReply {
   localPort: number;
 }
 
-export type ControlRequest = { op: "hello" } | { op: "connect"; host: string; port: number; timeoutMs: number };
+export type ControlRequest =
+  | { op: "hello" }
+  | { op: "connect" | "udp"; host: string; port: number; timeoutMs: number }
+  | { op: "resolve"; name: string; timeoutMs: number };
 
 export type ControlResponse =
   | { ok: true; op: "hello"; agent: string; pid: number }
-  | { ok: true; op: "connect"; reply: ServerReply; local: string; ms: number }
+  | { ok: true; op: "connect" | "udp"; reply: ServerReply; local: string; ms: number }
+  | { ok: true; op: "resolve"; addresses: string[]; ms: number }
   | { ok: false; error: string; ms: number };
 
 function argValue(args: string[], name: string): string | undefined {
@@ -59,6 +69,83 @@ function connectOnce(host: string, port: number, timeoutMs: number): Promise<Con
   });
 }
 
+/** One datagram to host:port, and the server's report back. */
+function udpOnce(host: string, port: number, timeoutMs: number): Promise<ControlResponse> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const socket = createSocket("udp4");
+    let settled = false;
+    const finish = (response: ControlResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.close();
+      resolve(response);
+    };
+    const timer = setTimeout(() => finish({ ok: false, error: `timed out after ${timeoutMs} ms`, ms: Date.now() - started }), timeoutMs);
+    socket.on("error", (e: NodeJS.ErrnoException) => finish({ ok: false, error: e.code ?? e.message, ms: Date.now() - started }));
+    socket.on("message", (msg) => {
+      try {
+        finish({ ok: true, op: "udp", reply: JSON.parse(msg.toString("utf8")) as ServerReply, local: socket.address().address, ms: Date.now() - started });
+      } catch {
+        finish({ ok: false, error: `unexpected answer ${JSON.stringify(msg.toString("utf8").slice(0, 80))}`, ms: Date.now() - started });
+      }
+    });
+    // connect(): an ICMP port unreachable then surfaces as ECONNREFUSED.
+    socket.connect(port, host, () => socket.send("probe"));
+  });
+}
+
+/**
+ * A lookup as the workload's libc does it (getaddrinfo: /etc/resolv.conf's nameserver, search
+ * path and ndots), run as `getent ahostsv4` so that a lookup still waiting on an unreachable
+ * server is killed at the deadline rather than left holding one of Node's threads.
+ */
+function resolveOnce(name: string, timeoutMs: number): Promise<ControlResponse> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    execFile("getent", ["ahostsv4", name], { timeout: timeoutMs, killSignal: "SIGKILL", encoding: "utf8" }, (err, stdout) => {
+      const ms = Date.now() - started;
+      if (!err) {
+        const addresses = [...new Set(stdout.split("\n").map((l) => l.split(/\s+/)[0]).filter(Boolean))];
+        resolve({ ok: true, op: "resolve", addresses, ms });
+      } else if (err.killed) {
+        resolve({ ok: false, error: `timed out after ${timeoutMs} ms`, ms });
+      } else {
+        // getent exits 2 when getaddrinfo finds nothing (NXDOMAIN, or no server answered).
+        resolve({ ok: false, error: err.code === 2 ? "not found" : String(err.code ?? err.message), ms });
+      }
+    });
+  });
+}
+
+function report(name: string, peer: string, peerPort: number, local: string, localPort: number): string {
+  const reply: ServerReply = { agent: name, peer, peerPort, local, localPort };
+  return JSON.stringify(reply);
+}
+
+function listenUdp(name: string, port: number, answer: (msg: Buffer, peer: string, peerPort: number) => Buffer | string | undefined): void {
+  const socket = createSocket("udp4");
+  socket.on("error", (e) => {
+    process.stderr.write(`${name}: cannot listen on udp ${port}: ${e.message}\n`);
+    process.exit(1);
+  });
+  socket.on("message", (msg, rinfo) => {
+    const out = answer(msg, rinfo.address, rinfo.port);
+    if (out !== undefined) socket.send(out, rinfo.port, rinfo.address);
+  });
+  socket.bind(port, "0.0.0.0");
+}
+
+function parseRecords(text: string): Map<string, string> {
+  const records = new Map<string, string>();
+  for (const item of text.split(",").filter(Boolean)) {
+    const [fqdn, ip] = item.split("=");
+    records.set(fqdn.toLowerCase().replace(/\.$/, ""), ip);
+  }
+  return records;
+}
+
 function main(): void {
   const args = process.argv.slice(2);
   const name = argValue(args, "--name") ?? "agent";
@@ -67,21 +154,20 @@ function main(): void {
     .split(",")
     .filter(Boolean)
     .map(Number);
+  const udpPorts = (argValue(args, "--udp") ?? "")
+    .split(",")
+    .filter(Boolean)
+    .map(Number);
+  const dnsPort = argValue(args, "--dns");
+  const records = parseRecords(argValue(args, "--records") ?? "");
   if (!control) {
     process.stderr.write("usage: agent --name NAME --control SOCKET [--listen PORT,...]\n");
     process.exit(2);
   }
   for (const port of ports) {
     createServer((socket) => {
-      const reply: ServerReply = {
-        agent: name,
-        peer: socket.remoteAddress ?? "",
-        peerPort: socket.remotePort ?? 0,
-        local: socket.localAddress ?? "",
-        localPort: socket.localPort ?? 0,
-      };
       socket.on("error", () => undefined);
-      socket.end(`${JSON.stringify(reply)}\n`);
+      socket.end(`${report(name, socket.remoteAddress ?? "", socket.remotePort ?? 0, socket.localAddress ?? "", socket.localPort ?? 0)}\n`);
     })
       .on("error", (e) => {
         process.stderr.write(`${name}: cannot listen on ${port}: ${e.message}\n`);
@@ -89,6 +175,8 @@ function main(): void {
       })
       .listen(port, "0.0.0.0");
   }
+  for (const port of udpPorts) listenUdp(name, port, (_msg, peer, peerPort) => report(name, peer, peerPort, "", port));
+  if (dnsPort) listenUdp(name, Number(dnsPort), (msg) => dnsAnswer(msg, records));
   rmSync(control, { force: true });
   createServer((conn) => {
     let buffer = "";
@@ -109,8 +197,11 @@ function main(): void {
         }
         if (request.op === "hello") {
           conn.write(`${JSON.stringify({ ok: true, op: "hello", agent: name, pid: process.pid })}\n`);
-        } else if (request.op === "connect") {
-          void connectOnce(request.host, request.port, request.timeoutMs).then((r) => conn.write(`${JSON.stringify(r)}\n`));
+        } else if (request.op === "connect" || request.op === "udp") {
+          const once = request.op === "connect" ? connectOnce : udpOnce;
+          void once(request.host, request.port, request.timeoutMs).then((r) => conn.write(`${JSON.stringify(r)}\n`));
+        } else if (request.op === "resolve") {
+          void resolveOnce(request.name, request.timeoutMs).then((r) => conn.write(`${JSON.stringify(r)}\n`));
         }
       }
     });

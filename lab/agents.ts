@@ -36,12 +36,38 @@ export function bundleAgent(outDir: string): string {
  * that Ctrl-C reaches only the lab, which then stops it in order, and so that --keep can
  * leave it running after the lab exits.
  */
-export async function startAgent(opts: { agentJs: string; dir: string; name: string; netns: string; ports: readonly number[] }): Promise<AgentHandle> {
+export interface AgentOptions {
+  agentJs: string;
+  dir: string;
+  name: string;
+  netns: string;
+  /** TCP ports it answers on. */
+  ports: readonly number[];
+  /** UDP ports it answers on (one datagram in, the report back). */
+  udpPorts?: readonly number[];
+  /** Serve DNS on this UDP port for these records (FQDN -> IPv4). */
+  dns?: { port: number; records: ReadonlyMap<string, string> };
+  /** The file its /etc/resolv.conf is, as a container runtime bind-mounts the one kubelet writes. */
+  resolvConf?: string;
+}
+
+/** argv: the agent in the namespace; with resolvConf in a private mount namespace that shows that file as /etc/resolv.conf. */
+function agentArgv(opts: AgentOptions, control: string): string[] {
+  const agent = [process.execPath, opts.agentJs, "--name", opts.name, "--control", control, "--listen", opts.ports.join(",")];
+  if (opts.udpPorts?.length) agent.push("--udp", opts.udpPorts.join(","));
+  if (opts.dns) agent.push("--dns", String(opts.dns.port), "--records", [...opts.dns.records].map(([n, ip]) => `${n}=${ip}`).join(","));
+  if (!opts.resolvConf) return inNetns(opts.netns, agent);
+  // unshare without --fork execs in place (so the pid is the agent's); private propagation keeps the mount out of the host's namespace.
+  const mountThenExec = 'mount --bind "$0" /etc/resolv.conf && exec "$@"';
+  return inNetns(opts.netns, ["unshare", "--mount", "--propagation", "private", "sh", "-c", mountThenExec, opts.resolvConf, ...agent]);
+}
+
+export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   mkdirSync(opts.dir, { recursive: true });
   const control = join(opts.dir, `${opts.name}.sock`);
   const logPath = join(opts.dir, `${opts.name}.log`);
   const log = openSync(logPath, "a");
-  const argv = inNetns(opts.netns, [process.execPath, opts.agentJs, "--name", opts.name, "--control", control, "--listen", opts.ports.join(",")]);
+  const argv = agentArgv(opts, control);
   const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ["ignore", log, log] });
   closeSync(log);
   child.unref();
@@ -110,6 +136,30 @@ export async function probe(from: Pick<AgentHandle, "control" | "name">, host: s
   try {
     const r = await ask(from, { op: "connect", host, port, timeoutMs }, timeoutMs + 2000);
     if (r.ok && r.op === "connect") return { ok: true, seen: r.reply, local: r.local, ms: r.ms };
+    if (!r.ok) return { ok: false, error: r.error, ms: r.ms };
+    return { ok: false, error: "unexpected answer", ms: 0 };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message, ms: 0 };
+  }
+}
+
+/** Asks `from` to send one UDP datagram to host:port and report the server's answer. */
+export async function probeUdp(from: Pick<AgentHandle, "control" | "name">, host: string, port: number, timeoutMs = 2000): Promise<Probe> {
+  try {
+    const r = await ask(from, { op: "udp", host, port, timeoutMs }, timeoutMs + 2000);
+    if (r.ok && r.op === "udp") return { ok: true, seen: r.reply, local: r.local, ms: r.ms };
+    if (!r.ok) return { ok: false, error: r.error, ms: r.ms };
+    return { ok: false, error: "unexpected answer", ms: 0 };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message, ms: 0 };
+  }
+}
+
+/** Asks `from` to resolve a name through its own resolv.conf (IPv4). */
+export async function resolveName(from: Pick<AgentHandle, "control" | "name">, name: string, timeoutMs = 2000): Promise<{ ok: boolean; addresses?: string[]; error?: string; ms: number }> {
+  try {
+    const r = await ask(from, { op: "resolve", name, timeoutMs }, timeoutMs + 2000);
+    if (r.ok && r.op === "resolve") return { ok: true, addresses: r.addresses, ms: r.ms };
     if (!r.ok) return { ok: false, error: r.error, ms: r.ms };
     return { ok: false, error: "unexpected answer", ms: 0 };
   } catch (e) {

@@ -1,12 +1,19 @@
 // The lab: brings the cluster's network up in namespaces, runs the real plugin through
 // the conflists the stack writes, proves the seed labs' checks, measures throughput.
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { CODE_CACHE_DIR_ENV } from "../cni/codecache";
 import { cidrContainsIp, parseCidr, parseIPv4 } from "../cni/ipv4";
-import { AgentHandle, bundleAgent, probe, startAgent, stopPids } from "./agents";
-import { CheckRow, Expectation, describeExpectation, judge } from "./checks";
+import { Actor, Perturbation } from "../model/checks";
+import { CHECK_TABLE, LIFECYCLE_ROWS } from "../model/checkTable";
+import { clusterDnsIp, kubeletResolvConf, serviceFqdn } from "../model/dns";
+import { API_SERVER_PORT, SSH_PORT } from "../model/ports";
+import { POD_CIDR_RULE, nodeSecurityGroup, withoutRule } from "../model/securityGroups";
+import { runTable } from "../model/runChecks";
+import { AgentHandle, bundleAgent, startAgent, stopPids } from "./agents";
+import { CheckRow } from "./checks";
+import { LabDriver, labTopology } from "./driver";
 import { CniCallError, CniResult, CniRuntime, NetworkList, RuntimeConf, parseNetworkList } from "./libcni";
 import { runIperf } from "./iperf";
 import {
@@ -16,16 +23,16 @@ import {
   LabPlan,
   LabPod,
   NODE_PORT,
-  SERVICE,
+  STACK_DEFAULTS,
   VpcRoute,
-  WEB_HOST_PORT,
   buildPlan,
   planNamespaces,
 } from "./plan";
-import { installService, setHairpinMasq } from "./service";
-import { inNetns, mustSync, netnsPath, run, runSync } from "./sh";
+import { SG_IN_CHAIN, applySecurityGroup } from "./securityGroup";
+import { installServices, setHairpinMasq } from "./service";
+import { mustSync, netnsPath, runSync } from "./sh";
 import { LabState, labNamespaces, liveController, readState, teardown, writeState } from "./state";
-import { buildInternet, buildNodes, buildRouter, createNamespaces, installCniBin, installVpcRoutes, writeConflists } from "./topology";
+import { buildAdmin, buildInternet, buildNodes, buildRouter, createNamespaces, installCniBin, installVpcRoutes, writeConflists } from "./topology";
 
 /** The newest CNI version the lab's runtime speaks: Debian's reference plugins stop at 1.0.0. */
 export const LAB_RUNTIME_MAX_VERSION = "1.0.0";
@@ -99,6 +106,10 @@ export function preflight(options: LabOptions): string[] {
     ["iptables-restore", "iptables"],
     ["ping", "iputils-ping"],
     ["ss", "iproute2"],
+    // a pod's resolv.conf in its own mount namespace, and lookups through the pod's libc
+    ["unshare", "util-linux"],
+    ["mount", "mount"],
+    ["getent", "libc-bin"],
   ];
   if (options.iperfSeconds > 0) tools.push(["iperf3", "iperf3"]);
   for (const [tool, pkg] of tools) {
@@ -130,6 +141,7 @@ export class Lab {
   private readonly pods = new Map<string, PodInstance>();
   private readonly nodeAgents = new Map<string, AgentHandle>();
   private internetAgent: AgentHandle | undefined;
+  private adminAgent: AgentHandle | undefined;
   private agentJs = "";
   readonly rows: CheckRow[] = [];
   readonly report: LabReport;
@@ -208,13 +220,16 @@ export class Lab {
     this.guard();
     writeState(this.state);
 
-    this.say(`namespaces: router, internet, ${plan.nodes.length} nodes (${plan.nodes.map((n) => n.name).join(", ")}) with prefix ${prefix}-`);
-    createNamespaces([plan.router.netns, plan.internet.netns, ...plan.nodes.map((n) => n.netns)]);
+    this.say(`namespaces: router, internet, admin, ${plan.nodes.length} nodes (${plan.nodes.map((n) => n.name).join(", ")}) with prefix ${prefix}-`);
+    createNamespaces([plan.router.netns, plan.internet.netns, plan.admin.netns, ...plan.nodes.map((n) => n.netns)]);
     buildRouter(plan);
     buildNodes(plan);
     buildInternet(plan);
+    buildAdmin(plan);
+    applySecurityGroup(plan, this.securityGroup());
     this.guard();
-    this.say(`VPC subnet ${plan.subnetCidr} on bridge ${plan.router.bridge} in ${plan.router.netns} (router ${plan.router.ip}); internet ${plan.internet.ip} behind it`);
+    this.say(`VPC subnet ${plan.subnetCidr} on bridge ${plan.router.bridge} in ${plan.router.netns} (router ${plan.router.ip}); internet ${plan.internet.ip} and admin ${plan.admin.ip} behind it`);
+    this.say(`node security group on every eth0 (model/securityGroups.ts, adminCidrs ${plan.adminCidrs.join(", ")}): ${this.securityGroup().ingress.map((r) => r.name).join(", ")}`);
     for (const n of plan.nodes) this.say(`  node ${n.name.padEnd(14)} ${n.netns.padEnd(22)} eth0 ${n.ip}  pod CIDR ${n.plan.podCidr}  gateway ${n.plan.gateway}`);
     installVpcRoutes(plan);
     this.say(`VPC route table (planCluster, the routes the stack creates; target = the node's ENI, here its IP):`);
@@ -247,23 +262,27 @@ export class Lab {
     this.guard();
 
     this.agentJs = bundleAgent(plan.runDir);
+    // The control plane also answers where sshd and kube-apiserver would, for the security group's admin rows.
     const agentStarts = plan.nodes.map(async (node) => {
-      const agent = await startAgent({ agentJs: this.agentJs, dir: plan.agentDir, name: node.name, netns: node.netns, ports: [NODE_PORT] });
+      const ports = node.plan.role === "control-plane" ? [NODE_PORT, SSH_PORT, API_SERVER_PORT] : [NODE_PORT];
+      const agent = await startAgent({ agentJs: this.agentJs, dir: plan.agentDir, name: node.name, netns: node.netns, ports });
       this.nodeAgents.set(node.name, agent);
       return agent;
     });
     const internetStart = startAgent({ agentJs: this.agentJs, dir: plan.agentDir, name: "internet", netns: plan.internet.netns, ports: [INTERNET_PORT] });
-    const started = await Promise.all([...agentStarts, internetStart]);
-    this.internetAgent = started[started.length - 1];
+    const adminStart = startAgent({ agentJs: this.agentJs, dir: plan.agentDir, name: "admin", netns: plan.admin.netns, ports: [] });
+    const started = await Promise.all([...agentStarts, internetStart, adminStart]);
+    this.internetAgent = started[started.length - 2];
+    this.adminAgent = started[started.length - 1];
     this.recordPids();
-    this.say(`servers: :${NODE_PORT} on every node, :${INTERNET_PORT} on ${plan.internet.ip}`);
+    this.say(`servers: :${NODE_PORT} on every node (and :${SSH_PORT}, :${API_SERVER_PORT} on ${plan.nodes[0].name}), :${INTERNET_PORT} on ${plan.internet.ip}; admin client ${plan.admin.ip}`);
     this.guard();
 
     const pods = await this.addAllPods();
     this.report.pods = pods;
     for (const p of pods) this.say(`  pod ${p.name.padEnd(16)} ${p.node.padEnd(10)} ${p.ip.padEnd(12)} netns ${p.netns}  (CNI ADD ${p.addMs} ms)`);
-    installService(plan, this.pod(this.servicePodName()).ip, this.pod(this.servicePodName()).pod.port);
-    this.say(`service ${SERVICE.namespace}/${SERVICE.name} ${SERVICE.ip}:${SERVICE.port} -> ${this.servicePodName()} (nat LAB-SERVICES on every node)`);
+    installServices(plan, this.podIps());
+    for (const s of plan.services) this.say(`service ${`${s.namespace}/${s.name}`.padEnd(20)} ${s.ip}:${s.port}/${s.protocol} -> ${s.endpoint}:${s.targetPort} (nat LAB-SERVICES on every node)`);
     this.mark("upMs", t0);
   }
 
@@ -279,14 +298,23 @@ export class Lab {
     return l;
   }
 
-  private servicePodName(): string {
-    return `web-${this.plan.workers[0].name}`;
+  /** The node security group the stack creates, with the lab's adminCidrs. */
+  private securityGroup() {
+    return nodeSecurityGroup({ adminCidrs: this.plan.adminCidrs, clusterCidr: this.plan.clusterCidr });
+  }
+
+  private podIps(): Map<string, string> {
+    return new Map([...this.pods.values()].map((p) => [p.pod.name, p.ip]));
+  }
+
+  /** The records the stand-in for CoreDNS serves: every service's name. */
+  private dnsRecords(): Map<string, string> {
+    return new Map(this.plan.services.map((s) => [serviceFqdn(s.name, s.namespace), s.ip]));
   }
 
   private recordPids(): void {
-    this.state.pids = [...this.nodeAgents.values(), ...(this.internetAgent ? [this.internetAgent] : []), ...[...this.pods.values()].map((p) => p.agent)].map(
-      (a) => a.pid,
-    );
+    const outside = [this.internetAgent, this.adminAgent].filter((a): a is AgentHandle => a !== undefined);
+    this.state.pids = [...this.nodeAgents.values(), ...outside, ...[...this.pods.values()].map((p) => p.agent)].map((a) => a.pid);
     this.save();
   }
 
@@ -335,7 +363,19 @@ export class Lab {
     const addMs = Date.now() - started;
     const ip = podAddress(result, rt);
     this.guard();
-    const agent = await startAgent({ agentJs: this.agentJs, dir: this.plan.agentDir, name: pod.name, netns: pod.netns, ports: [pod.port] });
+    // kubelet writes the pod's resolv.conf (ClusterFirst: the kube-dns Service, the namespace's search path).
+    mkdirSync(dirname(pod.resolvConf), { recursive: true });
+    writeFileSync(pod.resolvConf, kubeletResolvConf(clusterDnsIp(STACK_DEFAULTS.serviceCidr), "default"));
+    const agent = await startAgent({
+      agentJs: this.agentJs,
+      dir: this.plan.agentDir,
+      name: pod.name,
+      netns: pod.netns,
+      ports: [pod.port],
+      udpPorts: pod.kind === "dns" ? [] : pod.udpPorts,
+      dns: pod.kind === "dns" ? { port: pod.udpPorts[0], records: this.dnsRecords() } : undefined,
+      resolvConf: pod.resolvConf,
+    });
     this.pods.set(pod.name, { pod, rt, ip, agent, addMs });
     return { name: pod.name, node: pod.node, netns: pod.netns, containerId, ip, addMs };
   }
@@ -355,111 +395,32 @@ export class Lab {
     this.rows.push({ phase, ...row });
   }
 
-  private async tcp(group: string, from: { label: string; agent: AgentHandle }, to: { label: string; host: string; port: number }, e: Expectation): Promise<Row> {
-    const result = await probe(from.agent, to.host, to.port, e.fail ? 1000 : 2000);
-    const verdict = judge(result, e);
-    return { group, from: from.label, to: `${to.label} ${to.host}:${to.port}`, expect: describeExpectation(e), seen: verdict.seen, ok: verdict.ok, ms: result.ms };
+  /** The agent acting for an actor of the table. */
+  private agentOf(actor: Actor): AgentHandle {
+    if (actor.kind === "pod") return this.pod(actor.name).agent;
+    const agent = actor.kind === "node" ? this.nodeAgents.get(actor.name) : actor.name === "internet" ? this.internetAgent : this.adminAgent;
+    if (!agent) throw new Error(`no agent for ${actor.kind} ${actor.name}`);
+    return agent;
   }
 
-  private async ping(group: string, netns: string, label: string, target: string, targetLabel: string): Promise<Row> {
-    const started = Date.now();
-    const ran = await run(inNetns(netns, ["ping", "-c", "1", "-W", "1", "-n", "-q", target]));
-    const ok = ran.status === 0;
-    return { group, from: label, to: `${targetLabel} ${target}`, expect: "ICMP echo reply", seen: ok ? "reply" : "no reply", ok, ms: Date.now() - started };
+  /** The negative controls' changes, each with its undo. */
+  private async perturb(change: Perturbation): Promise<() => Promise<void>> {
+    const { plan } = this;
+    if (change === "hairpin-masq-off") {
+      const web = plan.services[0];
+      setHairpinMasq(plan, web, this.podIps(), false);
+      return async () => setHairpinMasq(plan, web, this.podIps(), true);
+    }
+    applySecurityGroup(plan, withoutRule(this.securityGroup(), POD_CIDR_RULE));
+    return async () => applySecurityGroup(plan, this.securityGroup());
   }
 
-  /** Runs checks concurrently; the table keeps the order they were listed in. */
-  private async collect(phase: string, jobs: Array<Promise<Row>>): Promise<void> {
-    for (const row of await Promise.all(jobs)) this.add(row, phase);
-  }
-
-  private podEnd(name: string): { label: string; agent: AgentHandle } {
-    return { label: name, agent: this.pod(name).agent };
-  }
-
-  private nodeEnd(name: string): { label: string; agent: AgentHandle } {
-    const agent = this.nodeAgents.get(name);
-    if (!agent) throw new Error(`no agent on ${name}`);
-    return { label: `node ${name}`, agent };
-  }
-
-  /** The connectivity checks of the seed labs, in their order. */
+  /** Every runnable row of the table (model/checkTable.ts) through the lab's driver. */
   async connectivity(phase: string): Promise<void> {
     this.guard();
-    const { plan } = this;
-    const workers = plan.workers;
-    const web = (n: LabNode) => this.pod(`web-${n.name}`);
-    const shell = (n: LabNode) => this.pod(`shell-${n.name}`);
-    const next = (i: number) => workers[(i + 1) % workers.length];
-    const jobs: Array<Promise<Row>> = [];
-
-    // 000/002 "ping the host from within the pod": each pod reaches its gateway, cni0 on its node.
-    const allPods = workers.flatMap((node) => [web(node), shell(node)].map((p) => ({ node, p })));
-    for (const { node, p } of allPods) {
-      jobs.push(this.ping("pod -> its gateway (ICMP)", p.pod.netns, p.pod.name, node.plan.gateway, `cni0 ${node.name}`));
-    }
-    for (const { node, p } of allPods) {
-      jobs.push(this.tcp("pod -> its gateway (TCP)", this.podEnd(p.pod.name), { label: `cni0 ${node.name}`, host: node.plan.gateway, port: NODE_PORT }, { peer: p.ip }));
-    }
-    // 000/002 "ping another pod on the same node" (fixed by the FORWARD rules).
-    for (const node of workers) {
-      jobs.push(this.tcp("pod -> pod, same node", this.podEnd(shell(node).pod.name), { label: web(node).pod.name, host: web(node).ip, port: web(node).pod.port }, { peer: shell(node).ip }));
-    }
-    // 000/002 "ping a pod on a different node" (the VPC routes): it must arrive with the
-    // client pod's own address, i.e. not masqueraded.
-    workers.forEach((node, i) => {
-      const target = web(next(i));
-      jobs.push(this.tcp("pod -> pod, other node", this.podEnd(shell(node).pod.name), { label: target.pod.name, host: target.ip, port: target.pod.port }, { peer: shell(node).ip }));
-    });
-    // 000/002 "ping 8.8.8.8" after the MASQUERADE fix: the internet sees the node's IP.
-    for (const node of workers) {
-      jobs.push(
-        this.tcp("pod -> internet (masqueraded)", this.podEnd(shell(node).pod.name), { label: "internet", host: plan.internet.ip, port: INTERNET_PORT }, { peer: node.ip }),
-      );
-    }
-    // Node to pod: its own pod over cni0 (source: the bridge address), and the control
-    // plane to every worker's pod through the VPC route (source: the control plane's IP).
-    const cp = plan.nodes[0];
-    for (const node of workers) {
-      jobs.push(this.tcp("node -> pod, same node", this.nodeEnd(node.name), { label: web(node).pod.name, host: web(node).ip, port: web(node).pod.port }, { peer: node.plan.gateway }));
-      jobs.push(this.tcp("node -> pod, other node", this.nodeEnd(cp.name), { label: web(node).pod.name, host: web(node).ip, port: web(node).pod.port }, { peer: cp.ip }));
-    }
-    // hostPort through the conflist's second plugin (portmap): the control plane reaches
-    // a worker's IP:8080 and lands in that worker's web pod.
-    for (const node of workers) {
-      jobs.push(
-        this.tcp("hostPort (portmap)", this.nodeEnd(cp.name), { label: `${node.name}`, host: node.ip, port: WEB_HOST_PORT }, { agent: web(node).pod.name, peer: cp.ip }),
-      );
-    }
-    await this.collect(phase, jobs);
-    this.guard();
-    await this.serviceChecks(phase);
-  }
-
-  /** 003: the ClusterIP service from another pod, from the node, and from the backing pod itself. */
-  private async serviceChecks(phase: string): Promise<void> {
-    const { plan } = this;
-    const backing = this.pod(this.servicePodName());
-    const home = this.node(backing.pod.node);
-    const other = plan.workers.find((n) => n.name !== home.name) as LabNode;
-    const svc = { label: "service", host: SERVICE.ip, port: SERVICE.port };
-    const agent = backing.pod.name;
-    await this.collect(phase, [
-      this.tcp("service from pod, same node", this.podEnd(`shell-${home.name}`), svc, { agent, peer: this.pod(`shell-${home.name}`).ip }),
-      this.tcp("service from pod, other node", this.podEnd(`shell-${other.name}`), svc, { agent, peer: this.pod(`shell-${other.name}`).ip }),
-      this.tcp("service from a node (OUTPUT)", this.nodeEnd(plan.nodes[0].name), svc, { agent, peer: plan.nodes[0].ip }),
-      this.tcp("service hairpin (backing pod)", this.podEnd(agent), svc, { agent, peer: home.plan.gateway }),
-    ]);
-    if (phase === "initial") {
-      // The negative control: without the mark-for-masquerade rule the hairpin must fail,
-      // which shows the check above really depends on it.
-      setHairpinMasq(plan, home.name, backing.ip, false);
-      try {
-        await this.collect(phase, [this.tcp("hairpin without MARK-MASQ", this.podEnd(agent), svc, { fail: true })]);
-      } finally {
-        setHairpinMasq(plan, home.name, backing.ip, true);
-      }
-    }
+    const driver = new LabDriver({ agent: (a) => this.agentOf(a), perturb: (c) => this.perturb(c) });
+    const rows = await runTable(CHECK_TABLE, driver, labTopology(this.plan, this.podIps()), { phase, first: phase === "initial", guard: () => this.guard() });
+    this.rows.push(...rows);
   }
 
   /**
@@ -489,7 +450,7 @@ export class Lab {
             seen = "podnet ok; portmap 1.1.1: known IPv6 CHECK bug (plugins#819)";
           }
         }
-        return { group: "CNI CHECK (conflist)", from: inst.pod.node, to: inst.pod.name, expect: "ok", seen, ok, ms: Date.now() - started };
+        return { group: LIFECYCLE_ROWS.cniCheck, from: inst.pod.node, to: inst.pod.name, expect: "ok", seen, ok, ms: Date.now() - started };
       }),
     );
     for (const row of rows) this.add(row, phase);
@@ -513,19 +474,19 @@ export class Lab {
       }
     }
     this.add(
-      { group: "CNI DEL every pod", from: "runtime", to: `${order.length} pods`, expect: "ok", seen: delError || "ok", ok: !delError, ms: Date.now() - started },
+      { group: LIFECYCLE_ROWS.del, from: "runtime", to: `${order.length} pods`, expect: "ok", seen: delError || "ok", ok: !delError, ms: Date.now() - started },
       phase,
     );
     if (delError) throw new Error(`DEL failed: ${delError}`);
     for (const node of this.plan.workers) {
       const held = reservations(node.dataDir);
       this.add(
-        { group: "IPAM empty after DEL", from: node.name, to: node.dataDir.replace(this.plan.runDir, "<run>"), expect: "0 reservations", seen: held.length ? held.join(", ") : "0 reservations", ok: held.length === 0, ms: 0 },
+        { group: LIFECYCLE_ROWS.ipamEmpty, from: node.name, to: node.dataDir.replace(this.plan.runDir, "<run>"), expect: "0 reservations", seen: held.length ? held.join(", ") : "0 reservations", ok: held.length === 0, ms: 0 },
         phase,
       );
       const veths = podnetVeths(node);
       this.add(
-        { group: "no pn* veth after DEL", from: node.name, to: "cni0", expect: "none", seen: veths.length ? veths.join(", ") : "none", ok: veths.length === 0, ms: 0 },
+        { group: LIFECYCLE_ROWS.noVeth, from: node.name, to: "cni0", expect: "none", seen: veths.length ? veths.join(", ") : "none", ok: veths.length === 0, ms: 0 },
         phase,
       );
     }
@@ -540,7 +501,7 @@ export class Lab {
       const ok = subnetOk && unique && held.length === this.plan.pods.filter((p) => p.node === r.node).length && held.includes(r.ip);
       this.add(
         {
-          group: "re-ADD gets a clean address",
+          group: LIFECYCLE_ROWS.readd,
           from: r.node,
           to: r.name,
           expect: `new IP in ${node.plan.podCidr}, reserved once`,
@@ -551,7 +512,7 @@ export class Lab {
         phase,
       );
     }
-    installService(this.plan, this.pod(this.servicePodName()).ip, this.pod(this.servicePodName()).pod.port);
+    installServices(this.plan, this.podIps());
     this.mark("readdMs", t0);
   }
 
@@ -583,7 +544,7 @@ export class Lab {
 
   async runChecks(): Promise<void> {
     const t0 = Date.now();
-    this.say("checks: connectivity, service, CNI CHECK");
+    this.say("checks: the table (connectivity, services, DNS, security group), CNI CHECK");
     await this.connectivity("initial");
     await this.cniCheck("initial");
     this.mark("checksMs", t0);
@@ -613,7 +574,10 @@ export class Lab {
       `  ip netns exec ${w1.netns}-shell ping -c 2 ${web2?.ip ?? "<web-worker-2 IP>"}`,
       `  ip netns exec ${w1.netns}-shell bash -c 'cat </dev/tcp/${web2?.ip ?? "<ip>"}/80'     # the server prints the source it saw`,
       `  ip netns exec ${w1.netns}-shell bash -c 'cat </dev/tcp/${plan.internet.ip}/80'   # arrives as ${w1.ip}`,
-      `  ip netns exec ${w1.netns}-web bash -c 'cat </dev/tcp/${SERVICE.ip}/80'     # service hairpin`,
+      `  ip netns exec ${w1.netns}-web bash -c 'cat </dev/tcp/${plan.services[0].ip}/80'     # service hairpin`,
+      `  nsenter --net=/run/netns/${w2.netns}-shell unshare -m sh -c 'mount --bind ${plan.runDir}/pods/shell-${w2.name}/resolv.conf /etc/resolv.conf && getent hosts web'   # DNS as the pod sees it`,
+      `  ip netns exec ${plan.admin.netns} bash -c 'cat </dev/tcp/${plan.nodes[0].ip}/22'   # SSH port from admin; from ${plan.internet.netns} it times out`,
+      `  ip netns exec ${w1.netns} iptables -t mangle -S ${SG_IN_CHAIN}   # the node security group`,
       `  ip netns exec ${w1.netns} tcpdump -ni cni0            # watch a node's pod traffic`,
       `  ip netns exec ${w1.netns} conntrack -L`,
       `  cat ${w1.logFile}                                     # the plugin's log on ${w1.name}`,

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { CONFLIST_FILE, renderConflistJson } from "../cni/conflist";
 import { broadcastOf, cidrContainsIp, formatIPv4, parseCidr } from "../cni/ipv4";
 import { NodePlan, planCluster, planProblems } from "../cni/plan";
+import { clusterDnsIp } from "../model/dns";
+import { DNS_PORT } from "../model/ports";
 
 /** The stack's defaults (components/config.ts): the lab reproduces that cluster. */
 export const STACK_DEFAULTS = {
@@ -27,8 +29,32 @@ export const INTERNET_IP = "203.0.113.1";
 export const IGW_IP = "203.0.113.254";
 export const INTERNET_PREFIX = 24;
 
-/** The ClusterIP service the lab builds by hand, as 003 does: 10.96.0.10:80 -> web-worker-1:80. */
-export const SERVICE = { name: "web", namespace: "default", ip: "10.96.0.10", port: 80 } as const;
+/**
+ * The admin address: TEST-NET-2 (RFC 5737), behind the router on a link of its own, the one
+ * address in the lab's adminCidrs. The internet namespace is the non-admin address.
+ */
+export const ADMIN_IP = "198.51.100.7";
+/** The router's address on the admin link. */
+export const ADMIN_GW_IP = "198.51.100.254";
+export const ADMIN_PREFIX = 24;
+export const ADMIN_CIDRS: readonly string[] = [`${ADMIN_IP}/32`];
+
+export interface LabService {
+  readonly name: string;
+  readonly namespace: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly protocol: "tcp" | "udp";
+  /** The pod behind it (the lab's services have one endpoint each). */
+  readonly endpoint: string;
+  /** Its pod port. */
+  readonly targetPort: number;
+  /** Chain-name part: LAB-SVC-<tag>, LAB-SEP-<tag>. */
+  readonly tag: string;
+}
+
+/** The web pods' UDP echo port (RFC 862's), behind the echo Service. */
+export const ECHO_PORT = 7;
 
 export const WEB_PORT = 80;
 export const SHELL_PORT = 8080;
@@ -46,7 +72,8 @@ export interface LabOptions {
   readonly keep: boolean;
 }
 
-export type PodKind = "web" | "shell";
+/** web: TCP server and UDP echo; shell: a client; dns: the stand-in for CoreDNS (one, on the first worker). */
+export type PodKind = "web" | "shell" | "dns";
 
 export interface LabPod {
   /** Kubernetes pod name, as in the labs' deploy.yaml: web-worker-1, shell-worker-1. */
@@ -56,8 +83,12 @@ export interface LabPod {
   /** Network namespace: <prefix>-<node>-<kind>. */
   readonly netns: string;
   readonly port: number;
+  /** UDP ports its agent answers on (echo; DNS for the dns pod). */
+  readonly udpPorts: readonly number[];
   /** hostPort -> containerPort mappings handed to portmap through runtimeConfig. */
   readonly portMappings: ReadonlyArray<{ hostPort: number; containerPort: number; protocol: "tcp" }>;
+  /** The resolv.conf kubelet would write for it, which its workload's lookups use. */
+  readonly resolvConf: string;
 }
 
 export interface LabNode {
@@ -92,6 +123,9 @@ export interface LabPlan {
   readonly stateFile: string;
   readonly router: { readonly netns: string; readonly ip: string; readonly bridge: string; readonly igwPort: string };
   readonly internet: { readonly netns: string; readonly ip: string };
+  /** The admin client outside the VPC, and the adminCidrs the node security group admits. */
+  readonly admin: { readonly netns: string; readonly ip: string; readonly routerPort: string };
+  readonly adminCidrs: readonly string[];
   readonly subnetCidr: string;
   readonly subnetPrefix: number;
   readonly vpcCidr: string;
@@ -100,6 +134,8 @@ export interface LabPlan {
   readonly workers: readonly LabNode[];
   readonly routes: readonly VpcRoute[];
   readonly pods: readonly LabPod[];
+  /** The ClusterIP services made by hand as kube-proxy would: web (tcp), echo (udp), kube-dns (udp). */
+  readonly services: readonly LabService[];
 }
 
 export function optionProblems(options: LabOptions): string[] {
@@ -168,17 +204,29 @@ export function buildPlan(options: LabOptions): LabPlan {
     };
   });
   const workers = nodes.filter((n) => n.plan.role === "worker");
+  const podOf = (node: LabNode, kind: PodKind, name: string, port: number, udpPorts: number[]): LabPod => ({
+    name,
+    kind,
+    node: node.name,
+    netns: `${node.netns}-${kind}`,
+    port,
+    udpPorts,
+    portMappings: kind === "web" ? [{ hostPort: WEB_HOST_PORT, containerPort: WEB_PORT, protocol: "tcp" }] : [],
+    resolvConf: join(runDir, "pods", name, "resolv.conf"),
+  });
   const pods: LabPod[] = workers.flatMap((node) => [
-    {
-      name: `web-${node.name}`,
-      kind: "web" as const,
-      node: node.name,
-      netns: `${node.netns}-web`,
-      port: WEB_PORT,
-      portMappings: [{ hostPort: WEB_HOST_PORT, containerPort: WEB_PORT, protocol: "tcp" as const }],
-    },
-    { name: `shell-${node.name}`, kind: "shell" as const, node: node.name, netns: `${node.netns}-shell`, port: SHELL_PORT, portMappings: [] },
+    podOf(node, "web", `web-${node.name}`, WEB_PORT, [ECHO_PORT]),
+    podOf(node, "shell", `shell-${node.name}`, SHELL_PORT, []),
+    ...(node === workers[0] ? [podOf(node, "dns", `coredns-${node.name}`, DNS_PORT, [DNS_PORT])] : []),
   ]);
+  const web = pods[0].name;
+  const dns = pods.find((p) => p.kind === "dns")?.name ?? web;
+  const services: LabService[] = [
+    { name: "web", namespace: "default", ip: "10.96.0.20", port: WEB_PORT, protocol: "tcp", endpoint: web, targetPort: WEB_PORT, tag: "WEB" },
+    { name: "echo", namespace: "default", ip: "10.96.0.30", port: ECHO_PORT, protocol: "udp", endpoint: web, targetPort: ECHO_PORT, tag: "ECHO" },
+    // kubeadm gives kube-dns the 10th address of the service CIDR.
+    { name: "kube-dns", namespace: "kube-system", ip: clusterDnsIp(STACK_DEFAULTS.serviceCidr), port: DNS_PORT, protocol: "udp", endpoint: dns, targetPort: DNS_PORT, tag: "DNS" },
+  ];
   return {
     options,
     runDir,
@@ -188,6 +236,8 @@ export function buildPlan(options: LabOptions): LabPlan {
     stateFile: join(runDir, "state.json"),
     router: { netns: `${prefix}-router`, ip: routerIp, bridge: "vpc0", igwPort: "igw0" },
     internet: { netns: `${prefix}-internet`, ip: INTERNET_IP },
+    admin: { netns: `${prefix}-admin`, ip: ADMIN_IP, routerPort: "adm0" },
+    adminCidrs: ADMIN_CIDRS,
     subnetCidr: STACK_DEFAULTS.subnetCidr,
     subnetPrefix: subnet.prefix,
     vpcCidr: STACK_DEFAULTS.vpcCidr,
@@ -197,15 +247,16 @@ export function buildPlan(options: LabOptions): LabPlan {
     // Exactly what the stack puts in the VPC route table: one route per node, pod CIDR -> node.
     routes: nodes.map((n) => ({ destination: n.plan.podCidr, via: n.ip, node: n.name })),
     pods,
+    services,
   };
 }
 
 /** Every namespace the plan creates, pods first (the order teardown deletes them in). */
 export function planNamespaces(plan: LabPlan): string[] {
-  return [...plan.pods.map((p) => p.netns), ...plan.nodes.map((n) => n.netns), plan.router.netns, plan.internet.netns];
+  return [...plan.pods.map((p) => p.netns), ...plan.nodes.map((n) => n.netns), plan.router.netns, plan.internet.netns, plan.admin.netns];
 }
 
 /** Names a lab with this prefix may have created, with any worker count: what `down` looks for. */
 export function labNamespacePattern(prefix: string): RegExp {
-  return new RegExp(`^${prefix}-(router|internet|control-plane|worker-\\d+)(-(web|shell))?$`);
+  return new RegExp(`^${prefix}-(router|internet|admin|control-plane|worker-\\d+)(-(web|shell|dns))?$`);
 }

@@ -1,5 +1,5 @@
-// A ClusterIP service made by hand the way 003 makes one and kube-proxy (iptables mode)
-// does on every node: nat PREROUTING (traffic from pods) and OUTPUT (traffic from the node
+// ClusterIP services made by hand the way 003 makes one and kube-proxy (iptables mode)
+// does on every node (web over TCP, echo and kube-dns over UDP): nat PREROUTING (traffic from pods) and OUTPUT (traffic from the node
 // itself) jump to a services chain, which sends the service IP:port through a service
 // chain to an endpoint chain that DNATs to the pod.
 //
@@ -13,15 +13,16 @@
 // endpoint itself and POSTROUTING masquerades marked packets: the pod sees the connection
 // come from its gateway (the node's cni0 address), answers the node, and conntrack
 // reverses both translations on the way back.
-import { LabPlan, SERVICE } from "./plan";
+import { LabPlan, LabService } from "./plan";
 import { inNetns, mustSync, runSync } from "./sh";
 
 export const SERVICES_CHAIN = "LAB-SERVICES";
-export const SVC_CHAIN = "LAB-SVC-WEB";
-export const SEP_CHAIN = "LAB-SEP-WEB";
 export const MARK_MASQ_CHAIN = "LAB-MARK-MASQ";
 export const POSTROUTING_CHAIN = "LAB-POSTROUTING";
 export const MASQ_MARK = "0x4000/0x4000";
+
+export const svcChain = (s: LabService) => `LAB-SVC-${s.tag}`;
+export const sepChain = (s: LabService) => `LAB-SEP-${s.tag}`;
 
 const JUMPS: ReadonlyArray<[string, string, string]> = [
   ["PREROUTING", SERVICES_CHAIN, "lab: service portals"],
@@ -29,33 +30,49 @@ const JUMPS: ReadonlyArray<[string, string, string]> = [
   ["POSTROUTING", POSTROUTING_CHAIN, "lab: masquerade marked service traffic"],
 ];
 
+/** An endpoint's address, by pod name. */
+export type Endpoints = ReadonlyMap<string, string>;
+
+function endpointOf(s: LabService, endpoints: Endpoints): string {
+  const ip = endpoints.get(s.endpoint);
+  if (!ip) throw new Error(`service ${s.namespace}/${s.name}: endpoint ${s.endpoint} has no address`);
+  return ip;
+}
+
+function hairpinRule(s: LabService, endpointIp: string): string[] {
+  return ["-s", `${endpointIp}/32`, "-m", "comment", "--comment", `${s.namespace}/${s.name} hairpin`, "-j", MARK_MASQ_CHAIN];
+}
+
 /** The nat rules, as iptables-restore input: declaring a chain empties it, so this also updates. */
-export function serviceRules(endpointIp: string, endpointPort: number): string {
-  const svc = `${SERVICE.namespace}/${SERVICE.name}`;
-  return [
-    "*nat",
-    `:${SERVICES_CHAIN} - [0:0]`,
-    `:${SVC_CHAIN} - [0:0]`,
-    `:${SEP_CHAIN} - [0:0]`,
-    `:${MARK_MASQ_CHAIN} - [0:0]`,
-    `:${POSTROUTING_CHAIN} - [0:0]`,
-    `-A ${SERVICES_CHAIN} -d ${SERVICE.ip}/32 -p tcp -m tcp --dport ${SERVICE.port} -m comment --comment "${svc} cluster IP" -j ${SVC_CHAIN}`,
-    `-A ${SVC_CHAIN} -m comment --comment "${svc} -> ${endpointIp}:${endpointPort}" -j ${SEP_CHAIN}`,
-    `-A ${SEP_CHAIN} -s ${endpointIp}/32 -m comment --comment "${svc} hairpin" -j ${MARK_MASQ_CHAIN}`,
-    `-A ${SEP_CHAIN} -p tcp -m tcp -j DNAT --to-destination ${endpointIp}:${endpointPort}`,
+export function serviceRules(services: readonly LabService[], endpoints: Endpoints): string {
+  const lines = ["*nat", `:${SERVICES_CHAIN} - [0:0]`, `:${MARK_MASQ_CHAIN} - [0:0]`, `:${POSTROUTING_CHAIN} - [0:0]`];
+  for (const s of services) lines.push(`:${svcChain(s)} - [0:0]`, `:${sepChain(s)} - [0:0]`);
+  for (const s of services) {
+    const svc = `${s.namespace}/${s.name}`;
+    const ip = endpointOf(s, endpoints);
+    const p = `-p ${s.protocol} -m ${s.protocol}`;
+    lines.push(
+      `-A ${SERVICES_CHAIN} -d ${s.ip}/32 ${p} --dport ${s.port} -m comment --comment "${svc} cluster IP" -j ${svcChain(s)}`,
+      `-A ${svcChain(s)} -m comment --comment "${svc} -> ${ip}:${s.targetPort}" -j ${sepChain(s)}`,
+      `-A ${sepChain(s)} ${hairpinRule(s, ip).map((a) => (a.includes(" ") ? `"${a}"` : a)).join(" ")}`,
+      `-A ${sepChain(s)} ${p} -j DNAT --to-destination ${ip}:${s.targetPort}`,
+    );
+  }
+  lines.push(
     `-A ${MARK_MASQ_CHAIN} -j MARK --set-xmark ${MASQ_MARK}`,
     `-A ${POSTROUTING_CHAIN} -m mark ! --mark ${MASQ_MARK} -j RETURN`,
     `-A ${POSTROUTING_CHAIN} -j MARK --set-xmark 0x4000/0x0`,
     `-A ${POSTROUTING_CHAIN} -m comment --comment "lab: hairpin service traffic" -j MASQUERADE`,
     "COMMIT",
     "",
-  ].join("\n");
+  );
+  return lines.join("\n");
 }
 
-/** Installs or updates the service on every node (kube-proxy runs on every node). */
-export function installService(plan: LabPlan, endpointIp: string, endpointPort: number): void {
+/** Installs or updates the services on every node (kube-proxy runs on every node). */
+export function installServices(plan: LabPlan, endpoints: Endpoints): void {
   for (const node of plan.nodes) {
-    mustSync(inNetns(node.netns, ["iptables-restore", "-w", "5", "--noflush"]), serviceRules(endpointIp, endpointPort));
+    mustSync(inNetns(node.netns, ["iptables-restore", "-w", "5", "--noflush"]), serviceRules(plan.services, endpoints));
     for (const [parent, chain, comment] of JUMPS) {
       const rule = ["-m", "comment", "--comment", comment, "-j", chain];
       const present = runSync(inNetns(node.netns, ["iptables", "-w", "5", "-t", "nat", "-C", parent, ...rule])).status === 0;
@@ -64,11 +81,11 @@ export function installService(plan: LabPlan, endpointIp: string, endpointPort: 
   }
 }
 
-/** Removes (or puts back) the hairpin mark rule on one node, to show what it is for. */
-export function setHairpinMasq(plan: LabPlan, node: string, endpointIp: string, enabled: boolean): void {
-  const netns = plan.nodes.find((n) => n.name === node)?.netns;
-  if (!netns) throw new Error(`no node ${node}`);
-  const rule = ["-s", `${endpointIp}/32`, "-m", "comment", "--comment", `${SERVICE.namespace}/${SERVICE.name} hairpin`, "-j", MARK_MASQ_CHAIN];
-  const op = enabled ? ["-I", SEP_CHAIN, "1"] : ["-D", SEP_CHAIN];
-  mustSync(inNetns(netns, ["iptables", "-w", "5", "-t", "nat", ...op, ...rule]));
+/** Removes (or puts back) a service's hairpin mark rule on the endpoint's node, to show what it is for. */
+export function setHairpinMasq(plan: LabPlan, service: LabService, endpoints: Endpoints, enabled: boolean): void {
+  const nodeName = plan.pods.find((p) => p.name === service.endpoint)?.node;
+  const netns = plan.nodes.find((n) => n.name === nodeName)?.netns;
+  if (!netns) throw new Error(`no node for ${service.endpoint}`);
+  const op = enabled ? ["-I", sepChain(service), "1"] : ["-D", sepChain(service)];
+  mustSync(inNetns(netns, ["iptables", "-w", "5", "-t", "nat", ...op, ...hairpinRule(service, endpointOf(service, endpoints))]));
 }

@@ -71,7 +71,7 @@ export function labNamespaces(prefix: string, state?: LabState): string[] {
   const fromState = (state?.namespaces ?? []).filter((n) => present.has(n));
   const found = [...present].filter((n) => pattern.test(n) && !fromState.includes(n));
   // pods (three dashes after the prefix at most) before nodes, nodes before router/internet
-  const rank = (n: string) => (/-(web|shell)$/.test(n) ? 0 : /-(router|internet)$/.test(n) ? 2 : 1);
+  const rank = (n: string) => (/-(web|shell|dns)$/.test(n) ? 0 : /-(router|internet|admin)$/.test(n) ? 2 : 1);
   return [...fromState, ...found].sort((a, b) => rank(a) - rank(b));
 }
 

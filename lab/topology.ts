@@ -3,8 +3,9 @@
 // each node's CNI files (conflist, bin dir) as the image and the stack install them.
 //
 //   internet ns  eth0 203.0.113.1/24 -- route 10.0.0.0/16 via 203.0.113.254
+//   admin ns     eth0 198.51.100.7/24 -- route 10.0.0.0/16 via 198.51.100.254 (adminCidrs)
 //        |
-//   router ns    igw0 203.0.113.254/24
+//   router ns    igw0 203.0.113.254/24, adm0 198.51.100.254/24
 //                vpc0 (bridge) 10.0.1.1/24 -- eni-cp, eni-w1, eni-w2 ...
 //                routes: <node pod CIDR> via <node IP>, one per node (planCluster)
 //        |
@@ -17,7 +18,7 @@
 // server then sees the node's private IP, which proves the node's MASQUERADE.)
 import { copyFileSync, chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { IGW_IP, INTERNET_PREFIX, LabPlan } from "./plan";
+import { ADMIN_GW_IP, ADMIN_PREFIX, IGW_IP, INTERNET_PREFIX, LabPlan } from "./plan";
 import { ipBatch, mustSync, sysctlIn } from "./sh";
 
 /** The reference plugins the conflist chains after podnet, as Debian installs them. */
@@ -45,6 +46,9 @@ export function buildRouter(plan: LabPlan): void {
   commands.push(`link add ${r.igwPort} type veth peer name eth0 netns ${plan.internet.netns}`);
   commands.push(`addr add ${IGW_IP}/${INTERNET_PREFIX} dev ${r.igwPort}`);
   commands.push(`link set ${r.igwPort} up`);
+  commands.push(`link add ${plan.admin.routerPort} type veth peer name eth0 netns ${plan.admin.netns}`);
+  commands.push(`addr add ${ADMIN_GW_IP}/${ADMIN_PREFIX} dev ${plan.admin.routerPort}`);
+  commands.push(`link set ${plan.admin.routerPort} up`);
   ipBatch(r.netns, commands);
   // A router forwards; the VPC router never tells instances to bypass it (no ICMP redirects).
   sysctlIn(r.netns, {
@@ -79,6 +83,16 @@ export function buildInternet(plan: LabPlan): void {
     `addr add ${plan.internet.ip}/${INTERNET_PREFIX} dev eth0`,
     "link set eth0 up",
     `route add ${plan.vpcCidr} via ${IGW_IP} dev eth0`,
+  ]);
+}
+
+/** The admin's machine: outside the VPC like the internet, but at an address in adminCidrs. */
+export function buildAdmin(plan: LabPlan): void {
+  ipBatch(plan.admin.netns, [
+    "link set lo up",
+    `addr add ${plan.admin.ip}/${ADMIN_PREFIX} dev eth0`,
+    "link set eth0 up",
+    `route add ${plan.vpcCidr} via ${ADMIN_GW_IP} dev eth0`,
   ]);
 }
 
