@@ -74,13 +74,19 @@ function table(rows: readonly CheckRow[], headers: string[], cells: (r: CheckRow
   return out;
 }
 
-/** The table that fits `style.width`: row, from -> to, verdict, ms. */
+/**
+ * The table that fits `style.width`: row, from -> to, verdict, ms. Both text columns get
+ * their full length when they fit together; otherwise the row's name keeps at least 40% of
+ * the room and both are cut, marked with "…".
+ */
 function narrowTable(rows: readonly CheckRow[], style: Style): string[] {
   const ms = Math.max(2, ...rows.map((r) => String(r.ms).length));
-  const group = Math.min(32, Math.max(5, ...rows.map((r) => r.group.length)));
+  const longestGroup = Math.max(5, ...rows.map((r) => r.group.length));
+  const longestPath = Math.max(11, ...rows.map((r) => route(r).length));
   // 2 indent + three 2-column gaps + "result" (6)
-  const room = style.width - 2 - 6 - 6 - ms - group;
-  const path = Math.min(room, Math.max(11, ...rows.map((r) => route(r).length)));
+  const room = style.width - 2 - 6 - 6 - ms;
+  const group = longestGroup + longestPath <= room ? longestGroup : Math.min(longestGroup, Math.max(room - longestPath, Math.ceil(room * 0.4)));
+  const path = Math.min(longestPath, room - group);
   return table(rows, ["check", "from → to", "result", "ms"], (r) => [clip(r.group, group), clip(route(r), path), "", String(r.ms)], [group, path, 6, ms], style);
 }
 

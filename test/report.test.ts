@@ -65,6 +65,14 @@ describe("lab report (lab/report.ts)", () => {
     assert.match(text, /node control-plane-with-a-long-name-1 → service .*…/);
   });
 
+  it("gives both columns their full length when they fit together", () => {
+    const group = "SG without pod CIDR: pod -> pod, other node"; // 43 columns
+    const row: CheckRow = { phase: "initial", group, from: "coredns-worker-1", to: '"web" via kube-dns 10.96.0.10:53', expect: "", seen: "", ok: true, ms: 1008 };
+    const text = renderSummary([row], undefined, { wide: false, color: false, width: DEFAULT_WIDTH });
+    assert.ok(text.includes(`${group}  coredns-worker-1 → "web" via kube-dns 10.96.0.10:53  PASS    1008`), text);
+    assert.doesNotMatch(text, /…/);
+  });
+
   it("lists each failure on a line of its own (wrapped to the width) with expected and seen", () => {
     const text = renderSummary(rows(), tp, { wide: false, color: false, width: DEFAULT_WIDTH });
     const lines = text.split("\n");
