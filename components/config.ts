@@ -5,10 +5,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { cidrContains, cidrsOverlap, formatCidr, parseCidr, subnetCount, tryParseCidr, type Cidr } from "../cni/ipv4";
 import { planProblems, type ClusterPlanInput } from "../cni/plan";
-import { NETWORK_DEFAULTS } from "../model/defaults";
 import { parseAdminCidrs } from "./adminCidrs";
 import { regionProblems, resolveRegion, unknownKeyProblems, type RegionSources } from "./configKeys";
 import { DEFAULT_IMAGE_ARCH, DEFAULT_KUBERNETES_MINOR, KUBERNETES_MINORS, type ImageArch } from "./image";
+import { NETWORK_DEFAULTS } from "../model/defaults";
 
 export const CONFIG_NAMESPACE = "podnet";
 
