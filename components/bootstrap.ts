@@ -67,6 +67,8 @@ interface StepContext {
   readonly name: string;
   readonly args: BootstrapArgs;
   readonly controlPlane: ClusterNode;
+  /** How the commands reach a node: its pinned host key, the stack's SSH key, the boot-time dial. */
+  readonly connection: (node: ClusterNode) => ReturnType<typeof connectionTo>;
   readonly sealPublicKey: pulumi.Output<string>;
   readonly sealPrivateKey: pulumi.Output<string>;
 }
@@ -103,9 +105,11 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
     this.sealKey = new tls.PrivateKey(`${name}-seal`, { algorithm: "RSA", rsaBits: 3072 }, { parent: this });
     const sealPublicKey = this.sealKey.publicKeyPem;
     const sealPrivateKey = pulumi.secret(this.sealKey.privateKeyPem);
-    const context: StepContext = { name, args, controlPlane, sealPublicKey, sealPrivateKey };
+
+    const connection = (node: ClusterNode) => connectionTo(node, args.sshPrivateKeyPem);
 
     // Readiness and the conflist, on every node.
+    const context: StepContext = { name, args, controlPlane, connection, sealPublicKey, sealPrivateKey };
     const perNode = new Map<string, NodeSteps>();
     for (const node of args.nodes) {
       const steps = this.prepareNode(node, context);
@@ -137,8 +141,8 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
   }
 
   /** A node's wait (cloud-init, the image) and then its conflist. */
-  private prepareNode(node: ClusterNode, { name, args }: StepContext): NodeSteps {
-    const connection = connectionTo(node, args.sshPrivateKeyPem);
+  private prepareNode(node: ClusterNode, { name, args, connection: connect }: StepContext): NodeSteps {
+    const connection = connect(node);
     const wait = new command.remote.Command(`${name}-wait-${node.plan.name}`, {
       ...COMMON,
       connection,
@@ -158,10 +162,10 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
   }
 
   /** kubeadm init on the control plane, from the config rendered for its addresses. */
-  private initControlPlane({ wait, cni }: NodeSteps, { name, args, controlPlane }: StepContext): command.remote.Command {
+  private initControlPlane({ wait, cni }: NodeSteps, { name, args, controlPlane, connection }: StepContext): command.remote.Command {
     return new command.remote.Command(`${name}-init`, {
       ...COMMON,
-      connection: connectionTo(controlPlane, args.sshPrivateKeyPem),
+      connection: connection(controlPlane),
       create: pulumi.all([controlPlane.privateIp, controlPlane.publicIp]).apply(([privateIp, publicIp]) =>
         remoteScript(kubeadmInitScript({
           nodeName: controlPlane.plan.name,
@@ -181,10 +185,10 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
   }
 
   /** admin.conf, read sealed once init is done. */
-  private readKubeconfig({ name, args, controlPlane, sealPublicKey }: StepContext): command.remote.Command {
+  private readKubeconfig({ name, controlPlane, connection, sealPublicKey }: StepContext): command.remote.Command {
     return new command.remote.Command(`${name}-kubeconfig`, {
       ...SEALED,
-      connection: connectionTo(controlPlane, args.sshPrivateKeyPem),
+      connection: connection(controlPlane),
       create: sealPublicKey.apply((pem) => remoteScript(readKubeconfigScript({ controlPlaneName: controlPlane.plan.name, publicKeyPem: pem }))),
       triggers: [this.init.id],
     }, { parent: this, dependsOn: [this.init], additionalSecretOutputs: ["stdout"] });
@@ -194,9 +198,8 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
   private bootstrapWorker(
     node: ClusterNode,
     { wait, cni }: NodeSteps,
-    { name, args, controlPlane, init, sealPublicKey, sealPrivateKey }: WorkerContext,
+    { name, args, controlPlane, connection, init, sealPublicKey, sealPrivateKey }: WorkerContext,
   ): WorkerBootstrap {
-    const connection = (target: ClusterNode, limits?: DialLimits) => connectionTo(target, args.sshPrivateKeyPem, limits);
     // A token made for this worker, by the control plane, when this worker needs it.
     const joinToken = new command.remote.Command(`${name}-join-token-${node.plan.name}`, {
       ...SEALED,
@@ -230,7 +233,7 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
     // to drain from, reachable or not.
     const drain = new command.remote.Command(`${name}-drain-${node.plan.name}`, {
       ...COMMON,
-      connection: connection(controlPlane, DRAIN_DIAL),
+      connection: connectionTo(controlPlane, args.sshPrivateKeyPem, DRAIN_DIAL),
       delete: remoteScript(drainNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name })),
       triggers: [node.instance.id, init.id],
     }, { parent: this, dependsOn: [register], deleteBeforeReplace: true, deletedWith: controlPlane.instance });
