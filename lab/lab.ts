@@ -7,6 +7,7 @@ import { CODE_CACHE_DIR_ENV } from "../cni/codecache";
 import { cidrContainsIp, parseCidr, parseIPv4 } from "../cni/ipv4";
 import { Actor, Perturbation } from "../model/checks";
 import { CHECK_TABLE, LIFECYCLE_ROWS } from "../model/checkTable";
+import { NETWORK_DEFAULTS } from "../model/defaults";
 import { clusterDnsIp, kubeletResolvConf, serviceFqdn } from "../model/dns";
 import { API_SERVER_PORT, SSH_PORT } from "../model/ports";
 import { POD_CIDR_RULE, nodeSecurityGroup, withoutRule } from "../model/securityGroups";
@@ -23,7 +24,6 @@ import {
   LabPlan,
   LabPod,
   NODE_PORT,
-  STACK_DEFAULTS,
   VpcRoute,
   buildPlan,
   planNamespaces,
@@ -365,7 +365,7 @@ export class Lab {
     this.guard();
     // kubelet writes the pod's resolv.conf (ClusterFirst: the kube-dns Service, the namespace's search path).
     mkdirSync(dirname(pod.resolvConf), { recursive: true });
-    writeFileSync(pod.resolvConf, kubeletResolvConf(clusterDnsIp(STACK_DEFAULTS.serviceCidr), "default"));
+    writeFileSync(pod.resolvConf, kubeletResolvConf(clusterDnsIp(NETWORK_DEFAULTS.serviceCidr), "default"));
     const agent = await startAgent({
       agentJs: this.agentJs,
       dir: this.plan.agentDir,
