@@ -16,3 +16,5 @@ export const kubeconfig = cluster.kubeconfig;
 export const sshPrivateKey = cluster.sshPrivateKey;
 /** How to use the two secrets above. */
 export const usage = cluster.usage;
+/** The connectivity checks that ended the update: the lab's table and any failures (podnet:verify). */
+export const connectivity = cluster.connectivity;

@@ -56,6 +56,8 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
   readonly kubeconfig: pulumi.Output<string>;
   /** Resolves once every node has joined and reported Ready. */
   readonly ready: pulumi.Output<string[]>;
+  /** How the commands reach the control plane, for steps that run there after the bootstrap. */
+  readonly controlPlaneConnection: command.types.input.remote.ConnectionArgs;
 
   constructor(name: string, args: BootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
     super("podnet:aws:KubeadmBootstrap", name, {}, opts);
@@ -71,6 +73,8 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
       user: SSH_USER,
       privateKey: args.sshPrivateKeyPem,
     });
+
+    this.controlPlaneConnection = connection(controlPlane);
 
     // Readiness and the conflist, on every node.
     const perNode = new Map<string, { wait: command.remote.Command; cni: command.remote.Command }>();

@@ -9,6 +9,7 @@ import { kubernetesMinorOf, planInputOf, setCommand, type ClusterConfig } from "
 import { Network } from "./network";
 import { Nodes, SSH_USER } from "./nodes";
 import { PodRoutes } from "./podRoutes";
+import { ConnectivityCheck, type ConnectivityOutput } from "./verify";
 
 export interface NodeRow {
   readonly name: string;
@@ -48,6 +49,7 @@ export class Cluster extends pulumi.ComponentResource {
   readonly machines: Nodes;
   readonly podRoutes: PodRoutes;
   readonly bootstrap: KubeadmBootstrap;
+  readonly check: ConnectivityCheck;
   readonly availabilityZone: pulumi.Output<string>;
 
   // Stack outputs.
@@ -56,6 +58,7 @@ export class Cluster extends pulumi.ComponentResource {
   readonly kubeconfig: pulumi.Output<string>;
   readonly sshPrivateKey: pulumi.Output<string>;
   readonly usage: pulumi.Output<string>;
+  readonly connectivity: pulumi.Output<ConnectivityOutput>;
 
   constructor(name: string, config: ClusterConfig, opts?: pulumi.ComponentResourceOptions) {
     super("podnet:aws:Cluster", name, {}, opts);
@@ -117,6 +120,14 @@ export class Cluster extends pulumi.ComponentResource {
       dependsOn: [...this.podRoutes.routes, ...this.network.ingressRules],
     }, childOpts);
 
+    // The last step: the lab's checks on this cluster, once every node is Ready.
+    this.check = new ConnectivityCheck(`${name}`, {
+      connection: this.bootstrap.controlPlaneConnection,
+      nodes: this.machines.nodes,
+      ready: [this.bootstrap.init, ...this.bootstrap.workers.map((w) => w.register)],
+      mode: config.verify,
+    }, childOpts);
+
     this.controlPlanePublicIp = this.machines.controlPlaneEip.publicIp;
     this.nodes = pulumi.all(
       this.machines.nodes.map((node) =>
@@ -133,12 +144,14 @@ export class Cluster extends pulumi.ComponentResource {
     this.kubeconfig = this.bootstrap.kubeconfig;
     this.sshPrivateKey = this.machines.sshPrivateKeyPem;
     this.usage = this.controlPlanePublicIp.apply((ip) => usageText(stack, ip));
+    this.connectivity = this.check.connectivity;
     this.registerOutputs({
       controlPlanePublicIp: this.controlPlanePublicIp,
       nodes: this.nodes,
       kubeconfig: this.kubeconfig,
       sshPrivateKey: this.sshPrivateKey,
       usage: this.usage,
+      connectivity: this.connectivity,
     });
   }
 }

@@ -7,7 +7,12 @@ import { cidrContains, cidrsOverlap, formatCidr, subnetCount, tryParseCidr, type
 import { planProblems, type ClusterPlanInput } from "../cni/plan";
 import { DEFAULT_IMAGE_ARCH, DEFAULT_KUBERNETES_MINOR, type ImageArch } from "./image";
 
+
 export const CONFIG_NAMESPACE = "podnet";
+
+/** podnet:verify: fail (a failed check fails the update), report (keep the cluster, only report), off. */
+export type VerifyMode = "fail" | "report" | "off";
+export const VERIFY_MODES: readonly VerifyMode[] = ["fail", "report", "off"];
 
 export interface ClusterConfig {
   /** AWS region every resource is created in. */
@@ -36,6 +41,8 @@ export interface ClusterConfig {
   readonly adminCidrs: readonly string[];
   /** The VPC route table's route quota: node routes plus the default route must fit. */
   readonly routeTableQuota: number;
+  /** The connectivity checks at the end of `pulumi up` (components/verify.ts): fail, report or off. */
+  readonly verify: VerifyMode;
 }
 
 /** Every key with its default; adminCidrs has none and must be set. Pulumi.yaml declares the same values. */
@@ -56,6 +63,7 @@ export const CONFIG_DEFAULTS = {
   amiOwner: "self",
   imageArch: DEFAULT_IMAGE_ARCH,
   routeTableQuota: 50,
+  verify: "fail",
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS | "adminCidrs";
@@ -231,6 +239,11 @@ export function parseConfig(source: ConfigSource): ClusterConfig {
     problem("imageArch", `"${imageArch}" must be x86_64 or arm64`, setCommand("imageArch", "x86_64"));
   }
 
+  const verify = text("verify");
+  if (!(VERIFY_MODES as readonly string[]).includes(verify)) {
+    problem("verify", `"${verify}" must be fail (a failed connectivity check fails pulumi up), report (only report it) or off`, setCommand("verify", "report"));
+  }
+
   const adminCidrs = parseAdminCidrs(source("adminCidrs"), problem);
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -252,6 +265,7 @@ export function parseConfig(source: ConfigSource): ClusterConfig {
     imageArch: imageArch as ImageArch,
     adminCidrs,
     routeTableQuota,
+    verify: verify as VerifyMode,
   };
 }
 

@@ -1,0 +1,68 @@
+// The verification shipped to the control plane: verify/node.ts bundled by esbuild into one
+// plain-JS file (node 18, the image's), sent on the SSH session's stdin, and a short POSIX
+// sh command that saves it to a private temp dir and runs it as root with the admin
+// kubeconfig. The command text holds no secret and stays short: the command provider
+// quotes it whole in the error when the command fails.
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { buildSync } from "esbuild";
+import { ADMIN_KUBECONFIG } from "../components/scripts";
+import type { FailMode } from "./node";
+
+let cached: string | undefined;
+
+/** verify/node.ts and everything it imports, as one CommonJS file; built once per process. */
+export function verifierBundle(): string {
+  if (cached !== undefined) return cached;
+  const result = buildSync({
+    entryPoints: [join(__dirname, "node.ts")],
+    bundle: true,
+    platform: "node",
+    target: "node18",
+    format: "cjs",
+    write: false,
+    minify: false,
+    legalComments: "none",
+    logLevel: "error",
+  });
+  cached = result.outputFiles[0]!.text;
+  return cached;
+}
+
+/** The bundle's digest, to tell in logs which verifier ran. */
+export function bundleDigest(bundle: string): string {
+  return createHash("sha256").update(bundle).digest("hex").slice(0, 12);
+}
+
+export interface RemoteInput {
+  readonly mode: FailMode;
+  /** Node name -> public IP: the internet row's expectation. */
+  readonly publicIps: ReadonlyArray<readonly [string, string]>;
+  /** Where admin.conf is on the control plane. */
+  readonly kubeconfig?: string;
+}
+
+const SAFE = /^[A-Za-z0-9._=\/-]+$/;
+
+function word(value: string, what: string): string {
+  if (!SAFE.test(value)) throw new Error(`${what} ${JSON.stringify(value)} cannot be passed to the verifier (letters, digits and . _ = / - only)`);
+  return value;
+}
+
+/** The command run over SSH; the bundle arrives on its stdin. */
+export function remoteVerifyCommand(input: RemoteInput): string {
+  const args = [
+    `--kubeconfig ${word(input.kubeconfig ?? ADMIN_KUBECONFIG, "kubeconfig path")}`,
+    `--mode ${word(input.mode, "mode")}`,
+    ...input.publicIps.map(([node, ip]) => `--public-ip ${word(`${node}=${ip}`, "public IP")}`),
+  ];
+  return [
+    "# shellcheck shell=sh",
+    "set -eu",
+    "dir=$(mktemp -d /tmp/podnet-verify.XXXXXX)",
+    "trap 'rm -rf \"$dir\"' EXIT",
+    'cat >"$dir/verify.js"',
+    `sudo node "$dir/verify.js" ${args.join(" ")}`,
+    "",
+  ].join("\n");
+}
