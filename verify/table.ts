@@ -40,7 +40,7 @@ const kubernetesDns: CheckSpec = {
     if (!api || !dns) return [];
     return t.pods.map((p) => ({
       from: { kind: "pod", name: p.name },
-      probe: { kind: "dns", label: `${KUBERNETES_FQDN} via ${dns.name} ${dns.ip}:${dns.port}`, name: KUBERNETES_FQDN },
+      probe: { kind: "dns", label: `"kubernetes.default" via ${dns.name} ${dns.ip}:${dns.port}`, name: KUBERNETES_FQDN },
       expect: { addresses: [api.ip] },
     }));
   },
