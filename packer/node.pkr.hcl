@@ -92,6 +92,7 @@ build {
       "PODNET_PLUGIN_UPLOAD=${local.plugin_upload}",
       "PODNET_PLUGIN_SHA256=${local.plugin_sha256}",
       "IMAGE_NAME=${local.ami_name}",
+      "AGNHOST_IMAGE=${var.agnhost_image}",
     ]
     scripts = [
       "${path.root}/scripts/01-base-packages.sh",

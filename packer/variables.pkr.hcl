@@ -47,3 +47,14 @@ variable "plugin_bundle" {
   default     = ""
   description = "The podnet plugin bundle to install as /opt/cni/bin/podnet; empty means dist/podnet of this repository, as `npm run build` writes it."
 }
+
+variable "agnhost_image" {
+  type        = string
+  default     = "registry.k8s.io/e2e-test-images/agnhost:2.53"
+  description = "The image the connectivity checks run (verify/manifests.ts AGNHOST_IMAGE, which must be the same), pre-pulled so no registry is on their critical path."
+
+  validation {
+    condition     = regex_replace(var.agnhost_image, "^[a-z0-9.-]+(/[a-z0-9._-]+)+:[0-9]+[.][0-9]+$", "") == ""
+    error_message = "The agnhost_image variable must be a pinned image such as registry.k8s.io/e2e-test-images/agnhost:2.53."
+  }
+}
