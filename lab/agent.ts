@@ -10,8 +10,8 @@
 //     file system, while every TCP connection it opens starts inside the namespace) on
 //     which the lab asks it to connect somewhere and report what the server saw.
 // It is bundled with esbuild at lab start and run by plain node: no tsx, fast start.
+import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { lookup } from "node:dns";
 import { rmSync } from "node:fs";
 import { createConnection, createServer, Socket } from "node:net";
 import { dnsAnswer } from "./dnsWire";
@@ -96,15 +96,25 @@ function udpOnce(host: string, port: number, timeoutMs: number): Promise<Control
   });
 }
 
-/** A lookup as the workload's libc does it: getaddrinfo, /etc/resolv.conf's nameserver and search path. */
+/**
+ * A lookup as the workload's libc does it (getaddrinfo: /etc/resolv.conf's nameserver, search
+ * path and ndots), run as `getent ahostsv4` so that a lookup still waiting on an unreachable
+ * server is killed at the deadline rather than left holding one of Node's threads.
+ */
 function resolveOnce(name: string, timeoutMs: number): Promise<ControlResponse> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve({ ok: false, error: `timed out after ${timeoutMs} ms`, ms: Date.now() - started }), timeoutMs);
-    lookup(name, { family: 4, all: true }, (err, addresses) => {
-      clearTimeout(timer);
-      if (err) resolve({ ok: false, error: (err as NodeJS.ErrnoException).code ?? err.message, ms: Date.now() - started });
-      else resolve({ ok: true, op: "resolve", addresses: addresses.map((a) => a.address), ms: Date.now() - started });
+    execFile("getent", ["ahostsv4", name], { timeout: timeoutMs, killSignal: "SIGKILL", encoding: "utf8" }, (err, stdout) => {
+      const ms = Date.now() - started;
+      if (!err) {
+        const addresses = [...new Set(stdout.split("\n").map((l) => l.split(/\s+/)[0]).filter(Boolean))];
+        resolve({ ok: true, op: "resolve", addresses, ms });
+      } else if (err.killed) {
+        resolve({ ok: false, error: `timed out after ${timeoutMs} ms`, ms });
+      } else {
+        // getent exits 2 when getaddrinfo finds nothing (NXDOMAIN, or no server answered).
+        resolve({ ok: false, error: err.code === 2 ? "not found" : String(err.code ?? err.message), ms });
+      }
     });
   });
 }

@@ -258,6 +258,17 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
     cases: (t) => adminPorts(t, "internet"),
   },
   {
+    group: "admin to another port",
+    from: "the admin address",
+    to: "control plane :10250",
+    must: "**no connection**: the admin rules open SSH and the API server only",
+    seed: "the stack's security group (podnet:adminCidrs)",
+    cases: (t) => {
+      const cp = controlPlane(t);
+      return cp && t.admin ? [{ from: { kind: "outside", name: "admin" }, probe: tcpTo(`kubelet ${cp.name}`, cp.ip, t.nodePort), expect: { fail: true } }] : [];
+    },
+  },
+  {
     group: "hairpin without MARK-MASQ",
     from: "web-worker-1",
     to: "svc web (itself)",

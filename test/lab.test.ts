@@ -22,12 +22,16 @@ function sh(cmd: string, args: string[]): string {
 }
 
 /** The host's root network namespace, as far as the lab could have touched it. */
-function hostSnapshot(): { links: string[]; rules: string[]; ipForward: string } {
+function hostSnapshot(): { links: string[]; rules: string[]; mounts: string[]; ipForward: string } {
   const links = (JSON.parse(sh("ip", ["-json", "link", "show"])) as Array<{ ifname: string }>).map((l) => l.ifname);
   const rules = sh("iptables-save", [])
     .split("\n")
     .filter((l) => /PODNET|LAB-|CNI-HOSTPORT|CNI-DN/.test(l));
-  return { links, rules, ipForward: readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim() };
+  // The pods' resolv.conf is bind-mounted in private mount namespaces only, never in the host's.
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .filter((l) => / \/etc\/resolv\.conf /.test(l) || l.includes("podnet-lab"));
+  return { links, rules, mounts, ipForward: readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim() };
 }
 
 function runLab(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -59,8 +63,19 @@ describe("lab plan and CLI", () => {
     }
     assert.deepEqual(
       plan.pods.map((p) => `${p.name}@${p.netns}`),
-      [1, 2, 3].flatMap((w) => [`web-worker-${w}@pnlabunit-worker-${w}-web`, `shell-worker-${w}@pnlabunit-worker-${w}-shell`]),
+      [1, 2, 3].flatMap((w) => [
+        `web-worker-${w}@pnlabunit-worker-${w}-web`,
+        `shell-worker-${w}@pnlabunit-worker-${w}-shell`,
+        ...(w === 1 ? ["coredns-worker-1@pnlabunit-worker-1-dns"] : []),
+      ]),
     );
+    // kube-dns at kubeadm's address, backed by the stand-in for CoreDNS; the admin address is the lab's adminCidrs.
+    assert.deepEqual(plan.services.map((s) => `${s.namespace}/${s.name} ${s.ip}:${s.port}/${s.protocol} -> ${s.endpoint}`), [
+      "default/web 10.96.0.20:80/tcp -> web-worker-1",
+      "default/echo 10.96.0.30:7/udp -> web-worker-1",
+      "kube-system/kube-dns 10.96.0.10:53/udp -> coredns-worker-1",
+    ]);
+    assert.deepEqual(plan.adminCidrs, [`${plan.admin.ip}/32`]);
     const pattern = labNamespacePattern("pnlabunit");
     for (const ns of planNamespaces(plan)) assert.match(ns, pattern);
     assert.doesNotMatch("pnlabunitx-router", pattern);
@@ -107,10 +122,10 @@ describe("npm run lab, end to end @root", function () {
     const failed = report.checks.filter((c) => !c.ok);
     assert.deepEqual(failed, [], `failed checks:\n${JSON.stringify(failed, null, 2)}`);
 
-    // Every check ran, for every pod/node it applies to (2 workers, 4 pods).
+    // Every check ran, for every pod/node it applies to (2 workers, 5 pods: coredns-worker-1 too).
     const connectivity: Array<[string, number]> = [
-      ["pod -> its gateway (ICMP)", 4],
-      ["pod -> its gateway (TCP)", 4],
+      ["pod -> its gateway (ICMP)", 5],
+      ["pod -> its gateway (TCP)", 5],
       ["pod -> pod, same node", 2],
       ["pod -> pod, other node", 2],
       ["pod -> internet (masqueraded)", 2],
@@ -121,19 +136,56 @@ describe("npm run lab, end to end @root", function () {
       ["service from pod, other node", 1],
       ["service from a node (OUTPUT)", 1],
       ["service hairpin (backing pod)", 1],
-      ["CNI CHECK (conflist)", 4],
+      ["UDP service from pod, other node", 1],
+      ["DNS: pod resolves a service (UDP)", 5],
+      ["SSH and API server from admin", 2],
+      ["SSH and API server from internet", 2],
+      ["admin to another port", 1],
+      ["CNI CHECK (conflist)", 5],
     ];
     for (const phase of ["initial", "after re-add"]) {
       for (const [group, n] of connectivity) assert.equal(count(report, phase, group), n, `${phase}: ${group}`);
     }
-    assert.equal(count(report, "initial", "hairpin without MARK-MASQ"), 1);
+    // The negative controls, first pass only: each change, and the path back once it is undone.
+    for (const [group, n] of [
+      ["hairpin without MARK-MASQ", 1],
+      ["SG without pod CIDR: pod -> pod, other node", 2],
+      ["SG without pod CIDR: DNS from other node", 2],
+      ["SG without pod CIDR: DNS on DNS's node", 3],
+      ["SG pod CIDR back: pod -> pod, other node", 2],
+      ["SG pod CIDR back: DNS from other node", 2],
+    ] as const) {
+      assert.equal(count(report, "initial", group), n, group);
+      assert.equal(count(report, "after re-add", group), 0, `${group} runs once`);
+    }
     for (const [group, n] of [
       ["CNI DEL every pod", 1],
       ["IPAM empty after DEL", 2],
       ["no pn* veth after DEL", 2],
-      ["re-ADD gets a clean address", 4],
+      ["re-ADD gets a clean address", 5],
     ] as const) {
       assert.equal(count(report, "delete and re-add", group), n, group);
+    }
+
+    // DNS: the answer is the web Service's ClusterIP, through kube-dns at the 10th address of serviceCidr.
+    for (const row of report.checks.filter((c) => c.group.includes("DNS") && !c.expect.startsWith("no"))) {
+      assert.equal(row.seen, "A 10.96.0.20", `${row.group} from ${row.from}`);
+      assert.match(row.to, /via kube-dns 10\.96\.0\.10:53$/);
+    }
+    for (const row of report.checks.filter((c) => c.group === "SG without pod CIDR: DNS from other node")) {
+      assert.match(row.seen, /^no answer/, "004's failure: no server could be reached");
+      assert.equal(report.pods.find((p) => p.name === row.from)?.node, "worker-2");
+    }
+    // UDP through a Service across nodes keeps the client pod's own address.
+    const allPods = [...report.pods, ...report.readdedPods];
+    for (const row of report.checks.filter((c) => c.group === "UDP service from pod, other node")) {
+      const client = allPods.find((p) => p.name === row.from && row.seen === `web-worker-1 src ${p.ip}`);
+      assert.ok(client && client.node !== "worker-1", `the echo server must see the client pod's IP, saw ${row.seen}`);
+    }
+    // The security group: the admin address gets in on 22 and 6443 only; the internet does not.
+    for (const row of report.checks.filter((c) => c.group === "SSH and API server from admin")) assert.match(row.seen, /^src 198\.51\.100\.7$/);
+    for (const row of report.checks.filter((c) => c.group === "SSH and API server from internet" || c.group === "admin to another port")) {
+      assert.match(row.seen, /^no connection \(timed out/, "dropped silently, as a security group does");
     }
 
     // The source addresses the servers saw are the ones the seed labs promise.
@@ -152,8 +204,8 @@ describe("npm run lab, end to end @root", function () {
       report.routes.map((r) => r.destination),
       planCluster({ clusterCidr: "10.244.0.0/16", nodeMaskSize: 24, workerCount: 2 }).map((n) => n.podCidr),
     );
-    assert.equal(report.readdedPods.length, 4);
-    assert.equal(new Set(report.readdedPods.map((p) => p.ip)).size, 4);
+    assert.equal(report.readdedPods.length, 5);
+    assert.equal(new Set(report.readdedPods.map((p) => p.ip)).size, 5);
     assert.ok(report.throughput && report.throughput.podToPod.gbps > 0 && report.throughput.nodeToNode.gbps > 0, "iperf3 figures");
 
     // Nothing left: namespaces, run dir, processes.
@@ -178,8 +230,9 @@ describe("npm run lab, end to end @root", function () {
     const newRules = after.rules.filter((r) => !before.rules.includes(r));
     assert.deepEqual(newRules, [], "podnet/lab iptables rules appeared in the host's namespace");
     assert.equal(after.ipForward, before.ipForward, "the host's ip_forward changed");
+    assert.deepEqual(after.mounts, before.mounts, "a mount appeared in the host's mount namespace");
     const newLinks = after.links.filter((l) => !before.links.includes(l));
-    const labLinks = newLinks.filter((l) => /^(cni0|vpc0|igw0|eth0|eni-.*|pn.*)$/.test(l));
+    const labLinks = newLinks.filter((l) => /^(cni0|vpc0|igw0|adm0|eth0|eni-.*|pn.*)$/.test(l));
     assert.deepEqual(labLinks, [], "lab links appeared in the host's namespace");
     if (newLinks.length > 0) console.log(`      (links created meanwhile by something else: ${newLinks.join(", ")})`);
     console.log(`      lab run: ${(elapsed / 1000).toFixed(1)} s, ${report.checks.length} checks; ` +
