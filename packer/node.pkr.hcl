@@ -1,6 +1,6 @@
 # The podnet node image: Ubuntu 24.04 LTS with containerd, kubeadm/kubelet/kubectl, the CNI
 # binaries, Node.js and the podnet plugin baked in, so a node boots ready for kubeadm.
-# Build with `npm run image` (packer/build.sh); see the README's "Node image" section.
+# Build with `npm run image` (packer/build.sh); see docs/image.md.
 
 locals {
   # Where the image installs the plugin and where kubelet/containerd look for CNI binaries
@@ -13,6 +13,26 @@ locals {
   # The bundle `npm run build` writes (cni/build.mjs: dist/podnet), uploaded as is.
   plugin_bundle = var.plugin_bundle != "" ? var.plugin_bundle : "${path.root}/../dist/podnet"
   plugin_upload = "/tmp/podnet-bundle"
+  # The apt helper the scripts source; /var/tmp rather than /tmp, which is emptied at boot,
+  # so the scripts after the reboot find it too. 99-cleanup.sh empties /var/tmp.
+  apt_helper_upload = "/var/tmp/podnet-apt.sh"
+  # Where the reboot provisioner saves the boot id it reboots from (80-image-release.sh).
+  boot_id_before_reboot = "/var/tmp/podnet-boot-id-before-reboot"
+
+  # Every script runs as root with these inputs.
+  script_execute_command = "chmod +x '{{ .Path }}' && sudo env {{ .Vars }} '{{ .Path }}'"
+  script_env = [
+    "KUBERNETES_MINOR=${var.kubernetes_minor}",
+    "CNI_BIN_DIR=${local.cni_bin_dir}",
+    "CNI_CONF_DIR=${local.cni_conf_dir}",
+    "PODNET_PLUGIN_PATH=${local.plugin_path}",
+    "PODNET_PLUGIN_UPLOAD=${local.plugin_upload}",
+    "PODNET_PLUGIN_SHA256=${local.plugin_sha256}",
+    "PODNET_APT_HELPER=${local.apt_helper_upload}",
+    "PODNET_BOOT_ID_BEFORE_REBOOT=${local.boot_id_before_reboot}",
+    "IMAGE_NAME=${local.ami_name}",
+    "AGNHOST_IMAGE=${var.agnhost_image}",
+  ]
   # sha256(file()) rather than filesha256() so that packer 1.6.6 can validate the template
   # too; esbuild writes ASCII, which file() reads unchanged. The install script checks the
   # uploaded copy against this digest, so the tag cannot name another file.
@@ -40,6 +60,20 @@ source "amazon-ebs" "node" {
   region        = var.region
   instance_type = local.instance_type
   ssh_username  = "ubuntu"
+
+  # Only the machine running Packer may reach the build instance's SSH port, unless
+  # var.ssh_source_cidrs names the ranges (the plugin then ignores the public IP setting).
+  temporary_security_group_source_public_ip = true
+  temporary_security_group_source_cidrs     = var.ssh_source_cidrs
+
+  # IMDSv2 only, on the build instance (accounts may refuse instances without it) and on
+  # every instance launched from the AMI (imds_support); the stack's nodes ask for it too.
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+  imds_support = "v2.0"
 
   # The newest Ubuntu 24.04 LTS server image Canonical has published for this architecture.
   source_ami_filter {
@@ -80,20 +114,15 @@ build {
     source      = local.plugin_bundle
     destination = local.plugin_upload
   }
+  provisioner "file" {
+    source      = "${path.root}/lib/apt.sh"
+    destination = local.apt_helper_upload
+  }
 
-  # One script per concern, in order, as root; each takes its inputs from these variables.
+  # One script per concern, in order, as root; each takes its inputs from local.script_env.
   provisioner "shell" {
-    execute_command = "chmod +x '{{ .Path }}' && sudo env {{ .Vars }} '{{ .Path }}'"
-    environment_vars = [
-      "KUBERNETES_MINOR=${var.kubernetes_minor}",
-      "CNI_BIN_DIR=${local.cni_bin_dir}",
-      "CNI_CONF_DIR=${local.cni_conf_dir}",
-      "PODNET_PLUGIN_PATH=${local.plugin_path}",
-      "PODNET_PLUGIN_UPLOAD=${local.plugin_upload}",
-      "PODNET_PLUGIN_SHA256=${local.plugin_sha256}",
-      "IMAGE_NAME=${local.ami_name}",
-      "AGNHOST_IMAGE=${var.agnhost_image}",
-    ]
+    execute_command  = local.script_execute_command
+    environment_vars = local.script_env
     scripts = [
       "${path.root}/scripts/01-base-packages.sh",
       "${path.root}/scripts/10-kernel-modules.sh",
@@ -104,6 +133,23 @@ build {
       "${path.root}/scripts/40-cni-plugins.sh",
       "${path.root}/scripts/50-nodejs.sh",
       "${path.root}/scripts/60-podnet.sh",
+      "${path.root}/scripts/65-unattended-upgrades.sh",
+    ]
+  }
+
+  # Boot what nodes will boot (the full upgrade may have installed a newer kernel), so the
+  # rest of the build, and what 80-image-release.sh records, runs on it.
+  provisioner "shell" {
+    inline            = ["cat /proc/sys/kernel/random/boot_id >${local.boot_id_before_reboot}", "sudo systemctl reboot"]
+    expect_disconnect = true
+  }
+
+  provisioner "shell" {
+    # Long enough for the instance to go down, so this does not connect to the old boot.
+    pause_before     = "30s"
+    execute_command  = local.script_execute_command
+    environment_vars = local.script_env
+    scripts = [
       "${path.root}/scripts/70-prepull-images.sh",
       "${path.root}/scripts/80-image-release.sh",
       "${path.root}/scripts/99-cleanup.sh",

@@ -48,6 +48,12 @@ variable "plugin_bundle" {
   description = "The podnet plugin bundle to install as /opt/cni/bin/podnet; empty means dist/podnet of this repository, as `npm run build` writes it."
 }
 
+variable "ssh_source_cidrs" {
+  type        = list(string)
+  default     = []
+  description = "CIDRs the build instance's temporary security group admits SSH from; empty means only this machine's public IP, as https://checkip.amazonaws.com reports it (set it when a NAT changes that address between connections)."
+}
+
 variable "agnhost_image" {
   type        = string
   default     = "registry.k8s.io/e2e-test-images/agnhost:2.53"

@@ -73,6 +73,24 @@ function hclMap(text: string): Record<string, string> {
   return map;
 }
 
+/**
+ * What node.pkr.hcl sets that Debian's packer 1.6.6 cannot validate: its built-in amazon-ebs
+ * predates these fields and rejects them ("not expected here"). The template is written for
+ * packer-plugin-amazon 1.3.9 (plugins.pkr.hcl), whose builder/common/run_config.go defines
+ * metadata_options { http_endpoint, http_tokens, http_put_response_hop_limit } and
+ * temporary_security_group_source_public_ip, and ami_config.go imds_support ("v2.0" is its
+ * only non-empty value). The suite validates the template without them and checks their
+ * text here; a test below shows 1.6.6 rejects each one, so nothing else escapes validation.
+ */
+const NEWER_THAN_1_6_6: Array<{ name: string; hcl: RegExp }> = [
+  { name: "temporary_security_group_source_public_ip", hcl: /^ {2}temporary_security_group_source_public_ip = true\n/gm },
+  {
+    name: "metadata_options",
+    hcl: /^ {2}metadata_options \{\n {4}http_endpoint {15}= "enabled"\n {4}http_tokens {17}= "required"\n {4}http_put_response_hop_limit = 1\n {2}\}\n/gm,
+  },
+  { name: "imds_support", hcl: /^ {2}imds_support = "v2\.0"\n/gm },
+];
+
 function globRegExp(glob: string): RegExp {
   const body = glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
   return new RegExp(`^${body}$`);
@@ -122,6 +140,13 @@ describe("node image (packer/)", function () {
       filter: (src) => ![pluginsFile, "manifest.json"].includes(basename(src)) || src === packerDir,
     });
     symlinkSync(join(repo, "dist"), join(work, "dist"));
+    // ... and without the fields 1.6.6's built-in amazon-ebs does not know (see below).
+    let text = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
+    for (const field of NEWER_THAN_1_6_6) {
+      assert.equal(text.match(field.hcl)?.length, 1, `node.pkr.hcl sets ${field.name} once`);
+      text = text.replace(field.hcl, "");
+    }
+    writeFileSync(join(copy, "node.pkr.hcl"), text);
   });
 
   after(function () {
@@ -133,8 +158,9 @@ describe("node image (packer/)", function () {
     assert.ok(hclFiles.includes(pluginsFile), `packer/${pluginsFile} is missing`);
     const plugins = readFileSync(join(packerDir, pluginsFile), "utf8").replace(/^\s*#.*$/gm, "").trim();
     assert.match(plugins, /^packer \{[\s\S]*\}$/, "plugins.pkr.hcl holds only the packer block");
-    assert.match(plugins, /required_version = ">= 1\.10\.0"/);
-    assert.match(plugins, /amazon = \{\s*version = "[^"]+"\s*source\s*= "github\.com\/hashicorp\/amazon"/);
+    // Exact: the plugin the template's fields are checked against, on the Packers it supports.
+    assert.match(plugins, /required_version = ">= 1\.10\.0, < 2\.0\.0"/);
+    assert.match(plugins, /amazon = \{\s*version = "= 1\.3\.9"\s*source\s*= "github\.com\/hashicorp\/amazon"/);
     for (const f of hclFiles.filter((f) => f !== pluginsFile)) {
       const text = readFileSync(join(packerDir, f), "utf8");
       assert.doesNotMatch(text, /required_plugins|^packer\s*\{/m, `${f} must not hold packer/required_plugins`);
@@ -154,10 +180,16 @@ describe("node image (packer/)", function () {
   });
 
   it("validates with packer 1.6.6 offline, for both architectures, and refuses bad variables", function () {
-    for (const args of [[], ["-var", "arch=arm64"], ["-var", "kubernetes_minor=1.36", "-var", "region=eu-west-1"]]) {
+    for (const args of [[], ["-var", "arch=arm64"], ["-var", "kubernetes_minor=1.36", "-var", "region=eu-west-1", "-var", 'ssh_source_cidrs=["203.0.113.0/24"]']]) {
       const r = packer(["validate", ...args, copy]);
       assert.equal(r.status, 0, `packer validate ${args.join(" ")}:\n${output(r)}`);
     }
+    // The whole template, the fields 1.6.6 does not know included, is still valid HCL.
+    const full = join(work, "full");
+    cpSync(copy, full, { recursive: true });
+    cpSync(join(packerDir, "node.pkr.hcl"), join(full, "node.pkr.hcl"));
+    const syntax = packer(["validate", "-syntax-only", full]);
+    assert.equal(syntax.status, 0, output(syntax));
     const cases: Array<[string, RegExp]> = [
       ["arch=amd64", /x86_64 or arm64/],
       ["kubernetes_minor=1.35.2", /minor version such as 1\.35/],
@@ -168,6 +200,27 @@ describe("node image (packer/)", function () {
       const r = packer(["validate", "-var", assignment, copy]);
       assert.notEqual(r.status, 0, `packer validate accepted -var ${assignment}`);
       assert.match(output(r), message);
+    }
+  });
+
+  it("requires IMDSv2 on the build instance and the AMI, and SSH from the builder's IP only", function () {
+    // The values are those NEWER_THAN_1_6_6 matches, in the source block; each one is a field
+    // 1.6.6 rejects, so stripping it hides nothing 1.6.6 could have validated.
+    const template = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
+    const source = template.slice(template.indexOf('source "amazon-ebs" "node"'), template.indexOf("\nbuild {"));
+    const stripped = readFileSync(join(copy, "node.pkr.hcl"), "utf8");
+    // An explicit range, when the builder's address is not stable, replaces the public IP.
+    assert.match(source, /^ {2}temporary_security_group_source_cidrs {5}= var\.ssh_source_cidrs$/m);
+    for (const field of NEWER_THAN_1_6_6) {
+      assert.equal(source.match(field.hcl)?.length, 1, `the source block sets ${field.name}`);
+      const one = join(work, `with-${field.name}`);
+      cpSync(copy, one, { recursive: true });
+      const [line] = template.match(field.hcl)!;
+      writeFileSync(join(one, "node.pkr.hcl"), stripped.replace(/^( {2}ssh_username {2}= "ubuntu"\n)/m, `$1${line}`));
+      const r = packer(["validate", one]);
+      assert.notEqual(r.status, 0, `packer 1.6.6 now validates ${field.name}: validate it instead of stripping it`);
+      assert.match(output(r), new RegExp(`"${field.name}" (is|are) not expected\\s+here`));
+      assert.equal(output(r).match(/^Error: /gm)?.length, 1, `only ${field.name} is refused:\n${output(r)}`);
     }
   });
 
@@ -235,17 +288,39 @@ describe("node image (packer/)", function () {
     assert.deepEqual(readdirSync(scriptsDir).sort(), scripts, "packer/scripts holds only .sh files");
     const template = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
     const listed = [...template.matchAll(/"\$\{path\.root\}\/scripts\/([^"]+)"/g)].map((m) => m[1]);
-    assert.deepEqual(listed, scripts, "the shell provisioner runs packer/scripts/*.sh in name order");
+    assert.deepEqual(listed, scripts, "the shell provisioners run packer/scripts/*.sh in name order");
     assert.equal(scripts.at(-1), "99-cleanup.sh");
+
+    // Uploads, the scripts up to 65, a reboot into what nodes boot, then 70 to 99, all with
+    // the same inputs (local.script_env) and the apt helper uploaded where they look for it.
+    const provisioners = [...template.matchAll(/^ {2}provisioner "(\w+)" \{\n([\s\S]*?)^ {2}\}$/gm)];
+    assert.deepEqual(provisioners.map((m) => m[1]), ["file", "file", "shell", "shell", "shell"]);
+    const [, helper, before, reboot, after] = provisioners.map((m) => m[2]!);
+    assert.match(helper!, /source\s+= "\$\{path\.root\}\/lib\/apt\.sh"\n\s+destination = local\.apt_helper_upload/);
+    assert.ok(template.includes('"PODNET_APT_HELPER=${local.apt_helper_upload}"'));
+    assert.match(before!, /65-unattended-upgrades\.sh",\n\s+\]\n$/);
+    assert.match(reboot!, /inline\s+= \["cat \/proc\/sys\/kernel\/random\/boot_id >\$\{local\.boot_id_before_reboot\}", "sudo systemctl reboot"\]/);
+    assert.match(reboot!, /expect_disconnect = true/);
+    assert.ok(template.includes('"PODNET_BOOT_ID_BEFORE_REBOOT=${local.boot_id_before_reboot}"'));
+    assert.match(after!, /pause_before\s+= "30s"/);
+    assert.match(after!, /scripts = \[\s+"\$\{path\.root\}\/scripts\/70-/);
+    for (const shell of [before!, after!]) {
+      assert.match(shell, /execute_command\s+= local\.script_execute_command\n\s+environment_vars = local\.script_env\n/);
+    }
+    // Both land where the boot in between does not empty them (/tmp is emptied at boot).
+    const values = inspect();
+    assert.match(local(values, "apt_helper_upload"), /^\/var\/tmp\//);
+    assert.match(local(values, "boot_id_before_reboot"), /^\/var\/tmp\//);
     for (const script of scripts) {
       const text = readFileSync(join(scriptsDir, script), "utf8");
       assert.ok(text.startsWith("#!/usr/bin/env bash\n"), `${script}: bash shebang`);
       assert.match(text, /^set -euo pipefail$/m, `${script}: strict mode`);
-      if (/apt-get/.test(text)) assert.match(text, /^export DEBIAN_FRONTEND=noninteractive$/m, `${script}: no prompts`);
+      if (/apt[-_]get/.test(text.replace(/^\s*#.*$/gm, ""))) assert.match(text, /^export DEBIAN_FRONTEND=noninteractive$/m, `${script}: no prompts`);
       assert.ok(statSync(join(scriptsDir, script)).mode & 0o100, `${script} is executable`);
     }
-    const files = [...scripts.map((s) => join(scriptsDir, s)), join(packerDir, "build.sh")];
-    const r = run("shellcheck", ["--shell=bash", "--severity=style", ...files]);
+    const files = [...scripts.map((s) => join(scriptsDir, s)), join(packerDir, "lib", "apt.sh"), join(packerDir, "build.sh")];
+    // -x: follow the scripts' `source` of lib/apt.sh, so its functions are checked in use.
+    const r = run("shellcheck", ["-x", "--shell=bash", "--severity=style", ...files]);
     assert.equal(r.status, 0, output(r));
   });
 
@@ -256,11 +331,12 @@ describe("node image (packer/)", function () {
       ["11-sysctl.sh", [/\[net\.ipv4\.ip_forward\]=1/, /\[net\.bridge\.bridge-nf-call-iptables\]=1/, /\/etc\/sysctl\.d\//]],
       ["12-swap-off.sh", [/swapoff -a/, /\/etc\/fstab/]],
       ["20-kubernetes.sh", [/pkgs\.k8s\.io\/core:\/stable:\/v\$\{KUBERNETES_MINOR\}\/deb\//, /apt-mark hold kubelet kubeadm kubectl/]],
-      ["30-containerd.sh", [/install --no-install-recommends containerd runc/, /SystemdCgroup = true/, /kubeadm config images list/]],
+      ["30-containerd.sh", [/install --no-install-recommends containerd runc/, /^version = 3$/m, /kubeadm config images list/]],
       ["40-cni-plugins.sh", [/kubernetes-cni/, /for plugin in loopback portmap/]],
       ["50-nodejs.sh", [/install --no-install-recommends nodejs/, /major < 18/]],
+      ["65-unattended-upgrades.sh", [/cluster_packages=\(containerd runc kubelet kubeadm kubectl cri-tools kubernetes-cni\)/]],
       ["70-prepull-images.sh", [/kubeadm config images pull/]],
-      ["99-cleanup.sh", [/apt-get -q -y clean/, /cloud-init clean --logs --machine-id/, /rm -rf \/var\/lib\/cni/]],
+      ["99-cleanup.sh", [/apt_get clean/, /cloud-init clean --logs --machine-id/, /rm -rf \/var\/lib\/cni/]],
     ];
     for (const [name, patterns] of expectations) {
       for (const p of patterns) assert.match(script(name), p, name);

@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
-# Base system: waits for cloud-init's first boot (it runs apt as well), brings the Ubuntu
-# image up to date and installs the tools kubeadm, kubelet and the podnet plugin call
-# (ip, nsenter, iptables, conntrack, socat, ethtool), openssl for the stack's bootstrap
-# scripts, and what the next scripts use (curl, gpg).
+# Base system: once cloud-init's first boot and Ubuntu's periodic apt jobs are done (apt_get
+# waits for them and keeps them off for the rest of the build), brings the Ubuntu image up
+# to date and installs the tools kubeadm, kubelet and the podnet plugin call (ip, nsenter,
+# iptables, conntrack, socat, ethtool), openssl for the stack's bootstrap scripts, and what
+# the next scripts use (curl, gpg).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-apt_get() {
-  apt-get -q -y -o DPkg::Lock::Timeout=600 \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
-}
-
-cloud-init status --wait >/dev/null || echo "base: cloud-init finished with status $?; continuing"
+# shellcheck source=SCRIPTDIR/../lib/apt.sh
+. "${PODNET_APT_HELPER:?PODNET_APT_HELPER must name packer/lib/apt.sh as uploaded}"
 
 apt_get update
 apt_get full-upgrade

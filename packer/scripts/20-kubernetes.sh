@@ -5,10 +5,8 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 : "${KUBERNETES_MINOR:?KUBERNETES_MINOR (e.g. 1.35) must be set}"
 
-apt_get() {
-  apt-get -q -y -o DPkg::Lock::Timeout=600 \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
-}
+# shellcheck source=SCRIPTDIR/../lib/apt.sh
+. "${PODNET_APT_HELPER:?PODNET_APT_HELPER must name packer/lib/apt.sh as uploaded}"
 
 repo="https://pkgs.k8s.io/core:/stable:/v${KUBERNETES_MINOR}/deb/"
 keyring=/etc/apt/keyrings/kubernetes-apt-keyring.gpg

@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
-# containerd and runc from Ubuntu, configured for kubeadm: the systemd cgroup driver (what
-# kubelet uses by default), the pause image of the installed kubeadm, and CNI binaries and
-# configs where kubelet's runtime looks for them. Needs kubeadm (20-kubernetes.sh).
+# containerd 2.x and runc from Ubuntu (24.04's updates ship containerd 2.2 and runc 1.3),
+# configured for kubeadm: the systemd cgroup driver (what kubelet uses by default), the pause
+# image of the installed kubeadm, and CNI binaries and configs where kubelet's runtime looks
+# for them. Needs kubeadm (20-kubernetes.sh).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-: "${KUBERNETES_MINOR:?}" "${CNI_BIN_DIR:?}" "${CNI_CONF_DIR:?}"
+: "${CNI_BIN_DIR:?}" "${CNI_CONF_DIR:?}"
+# Where containerd and crictl read their configs (the image test writes elsewhere).
+config=${CONTAINERD_CONFIG:-/etc/containerd/config.toml}
+crictl_config=${CRICTL_CONFIG:-/etc/crictl.yaml}
 
-apt_get() {
-  apt-get -q -y -o DPkg::Lock::Timeout=600 \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
-}
+# shellcheck source=SCRIPTDIR/../lib/apt.sh
+. "${PODNET_APT_HELPER:?PODNET_APT_HELPER must name packer/lib/apt.sh as uploaded}"
 
 apt_get install --no-install-recommends containerd runc
 apt-mark hold containerd runc
 
 package_version=$(dpkg-query -W -f='${Version}' containerd)
 upstream=${package_version#*:}
-major=${upstream%%.*}
-k8s_minor=${KUBERNETES_MINOR#*.}
-if ((major < 2 && k8s_minor > 35)); then
-  echo "containerd: Kubernetes ${KUBERNETES_MINOR} needs containerd 2.x; Ubuntu's package is ${package_version}" >&2
+# The config below is version 3, which only containerd 2.x reads: 1.x loads it without an
+# error and ignores every key in it (the image test shows this with Debian's 1.6).
+if [[ ${upstream%%.*} -lt 2 ]]; then
+  echo "containerd: Ubuntu's package is ${package_version}; this image writes a version 3 config, which needs containerd 2.x" >&2
   exit 1
 fi
 
@@ -31,9 +33,8 @@ if [[ -z $pause_image || $pause_image == *$'\n'* ]]; then
   exit 1
 fi
 
-install -d -m 0755 /etc/containerd
-if ((major >= 2)); then
-  cat >/etc/containerd/config.toml <<TOML
+install -d -m 0755 "$(dirname "$config")"
+cat >"$config" <<TOML
 # containerd ${upstream} for kubeadm ${kubeadm_version} (written by the image build).
 version = 3
 
@@ -47,36 +48,18 @@ version = 3
   SystemdCgroup = true
 
 [plugins.'io.containerd.cri.v1.runtime'.cni]
+  bin_dirs = ['${CNI_BIN_DIR}']
   conf_dir = '${CNI_CONF_DIR}'
 TOML
-else
-  cat >/etc/containerd/config.toml <<TOML
-# containerd ${upstream} for kubeadm ${kubeadm_version} (written by the image build).
-version = 2
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${pause_image}"
-
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-  SystemdCgroup = true
-
-[plugins."io.containerd.grpc.v1.cri".cni]
-  bin_dir = "${CNI_BIN_DIR}"
-  conf_dir = "${CNI_CONF_DIR}"
-TOML
-fi
-chmod 0644 /etc/containerd/config.toml
+chmod 0644 "$config"
 
 # The effective configuration must say what we asked for, whatever the package's defaults.
-effective=$(containerd config dump)
+effective=$(containerd --config "$config" config dump)
 for want in "SystemdCgroup = true" "$pause_image" "$CNI_BIN_DIR" "$CNI_CONF_DIR"; do
   grep -qF -- "$want" <<<"$effective" || { echo "containerd: effective config lacks '$want'" >&2; exit 1; }
 done
 
-cat >/etc/crictl.yaml <<'YAML'
+cat >"$crictl_config" <<'YAML'
 runtime-endpoint: unix:///run/containerd/containerd.sock
 image-endpoint: unix:///run/containerd/containerd.sock
 timeout: 30

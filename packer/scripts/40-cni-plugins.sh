@@ -8,10 +8,8 @@ shopt -s nullglob
 export DEBIAN_FRONTEND=noninteractive
 : "${CNI_BIN_DIR:?}" "${CNI_CONF_DIR:?}"
 
-apt_get() {
-  apt-get -q -y -o DPkg::Lock::Timeout=600 \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
-}
+# shellcheck source=SCRIPTDIR/../lib/apt.sh
+. "${PODNET_APT_HELPER:?PODNET_APT_HELPER must name packer/lib/apt.sh as uploaded}"
 
 apt_get install --no-install-recommends kubernetes-cni
 apt-mark hold kubernetes-cni
