@@ -104,25 +104,42 @@ export function parseNodeArgs(argv: readonly string[]): NodeCli {
 }
 
 /**
- * Runs the checks and prints as described above; SIGINT, SIGTERM, SIGHUP and a closed
- * stdout or stderr (the SSH session went away) remove the namespace before exiting.
+ * Removes the run's namespace on SIGINT, SIGTERM, SIGHUP or a closed stdout/stderr (an SSH
+ * session that went away), then exits 128+signal (1 for a closed stream). Returns the
+ * function that uninstalls the handlers.
  */
+export function cleanupOnInterrupt(kubectl: Kubectl, runId: string, log: (line: string) => void, before: () => void = () => undefined): () => void {
+  let stopping = false;
+  const stop = (why: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    void removeRun(kubectl, runId).then((what) => {
+      log(`verify: ${why}: ${what}`);
+      before();
+      process.exit(code);
+    });
+  };
+  const handlers = ([["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const).map(([signal, code]) => [signal, () => stop(signal, code)] as const);
+  const closed = () => stop("output closed", 1);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  process.stdout.on("error", closed);
+  process.stderr.on("error", closed);
+  return () => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    process.stdout.off("error", closed);
+    process.stderr.off("error", closed);
+  };
+}
+
+/** Runs the checks and prints as described above. */
 export async function runOnNode(cli: NodeCli, kubectl: Kubectl = processKubectl({ kubeconfig: cli.kubeconfig })): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const runId = newRunId();
-  const stop = (signal: string) => {
-    void removeRun(kubectl, runId).then((what) => {
-      log(`verify: ${signal}: ${what}`);
-      process.exit(1);
-    });
-  };
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => stop(signal));
-  process.stdout.on("error", () => stop("stdout closed"));
-  process.stderr.on("error", () => stop("stderr closed"));
+  const uninstall = cleanupOnInterrupt(kubectl, runId, log);
   const report = await verifyCluster({ kubectl, publicIps: cli.publicIps, parallel: cli.parallel, keep: cli.keep, runId, log });
+  uninstall();
   log(renderReport(report));
-  const failed = !report.ok;
-  if (failed && cli.mode === "fail") return 1;
+  if (!report.ok && cli.mode === "fail") return 1;
   process.stdout.write(`${JSON.stringify(connectivityOf(report))}\n`);
   return 0;
 }

@@ -40,6 +40,10 @@ export interface RemoteInput {
   readonly publicIps: ReadonlyArray<readonly [string, string]>;
   /** Where admin.conf is on the control plane. */
   readonly kubeconfig?: string;
+  /** kubectl exec calls at once (the verifier's default when absent). */
+  readonly parallel?: number;
+  /** Leave the namespace for inspection. */
+  readonly keep?: boolean;
 }
 
 const SAFE = /^[A-Za-z0-9._=\/-]+$/;
@@ -55,6 +59,8 @@ export function remoteVerifyCommand(input: RemoteInput): string {
     `--kubeconfig ${word(input.kubeconfig ?? ADMIN_KUBECONFIG, "kubeconfig path")}`,
     `--mode ${word(input.mode, "mode")}`,
     ...input.publicIps.map(([node, ip]) => `--public-ip ${word(`${node}=${ip}`, "public IP")}`),
+    ...(input.parallel !== undefined ? [`--parallel ${word(String(input.parallel), "parallel")}`] : []),
+    ...(input.keep ? ["--keep"] : []),
   ];
   return [
     "# shellcheck shell=sh",
