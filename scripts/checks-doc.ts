@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { renderChecksMarkdown } from "../model/checkTable";
 
 /** The page that carries the table, relative to the repository root. */
-export const CHECKS_DOC = "README.md";
+export const CHECKS_DOC = "docs/lab.md";
 export const CHECKS_BEGIN = "<!-- checks:begin (generated from model/checkTable.ts by scripts/checks-doc.ts) -->";
 export const CHECKS_END = "<!-- checks:end -->";
 
