@@ -4,6 +4,7 @@
 // There is no perturb(): the negative controls change a cluster's rules, and this cluster
 // is the user's, so those rows stay the lab's.
 import type { Actor, Driver, Observation, Topology, TopoNode } from "../model/checks";
+import { API_SERVER_PORT, SSH_PORT } from "../model/ports";
 import type { Deployment } from "./cluster";
 import { HOST_PORT, HTTP_PORT, NODE_HTTP_PORT, podName } from "./manifests";
 import type { ExecPod, ProbeResult, Probes } from "./probes";
@@ -41,8 +42,8 @@ export function topologyOf(d: Deployment, publicIps: ReadonlyMap<string, string>
     services: d.services,
     nodePort: NODE_HTTP_PORT,
     webHostPort: HOST_PORT,
-    sshPort: 22,
-    apiServerPort: 6443,
+    sshPort: SSH_PORT,
+    apiServerPort: API_SERVER_PORT,
     // internet and admin stay unset: nothing here can act from outside the VPC. The
     // cluster's internet row reads the public address instead (verify/table.ts).
   };

@@ -5,7 +5,7 @@
 import { renderTable } from "../lab/checks";
 import type { CheckRow } from "../model/checks";
 import { runTable } from "../model/runChecks";
-import { deploy, newRunId, podOf, readNodes, removeRuns, type Deployment, type NodeInfo } from "./cluster";
+import { deploy, NAMESPACE_DELETE_TIMEOUT_S, newRunId, podOf, readNodes, removeRuns, type Deployment, type NodeInfo } from "./cluster";
 import { clusterDriver, topologyOf, DEFAULT_PARALLEL, INTERNET, MIN_TIMEOUT_S } from "./driver";
 import { firstLine, must, type Kubectl } from "./kubectl";
 import { namespaceOf, NODE_HTTP_PORT } from "./manifests";
@@ -86,7 +86,7 @@ async function publicIpsOf(kubectl: Kubectl, d: Deployment, given: ReadonlyMap<s
 export async function removeRun(kubectl: Kubectl, runId: string): Promise<string> {
   const namespace = namespaceOf(runId);
   try {
-    await must(kubectl, ["delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=120s"], { timeoutMs: 150_000 });
+    await must(kubectl, ["delete", "namespace", namespace, "--ignore-not-found", "--wait=true", `--timeout=${NAMESPACE_DELETE_TIMEOUT_S}s`], { timeoutMs: (NAMESPACE_DELETE_TIMEOUT_S + 30) * 1000 });
     return `namespace ${namespace} removed`;
   } catch (e) {
     return `namespace ${namespace} NOT removed (${firstLine((e as Error).message)}); remove it with kubectl delete namespace ${namespace}`;
