@@ -61,14 +61,59 @@ function invalid(field: string, problem: string, fix: string): CniError {
   return new CniError(ErrorCode.InvalidConfig, `invalid network config: "${field}" ${problem}`, fix);
 }
 
-/** Linux interface names: 1-15 bytes, no '/', ':' or whitespace, not "." or "..". */
+/**
+ * Linux interface names as libcni checks them (1-15 bytes, no '/', ':' or whitespace, not
+ * "." or ".."), and nothing `ip -batch` would read as quoting, escaping or a comment.
+ */
 export function interfaceNameProblem(name: string): string | undefined {
   if (name.length === 0) return "is empty";
-  if (Buffer.byteLength(name) > 15) return `"${name}" is longer than 15 characters`;
+  if (Buffer.byteLength(name) > 15) return `"${name}" is longer than 15 bytes`;
   if (name === "." || name === "..") return `"${name}" is not a valid interface name`;
   if (/[/:\s]/.test(name)) return `"${name}" contains '/', ':' or white space`;
+  if (/["'#\\\x00-\x1f\x7f]/.test(name)) return `${JSON.stringify(name)} contains a quote, '#', a backslash or a control character, which ip -batch cannot carry`;
   return undefined;
 }
+
+const IFNAME_FIX = "an interface name has 1 to 15 letters, digits, '-', '_' or '.', such as eth0";
+
+/** One CNI_* variable: the verbs that read it, those that need it, and its validator (skel's table). */
+interface EnvVar {
+  name: string;
+  usedBy: readonly Verb[];
+  requiredFor: readonly Verb[];
+  /** Why a set value is wrong, or undefined. */
+  problem: (value: string) => string | undefined;
+  fix: string;
+}
+
+const ATTACHMENT_VERBS: readonly Verb[] = ["ADD", "DEL", "CHECK"];
+
+const ENV_VARS: readonly EnvVar[] = [
+  {
+    name: "CNI_CONTAINERID",
+    usedBy: ATTACHMENT_VERBS,
+    requiredFor: ATTACHMENT_VERBS,
+    // libcni's rule, which sets no length limit (the IPAM store copes with any length).
+    problem: (v) => (CONTAINER_ID.test(v) ? undefined : `"${v}" is not valid`),
+    fix: "a container id holds only letters, digits, '_', '.' and '-', starting with a letter or digit",
+  },
+  {
+    name: "CNI_NETNS",
+    usedBy: ATTACHMENT_VERBS,
+    // DEL must succeed when the namespace is already gone.
+    requiredFor: ["ADD", "CHECK"],
+    problem: (v) =>
+      !isAbsolute(v) ? `"${v}" is not an absolute path` : !NETNS_PATH.test(v) ? `"${v}" has characters podnet does not accept` : undefined,
+    fix: "set it to the container's network namespace, a path holding only letters, digits and . _ - / @ : +",
+  },
+  {
+    name: "CNI_IFNAME",
+    usedBy: ATTACHMENT_VERBS,
+    requiredFor: ATTACHMENT_VERBS,
+    problem: interfaceNameProblem,
+    fix: IFNAME_FIX,
+  },
+];
 
 export function parseEnvironment(env: NodeJS.ProcessEnv): Environment {
   const command = env.CNI_COMMAND;
@@ -79,37 +124,18 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): Environment {
     throw new CniError(ErrorCode.InvalidEnvironment, `CNI_COMMAND "${command}" is not a CNI verb`, `use one of ${VERBS.join(", ")}`);
   }
   const verb = command as Verb;
-  const needsContainer = verb === "ADD" || verb === "DEL" || verb === "CHECK";
-  const containerId = env.CNI_CONTAINERID ?? "";
-  const ifname = env.CNI_IFNAME ?? "";
-  const netns = env.CNI_NETNS ?? "";
-  if (needsContainer) {
-    if (!containerId) throw new CniError(ErrorCode.InvalidEnvironment, `CNI_CONTAINERID is required for ${verb}`);
-    if (!CONTAINER_ID.test(containerId)) {
-      throw new CniError(
-        ErrorCode.InvalidEnvironment,
-        `CNI_CONTAINERID "${containerId}" is not valid`,
-        "a container id holds only letters, digits, '_', '.' and '-', starting with a letter or digit",
-      );
+  for (const variable of ENV_VARS) {
+    if (!variable.usedBy.includes(verb)) continue;
+    const value = env[variable.name] ?? "";
+    if (!value) {
+      if (variable.requiredFor.includes(verb)) throw new CniError(ErrorCode.InvalidEnvironment, `${variable.name} is required for ${verb}`, variable.fix);
+      continue;
     }
-    if (!ifname) throw new CniError(ErrorCode.InvalidEnvironment, `CNI_IFNAME is required for ${verb}`);
-    const ifProblem = interfaceNameProblem(ifname);
-    if (ifProblem) throw new CniError(ErrorCode.InvalidEnvironment, `CNI_IFNAME ${ifProblem}`);
-    if (verb !== "DEL" && !netns) {
-      throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS is required for ${verb}`, "set it to the container's network namespace path");
-    }
-    if (netns && !isAbsolute(netns)) {
-      throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS "${netns}" is not an absolute path`);
-    }
-    if (netns && !NETNS_PATH.test(netns)) {
-      throw new CniError(
-        ErrorCode.InvalidEnvironment,
-        `CNI_NETNS "${netns}" has characters podnet does not accept`,
-        "a namespace path holds only letters, digits and . _ - / @ : +",
-      );
-    }
+    const problem = variable.problem(value);
+    if (problem) throw new CniError(ErrorCode.InvalidEnvironment, `${variable.name} ${problem}`, variable.fix);
   }
-  return { command: verb, containerId, ifname, netns, pod: podFromArgs(env.CNI_ARGS ?? "") };
+  const used = (name: string) => (ATTACHMENT_VERBS.includes(verb) ? (env[name] ?? "") : "");
+  return { command: verb, containerId: used("CNI_CONTAINERID"), ifname: used("CNI_IFNAME"), netns: used("CNI_NETNS"), pod: podFromArgs(env.CNI_ARGS ?? "") };
 }
 
 function podFromArgs(args: string): string {
@@ -250,12 +276,19 @@ export function parseNetConf(raw: Record<string, unknown>): NetConf {
     logFile: pathField(raw, "logFile", DEFAULT_LOG_FILE, true),
   };
   if (raw.prevResult !== undefined) conf.prevResult = raw.prevResult;
-  if (raw["cni.dev/valid-attachments"] !== undefined) conf.validAttachments = parseAttachments(raw["cni.dev/valid-attachments"]);
+  const lists = GC_ATTACHMENT_KEYS.filter((key) => raw[key] !== undefined);
+  // Both may come (libcni sends both for that reason): keeping what either lists is safe.
+  if (lists.length > 0) conf.validAttachments = lists.flatMap((key) => parseAttachments(key, raw[key]));
   return conf;
 }
 
-function parseAttachments(value: unknown): Attachment[] {
-  const field = "cni.dev/valid-attachments";
+/**
+ * GC's list of attachments to keep: SPEC 1.1.0's text names it "cni.dev/attachments",
+ * libcni sends "cni.dev/valid-attachments" (containernetworking/cni#1101). Both are read.
+ */
+export const GC_ATTACHMENT_KEYS = ["cni.dev/valid-attachments", "cni.dev/attachments"] as const;
+
+function parseAttachments(field: string, value: unknown): Attachment[] {
   if (!Array.isArray(value)) throw invalid(field, "must be a list of {containerID, ifname}", "this is set by the runtime for GC");
   return value.map((a, i) => {
     const entry = a as Record<string, unknown>;

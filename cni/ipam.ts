@@ -12,11 +12,20 @@
 //
 // Reservations live under a directory named by the kernel's boot id: after a reboot no
 // pod from the old boot is alive, so the old directory is dropped and never blocks a pod.
-import { Stats, closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+//
+// Root works in this store on behalf of whoever can write in it, so it must be root's
+// alone (cni/trust.ts), and nothing in it is followed or waited on: the network and boot
+// directories must be real directories, files are opened with O_NOFOLLOW|O_NONBLOCK
+// (cni/safefs.ts), and entries that are not regular files are skipped and reported
+// (`warnings`), so stray state never blocks a DEL.
+import { Stats, closeSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Attachment } from "./config";
 import { CniError, ErrorCode } from "./errors";
+import { fnv1a64 } from "./hash";
 import { Cidr, broadcastOf, cidrContainsIp, formatCidr, formatIPv4, parseIPv4 } from "./ipv4";
+import { NotRegularFile, kindOf, openRegularForWrite, readRegularFile, writeNewFile } from "./safefs";
+import { Untrusted, entryProblem, trustFix, untrustedPath } from "./trust";
 
 export const BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id";
 const LAST_RESERVED = "last_reserved_ip";
@@ -26,6 +35,10 @@ const ATTACHMENT_PREFIX = ".attachment.";
 const BOOT_DIR = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** An unlinked attachment file older than this belongs to a dead ADD (an ADD takes milliseconds). */
 const STALE_ATTACHMENT_MS = 60_000;
+/** NAME_MAX of Linux file systems: a longer name fails with ENAMETOOLONG. */
+const NAME_MAX = 255;
+/** How much of a long container id an attachment file's name keeps, before its digest. */
+const LONG_ID_KEPT = 200;
 
 export interface Reservation {
   ip: string;
@@ -37,6 +50,17 @@ export function currentBootId(): string {
   return readFileSync(BOOT_ID_PATH, "utf8").trim();
 }
 
+/**
+ * The attachment file's name. libcni only checks a container id's characters, not its
+ * length: an id too long for a file name is cut and followed by a digest of the whole id
+ * ('~' never occurs in an id), and the file itself holds the whole id.
+ */
+export function attachmentFileName(containerId: string, ifname: string): string {
+  const plain = `${ATTACHMENT_PREFIX}${containerId}:${ifname}`;
+  if (Buffer.byteLength(plain) <= NAME_MAX) return plain;
+  return `${ATTACHMENT_PREFIX}${containerId.slice(0, LONG_ID_KEPT)}~${fnv1a64(`${containerId}\n${ifname}`)}:${ifname}`;
+}
+
 function ioError(action: string, path: string, error: unknown): CniError {
   const err = error as NodeJS.ErrnoException;
   return new CniError(
@@ -46,19 +70,64 @@ function ioError(action: string, path: string, error: unknown): CniError {
   );
 }
 
+function untrustedError(dataDir: string, problem: Untrusted): CniError {
+  return new CniError(
+    ErrorCode.IoFailure,
+    `IPAM store: cannot use dataDir ${dataDir}: ${problem.path} is ${problem.reason}`,
+    `${trustFix(problem)}, or set "dataDir" to a directory only root can write`,
+  );
+}
+
 export class IpamStore {
   /** Directory of this boot's reservations: <dataDir>/<network>/<boot id>. */
   readonly dir: string;
   private readonly networkDir: string;
+  /** Whether the store passed the trust check since it was last changed. */
+  private trusted = false;
+  private readonly skipped = new Set<string>();
 
   constructor(
-    dataDir: string,
+    private readonly dataDir: string,
     network: string,
     private readonly subnet: Cidr,
     private readonly bootId: string = currentBootId(),
   ) {
     this.networkDir = join(dataDir, network);
     this.dir = join(this.networkDir, bootId);
+  }
+
+  /** Entries this call skipped because they are not regular files: for the log. */
+  get warnings(): string[] {
+    return [...this.skipped];
+  }
+
+  /**
+   * Refuses (code 5) a store others could change: dataDir and every directory above it
+   * must be root's and not writable by group or others; the network and boot directories
+   * must be such directories themselves, never links.
+   */
+  verify(): void {
+    if (this.trusted) return;
+    const problem = untrustedPath(this.dataDir);
+    if (problem) throw untrustedError(this.dataDir, problem);
+    for (const dir of [this.networkDir, this.dir]) {
+      const info = lstatOrUndefined(dir);
+      if (!info) break;
+      const reason = info.isSymbolicLink() ? "a symbolic link (the store never follows links inside dataDir)" : entryProblem(info, true);
+      if (reason) throw untrustedError(this.dataDir, { path: dir, reason });
+    }
+    this.trusted = true;
+  }
+
+  /** Creates this boot's directory (STATUS, the first ADD of a boot) and checks it. */
+  create(): void {
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    } catch (e) {
+      throw ioError("create", this.dir, e);
+    }
+    this.trusted = false;
+    this.verify();
   }
 
   /** First and last address handed to pods: .2 up to broadcast-1 (.1 is the gateway). */
@@ -72,6 +141,7 @@ export class IpamStore {
 
   /** Every reservation of this boot. */
   list(): Reservation[] {
+    this.verify();
     return this.scan().filter((e) => !e.aux).map(({ ip, containerId, ifname }) => ({ ip, containerId, ifname }));
   }
 
@@ -84,8 +154,12 @@ export class IpamStore {
    * Round-robin from the last address handed out, so a freed address is not reused at once.
    */
   allocate(containerId: string, ifname: string): { ip: string; reused: boolean } {
+    this.verify();
     const attachment = this.attachmentFile(containerId, ifname);
     const held = lstatOrUndefined(attachment);
+    if (held && !held.isFile()) {
+      throw new CniError(ErrorCode.IoFailure, `IPAM store: ${attachment} is ${kindOf(held)}, not an attachment file`, `remove it: rm -r ${attachment}`);
+    }
     if (held) {
       const existing = held.nlink > 1 ? this.find(containerId, ifname) : undefined;
       if (existing) return { ip: existing.ip, reused: true };
@@ -93,13 +167,14 @@ export class IpamStore {
     }
     const content = `${containerId}\n${ifname}\n`;
     try {
-      writeFileSync(attachment, content, { mode: 0o644, flag: "wx" });
+      writeNewFile(attachment, content, 0o644);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("write", attachment, e);
       // The first ADD of this boot: make the boot's directory, drop the ones before it.
-      this.prepare();
+      this.create();
+      this.dropOtherBoots();
       try {
-        writeFileSync(attachment, content, { mode: 0o644, flag: "wx" });
+        writeNewFile(attachment, content, 0o644);
       } catch (again) {
         throw ioError("write", attachment, again);
       }
@@ -134,6 +209,7 @@ export class IpamStore {
 
   /** Releases whatever the attachment holds (addresses and its attachment file); idempotent. */
   release(containerId: string, ifname: string): string[] {
+    this.verify();
     // By name: an ADD killed between creating the file and writing it leaves it empty.
     this.remove(this.attachmentFile(containerId, ifname));
     const released: string[] = [];
@@ -150,6 +226,7 @@ export class IpamStore {
   gc(valid: Attachment[]): Reservation[] {
     const keep = new Set(valid.map((a) => `${a.containerId}\n${a.ifname}`));
     const released: Reservation[] = [];
+    this.verify();
     this.dropOtherBoots();
     const entries = this.scan().filter((e) => !keep.has(`${e.containerId}\n${e.ifname}`));
     for (const entry of entries.filter((e) => !e.aux)) {
@@ -166,71 +243,82 @@ export class IpamStore {
   }
 
   private attachmentFile(containerId: string, ifname: string): string {
-    return join(this.dir, `${ATTACHMENT_PREFIX}${containerId}:${ifname}`);
+    return join(this.dir, attachmentFileName(containerId, ifname));
   }
 
-  /** Creates this boot's directory and drops the ones older boots left. */
-  private prepare(): void {
-    try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o755 });
-    } catch (e) {
-      throw ioError("create", this.dir, e);
-    }
-    this.dropOtherBoots();
-  }
-
+  /** Drops the directories of earlier boots (a link named like one is removed, not followed). */
   private dropOtherBoots(): void {
-    let names: string[];
+    let entries;
     try {
-      names = readdirSync(this.networkDir);
+      entries = readdirSync(this.networkDir, { withFileTypes: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
       throw ioError("read", this.networkDir, e);
     }
-    for (const name of names) {
-      if (BOOT_DIR.test(name) && name !== this.bootId) rmSync(join(this.networkDir, name), { recursive: true, force: true });
+    for (const entry of entries) {
+      if (!BOOT_DIR.test(entry.name) || entry.name === this.bootId) continue;
+      const path = join(this.networkDir, entry.name);
+      if (entry.isDirectory()) rmSync(path, { recursive: true, force: true });
+      else this.remove(path);
     }
   }
 
   /** Reservations (named by IP) and attachment files ("aux"), with whom they name. */
   private scan(): Array<Reservation & { file: string; aux: boolean; mtimeMs: number }> {
-    let names: string[];
+    let dirents;
     try {
-      names = readdirSync(this.dir);
+      dirents = readdirSync(this.dir, { withFileTypes: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw ioError("read", this.dir, e);
     }
     const entries: Array<Reservation & { file: string; aux: boolean; mtimeMs: number }> = [];
-    for (const name of names) {
+    for (const dirent of dirents) {
+      const name = dirent.name;
       const aux = name.startsWith(ATTACHMENT_PREFIX);
       const address = parseIPv4(name);
       if (!aux && (address === undefined || !cidrContainsIp(this.subnet, address))) continue;
       const file = join(this.dir, name);
-      let content: string;
+      // The directory entry's type is the lstat: anything but a regular file is never opened.
+      if (!dirent.isFile()) {
+        this.skip(file, kindOf(dirent));
+        continue;
+      }
+      let content: string | undefined;
       try {
-        content = readFileSync(file, "utf8");
+        content = readRegularFile(file);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue; // released meanwhile
+        if (e instanceof NotRegularFile) {
+          this.skip(file, e.kind);
+          continue;
+        }
         throw ioError("read", file, e);
       }
+      if (content === undefined) continue; // released meanwhile
       const [containerId = "", ifname = ""] = content.split("\n");
       entries.push({ ip: aux ? "" : name, containerId, ifname, file, aux, mtimeMs: aux ? (lstatOrUndefined(file)?.mtimeMs ?? 0) : 0 });
     }
     return entries;
   }
 
+  private skip(file: string, kind: string): void {
+    this.skipped.add(`skipped ${file}: ${kind}, not a reservation file`);
+  }
+
+  /** Removes a file by name; a directory by that name is skipped and reported, never emptied. */
   private remove(file: string): void {
     try {
       unlinkSync(file);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("remove", file, e);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EISDIR") this.skip(file, "a directory");
+      else if (code !== "ENOENT") throw ioError("remove", file, e);
     }
   }
 
   private lastReserved(): number | undefined {
     try {
-      return parseIPv4(readFileSync(join(this.dir, LAST_RESERVED), "utf8").split("\n")[0].trim());
+      return parseIPv4((readRegularFile(join(this.dir, LAST_RESERVED)) ?? "").split("\n")[0].trim());
     } catch {
       return undefined;
     }
@@ -245,8 +333,8 @@ export class IpamStore {
   private recordLastReserved(ip: string): void {
     let fd: number | undefined;
     try {
-      fd = openSync(join(this.dir, LAST_RESERVED), constants.O_WRONLY | constants.O_CREAT, 0o644);
-      writeSync(fd, `${ip.padEnd(LAST_RESERVED_WIDTH)}\n`, 0);
+      fd = openRegularForWrite(join(this.dir, LAST_RESERVED), 0, 0o644);
+      if (fd !== undefined) writeSync(fd, `${ip.padEnd(LAST_RESERVED_WIDTH)}\n`, 0);
     } catch {
       // Round-robin falls back to the start of the range.
     } finally {

@@ -159,7 +159,9 @@ export function createAttachment(spec: AttachmentSpec, bridge: BridgeSpec): { po
   try {
     out = ipBatch(nodeBatch, undefined, ["-details"]);
   } catch (error) {
-    if (!(error instanceof CniError) || !/^"ip addr show/.test(error.failedCommand ?? "") || !isNotFound(error.details)) throw error;
+    if (!(error instanceof CniError) || !/^"ip addr show/.test(error.failedCommand ?? "") || !isNotFound(error.details)) {
+      throw error instanceof CniError && error.failedCommand?.includes(` master ${spec.bridge} `) ? conflictOr(error, bridge) : error;
+    }
     ensureBridge(bridge);
     out = ipBatch(nodeBatch, undefined, ["-details"]);
   }
@@ -179,6 +181,16 @@ export function createAttachment(spec: AttachmentSpec, bridge: BridgeSpec): { po
     spec.netns,
   );
   return { podMac, hostMac, bridgeAlias: link.ifalias ?? "" };
+}
+
+/** Plugging into the bridge failed: when its name is taken by another kind of link, that is the error (code 7). */
+function conflictOr(error: unknown, bridge: BridgeSpec): unknown {
+  try {
+    const link = readBridge(bridge.name);
+    return (link && bridgeConflict(link, bridge)) ?? error;
+  } catch {
+    return error;
+  }
 }
 
 /**

@@ -1,7 +1,12 @@
 // One structured line per call, appended to the network's log file: what an operator
-// greps when a pod has no network.
-import { appendFileSync, mkdirSync } from "node:fs";
+// greps when a pod has no network. Root appends to it, so its directory must be root's
+// (group-writable is tolerated, as Ubuntu's /var/log is root:syslog 0775) and the file is
+// opened without following links or waiting on a FIFO, and only as a regular file with
+// one name.
+import { closeSync, constants, mkdirSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { openRegularForWrite } from "./safefs";
+import { Untrusted, untrustedPath } from "./trust";
 
 export interface LogEntry {
   time: string;
@@ -21,21 +26,40 @@ export interface LogEntry {
   execMs?: number;
   /** Whether V8's code cache spared compiling the plugin (cni/codecache.ts). */
   codeCache?: string;
+  /** Stray entries the IPAM store skipped (not regular files), for an operator to remove. */
+  warnings?: string[];
 }
 
-/** Appends the entry; a log that cannot be written never fails the call. */
+/** Why root must not write `file`'s directory, or undefined. */
+export function logDirProblem(file: string): Untrusted | undefined {
+  return untrustedPath(dirname(file), { groupWritable: true });
+}
+
+function openLog(file: string): number | undefined {
+  return openRegularForWrite(file, constants.O_APPEND, 0o644);
+}
+
+/**
+ * Appends the entry to a file whose directory passed logDirProblem; a log that cannot be
+ * written never fails the call.
+ */
 export function appendLog(file: string, entry: LogEntry): void {
   if (!file) return;
-  const line = `${JSON.stringify(entry)}\n`;
+  let fd: number | undefined;
   try {
-    appendFileSync(file, line);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") return;
     try {
-      mkdirSync(dirname(file), { recursive: true });
-      appendFileSync(file, line);
-    } catch {
-      // Nowhere to write: the runtime still gets the result or the error on stdout.
+      fd = openLog(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") return;
+      mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+      // Made now: check it as the call checked the directory before.
+      if (logDirProblem(file)) return;
+      fd = openLog(file);
     }
+    if (fd !== undefined) writeSync(fd, `${JSON.stringify(entry)}\n`);
+  } catch {
+    // Nowhere to write: the runtime still gets the result or the error on stdout.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

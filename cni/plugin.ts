@@ -1,8 +1,9 @@
 // The CNI verbs, one small function each, and the dispatcher main.ts calls.
-import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { Stats, accessSync, constants, statSync } from "node:fs";
+import { delimiter, isAbsolute, join } from "node:path";
 import {
   Environment,
+  GC_ATTACHMENT_KEYS,
   NetConf,
   decodeJson,
   replyVersion,
@@ -29,7 +30,9 @@ import {
 } from "./links";
 import { DEFAULT_LOG_FILE } from "./conflist";
 import { TOOL_PATH } from "./exec";
-import { LogEntry } from "./log";
+import { LogEntry, logDirProblem } from "./log";
+import { kindOf } from "./safefs";
+import { Untrusted, trustFix } from "./trust";
 import { RuleSpec, ensureIpForward, ensureNodeRules, readIptables, ruleDrift, rulesText } from "./netfilter";
 import { currentNetnsInode, nodeFingerprint, readSysfsBridge, recentlyVerified, verifiedAlias } from "./nodestate";
 import { Result, SUPPORTED_VERSIONS, convertResult, parsePrevResult, requireVersionFor } from "./version";
@@ -39,6 +42,7 @@ export interface Outcome {
   output?: unknown;
   /** Extra fields for the log line. */
   ip?: string;
+  warnings?: string[];
 }
 
 function bridgeSpec(conf: NetConf): BridgeSpec {
@@ -58,13 +62,21 @@ function store(conf: NetConf): IpamStore {
   return new IpamStore(conf.dataDir, conf.name, conf.subnet);
 }
 
+/**
+ * CNI_NETNS must be a network namespace before anything is reserved: a namespace file is
+ * an nsfs inode, on the file system /proc/self/ns/net is on.
+ */
 function requireNetns(env: Environment): void {
-  if (!existsSync(env.netns)) {
-    throw new CniError(
-      ErrorCode.InvalidEnvironment,
-      `CNI_NETNS ${env.netns} does not exist`,
-      "the container's network namespace must exist for the whole call",
-    );
+  const fix = "set CNI_NETNS to the container's network namespace (/var/run/netns/<name> or /proc/<pid>/ns/net); it must exist for the whole call";
+  let info: Stats;
+  try {
+    info = statSync(env.netns);
+  } catch (e) {
+    throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS ${env.netns} does not exist (${(e as NodeJS.ErrnoException).code})`, fix);
+  }
+  if (info.dev !== statSync("/proc/self/ns/net").dev) {
+    const kind = info.isFile() ? "a regular file" : kindOf(info);
+    throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS ${env.netns} is not a network namespace but ${kind}`, fix);
   }
 }
 
@@ -94,7 +106,7 @@ export function cmdAdd(env: Environment, conf: NetConf): Outcome {
     routes: [{ dst: "0.0.0.0/0", gw: formatIPv4(gatewayOf(conf.subnet)) }],
     dns: {},
   };
-  return { output: convertResult(result, conf.cniVersion), ip };
+  return { output: convertResult(result, conf.cniVersion), ip, warnings: ipam.warnings };
 }
 
 /**
@@ -142,9 +154,10 @@ function explainAddFailure(error: unknown, env: Environment, hostIfname: string)
 }
 
 export function cmdDel(env: Environment, conf: NetConf): Outcome {
-  const released = store(conf).release(env.containerId, env.ifname);
+  const ipam = store(conf);
+  const released = ipam.release(env.containerId, env.ifname);
   deleteHostVeth(hostVethName(env.containerId, env.ifname));
-  return { ip: released.join(",") };
+  return { ip: released.join(","), warnings: ipam.warnings };
 }
 
 export function cmdCheck(env: Environment, conf: NetConf): Outcome {
@@ -155,7 +168,8 @@ export function cmdCheck(env: Environment, conf: NetConf): Outcome {
   if (!prevIp) throw new CniError(ErrorCode.InvalidConfig, "prevResult has no IP for the container", "pass the ADD result as prevResult");
   const podIp = parseIpOrThrow(prevIp.address, "prevResult ips[].address");
   requireNetns(env);
-  const reservation = store(conf).find(env.containerId, env.ifname);
+  const ipam = store(conf);
+  const reservation = ipam.find(env.containerId, env.ifname);
   if (!reservation) {
     throw new CniError(ErrorCode.NetworkSetupFailed, `no IPAM reservation for ${env.containerId}/${env.ifname}`, `expected ${formatIPv4(podIp)}`);
   }
@@ -177,20 +191,21 @@ export function cmdCheck(env: Environment, conf: NetConf): Outcome {
     rollback(() => setBridgeAlias(conf.bridge, ""));
     throw error;
   }
-  return { ip: reservation.ip };
+  return { ip: reservation.ip, warnings: ipam.warnings };
 }
 
 export function cmdGc(conf: NetConf): Outcome {
   requireVersionFor("GC", conf.cniVersion, "1.1.0");
   if (!conf.validAttachments) {
-    throw new CniError(ErrorCode.InvalidConfig, `GC needs "cni.dev/valid-attachments"`, "the runtime lists the attachments it still has");
+    throw new CniError(ErrorCode.InvalidConfig, `GC needs "${GC_ATTACHMENT_KEYS.join('" or "')}"`, "the runtime lists the attachments it still has");
   }
-  const released = store(conf).gc(conf.validAttachments);
+  const ipam = store(conf);
+  const released = ipam.gc(conf.validAttachments);
   const keep = new Set(conf.validAttachments.map((a) => hostVethName(a.containerId, a.ifname)));
   for (const veth of listHostVeths(conf.bridge)) {
     if (!keep.has(veth)) deleteHostVeth(veth);
   }
-  return { ip: released.map((r) => r.ip).join(",") };
+  return { ip: released.map((r) => r.ip).join(","), warnings: ipam.warnings };
 }
 
 const REQUIRED_TOOLS = ["ip", "nsenter", "iptables-save", "iptables-restore", "flock"];
@@ -213,9 +228,10 @@ export function cmdStatus(conf: NetConf): Outcome {
   if (missing.length > 0) throw unavailable(`missing tools: ${missing.join(", ")}`, "install iproute2, iptables and util-linux");
   const ipam = store(conf);
   try {
-    mkdirSync(ipam.dir, { recursive: true });
+    ipam.create();
     accessSync(ipam.dir, constants.W_OK);
   } catch (e) {
+    if (e instanceof CniError) throw unavailable(e.message, e.details);
     throw unavailable(`IPAM store ${ipam.dir} is not writable: ${(e as Error).message}`);
   }
   const held = ipam.list().length;
@@ -225,7 +241,7 @@ export function cmdStatus(conf: NetConf): Outcome {
   const bridge = readBridge(conf.bridge);
   const conflict = bridge ? bridgeConflict(bridge, bridgeSpec(conf)) : undefined;
   if (conflict) throw unavailable(conflict.message, conflict.details);
-  return {};
+  return { warnings: ipam.warnings };
 }
 
 export function cmdVersion(stdin: string): Outcome {
@@ -239,18 +255,44 @@ export interface Invocation {
   log?: { file: string; entry: Omit<LogEntry, "time" | "durationMs"> };
 }
 
+/**
+ * Where this call logs, known before anything is parsed so that every error (the CNI_*
+ * variables' too) is logged where the config says: its logFile when stdin has a usable one.
+ * `problem` is set (and the log not written) when others could write the log's directory.
+ */
+function logTarget(stdin: string): { file: string; problem?: Untrusted } {
+  let file = DEFAULT_LOG_FILE;
+  try {
+    const raw = JSON.parse(stdin) as Record<string, unknown>;
+    if (typeof raw?.logFile === "string" && (raw.logFile === "" || isAbsolute(raw.logFile))) file = raw.logFile;
+  } catch {
+    // Not JSON: the default log, and the call reports the decode error.
+  }
+  const problem = file ? logDirProblem(file) : undefined;
+  return problem ? { file: "", problem } : { file };
+}
+
+function untrustedLog(problem: Untrusted): CniError {
+  return new CniError(
+    ErrorCode.IoFailure,
+    `logFile: ${problem.path} is ${problem.reason}, so root does not write a log there`,
+    `${trustFix(problem)}, or set "logFile" to a file in such a directory ("" turns the log off)`,
+  );
+}
+
 /** Runs one plugin call: parse, dispatch, render the result or the spec's error JSON. */
 export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
-  let logFile = DEFAULT_LOG_FILE;
+  let log: ReturnType<typeof logTarget> | undefined;
+  const target = () => (log ??= logTarget(stdin));
   let entry: Omit<LogEntry, "time" | "durationMs"> = { verb: envVars.CNI_COMMAND ?? "", result: "ok" };
   try {
     const env = parseEnvironment(envVars);
     entry = { verb: env.command, containerId: env.containerId || undefined, ifname: env.ifname || undefined, netns: env.netns || undefined, pod: env.pod || undefined, result: "ok" };
     if (env.command === "VERSION") return { ...done(cmdVersion(stdin)), log: undefined };
-    const raw = decodeJson(stdin);
-    if (typeof raw.logFile === "string") logFile = raw.logFile;
-    const conf = parseNetConf(raw);
+    const conf = parseNetConf(decodeJson(stdin));
     entry.network = conf.name;
+    const problem = target().problem;
+    if (problem) throw untrustedLog(problem);
     switch (env.command) {
       case "ADD":
         return done(cmdAdd(env, conf));
@@ -268,15 +310,16 @@ export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
     return {
       exitCode: 1,
       stdout: `${JSON.stringify(err.toJSON(replyVersion(stdin)))}\n`,
-      log: { file: logFile, entry: { ...entry, result: "error", code: err.code, msg: err.message } },
+      log: { file: target().file, entry: { ...entry, result: "error", code: err.code, msg: err.message } },
     };
   }
 
   function done(outcome: Outcome): Invocation {
+    const extra = { ...(outcome.ip ? { ip: outcome.ip } : {}), ...(outcome.warnings?.length ? { warnings: outcome.warnings } : {}) };
     return {
       exitCode: 0,
       stdout: outcome.output === undefined ? "" : `${JSON.stringify(outcome.output)}\n`,
-      log: { file: logFile, entry: { ...entry, ...(outcome.ip ? { ip: outcome.ip } : {}) } },
+      log: { file: target().file, entry: { ...entry, ...extra } },
     };
   }
 }

@@ -3,17 +3,22 @@
 //
 //   per node:      wait (cloud-init, image check) -> cni (the node's conflist)
 //   control plane: init (kubeadm init, its spec.podCIDR, Ready) -> kubeconfig (sealed)
-//   per worker:    join-token (on the control plane, sealed) -> join (on the worker)
-//                  -> register (on the control plane: spec.podCIDR, Ready; on delete: drain, delete Node)
+//   per worker:    join-token (on the control plane, sealed) -> join (on the worker, config on stdin)
+//                  -> register (on the control plane: spec.podCIDR, Ready)
+//                  -> drain (nothing on create; on delete, on the control plane: drain, delete Node)
+//
+// Every connection pins the node's host key (nodes.ts) and dials long enough for a first
+// boot (ssh.ts). No secret is ever in a command's text: the provider quotes that text when
+// a command fails. Secrets travel on stdin, or come back sealed (seal.ts).
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { renderConflistJson } from "../cni/conflist";
-import { parseJoinCommand, renderInitConfig, renderJoinConfig, rewriteKubeconfigServer } from "./kubeadm";
+import { kubeadmInitScript } from "./initScript";
+import { parseAdminConf, parseJoinCommand, renderInitConfig, renderJoinConfig, renderKubeconfig } from "./kubeadm";
 import { SSH_USER, type ClusterNode } from "./nodes";
 import {
   drainNodeScript,
-  kubeadmInitScript,
   kubeadmJoinScript,
   readKubeconfigScript,
   registerNodeScript,
@@ -23,6 +28,7 @@ import {
   writeConflistScript,
 } from "./scripts";
 import { unseal } from "./seal";
+import { BOOT_DIAL, DRAIN_DIAL, sshConnection, type DialLimits } from "./ssh";
 
 export interface BootstrapArgs {
   readonly nodes: readonly ClusterNode[];
@@ -31,6 +37,8 @@ export interface BootstrapArgs {
   readonly serviceCidr: string;
   readonly kubernetesVersion: string;
   readonly kubernetesMinor: number;
+  /** Cluster, user and context name in the kubeconfig output, e.g. "<project>-<stack>". */
+  readonly kubeconfigName: string;
   /** Must exist before any command runs (e.g. the pod routes, so Ready means pods can talk). */
   readonly dependsOn: pulumi.Input<pulumi.Resource>[];
 }
@@ -42,6 +50,26 @@ export interface WorkerBootstrap {
   readonly joinToken: command.remote.Command;
   readonly join: command.remote.Command;
   readonly register: command.remote.Command;
+  readonly drain: command.remote.Command;
+}
+
+// No script reads PULUMI_COMMAND_STDOUT/STDERR, and Ubuntu's sshd refuses to set them.
+const COMMON = { addPreviousOutputInEnv: false } as const;
+// What comes back sealed is not streamed to the log either; stderr carries the progress.
+const SEALED = { ...COMMON, logging: "stderr" } as const;
+
+function connectionTo(node: ClusterNode, privateKey: pulumi.Output<string>, limits: DialLimits = BOOT_DIAL) {
+  return sshConnection({ host: node.publicIp, user: SSH_USER, privateKey, hostKey: node.hostPublicKey }, limits);
+}
+
+/** What every worker's steps share: the control plane, its init, the sealing key pair. */
+interface WorkerContext {
+  readonly name: string;
+  readonly args: BootstrapArgs;
+  readonly controlPlane: ClusterNode;
+  readonly init: command.remote.Command;
+  readonly sealPublicKey: pulumi.Output<string>;
+  readonly sealPrivateKey: pulumi.Output<string>;
 }
 
 export class KubeadmBootstrap extends pulumi.ComponentResource {
@@ -52,7 +80,7 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
   readonly init: command.remote.Command;
   readonly kubeconfigCommand: command.remote.Command;
   readonly workers: WorkerBootstrap[] = [];
-  /** admin.conf with the server rewritten to the public endpoint; secret. */
+  /** admin.conf's credentials for the public endpoint, named after the stack; secret. */
   readonly kubeconfig: pulumi.Output<string>;
   /** Resolves once every node has joined and reported Ready. */
   readonly ready: pulumi.Output<string[]>;
@@ -68,11 +96,7 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
     const sealPublicKey = this.sealKey.publicKeyPem;
     const sealPrivateKey = pulumi.secret(this.sealKey.privateKeyPem);
 
-    const connection = (node: ClusterNode): command.types.input.remote.ConnectionArgs => ({
-      host: node.publicIp,
-      user: SSH_USER,
-      privateKey: args.sshPrivateKeyPem,
-    });
+    const connection = (node: ClusterNode) => connectionTo(node, args.sshPrivateKeyPem);
 
     this.controlPlaneConnection = connection(controlPlane);
 
@@ -80,11 +104,13 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
     const perNode = new Map<string, { wait: command.remote.Command; cni: command.remote.Command }>();
     for (const node of args.nodes) {
       const wait = new command.remote.Command(`${name}-wait-${node.plan.name}`, {
+        ...COMMON,
         connection: connection(node),
         create: remoteScript(waitForNodeScript({ nodeName: node.plan.name, kubernetesVersion: args.kubernetesVersion })),
         triggers: [node.instance.id],
       }, { parent: this, dependsOn: [node.instance, ...args.dependsOn] });
       const cni = new command.remote.Command(`${name}-cni-${node.plan.name}`, {
+        ...COMMON,
         connection: connection(node),
         create: remoteScript(writeConflistScript({
           nodeName: node.plan.name,
@@ -99,6 +125,7 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
 
     const cp = perNode.get(controlPlane.plan.name)!;
     this.init = new command.remote.Command(`${name}-init`, {
+      ...COMMON,
       connection: connection(controlPlane),
       create: pulumi.all([controlPlane.privateIp, controlPlane.publicIp]).apply(([privateIp, publicIp]) =>
         remoteScript(kubeadmInitScript({
@@ -118,6 +145,7 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: [cp.wait, cp.cni] });
 
     this.kubeconfigCommand = new command.remote.Command(`${name}-kubeconfig`, {
+      ...SEALED,
       connection: connection(controlPlane),
       create: sealPublicKey.apply((pem) => remoteScript(readKubeconfigScript({ controlPlaneName: controlPlane.plan.name, publicKeyPem: pem }))),
       triggers: [this.init.id],
@@ -125,41 +153,14 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
     this.kubeconfig = pulumi.secret(
       pulumi
         .all([this.kubeconfigCommand.stdout, sealPrivateKey, controlPlane.publicIp])
-        .apply(([stdout, key, publicIp]) => rewriteKubeconfigServer(unseal(stdout, key), publicIp)),
+        .apply(([stdout, key, publicIp]) =>
+          renderKubeconfig({ name: args.kubeconfigName, publicIp, credentials: parseAdminConf(unseal(stdout, key)) }),
+        ),
     );
 
+    const context: WorkerContext = { name, args, controlPlane, init: this.init, sealPublicKey, sealPrivateKey };
     for (const node of args.nodes.filter((n) => n.plan.role === "worker")) {
-      const { wait, cni } = perNode.get(node.plan.name)!;
-      // A token made for this worker, by the control plane, when this worker needs it.
-      const joinToken = new command.remote.Command(`${name}-join-token-${node.plan.name}`, {
-        connection: connection(controlPlane),
-        create: sealPublicKey.apply((pem) =>
-          remoteScript(joinTokenScript({ controlPlaneName: controlPlane.plan.name, workerName: node.plan.name, publicKeyPem: pem })),
-        ),
-        triggers: [node.instance.id, this.init.id],
-      }, { parent: this, dependsOn: [this.init], additionalSecretOutputs: ["stdout"] });
-      const joinCreate = pulumi.secret(
-        pulumi.all([joinToken.stdout, sealPrivateKey, node.privateIp]).apply(([stdout, key, privateIp]) => {
-          const join = parseJoinCommand(unseal(stdout, key));
-          return remoteScript(kubeadmJoinScript({
-            nodeName: node.plan.name,
-            caCertHash: join.caCertHash,
-            joinConfig: renderJoinConfig({ kubernetesMinor: args.kubernetesMinor, nodeName: node.plan.name, privateIp, join }),
-          }));
-        }),
-      );
-      const join = new command.remote.Command(`${name}-join-${node.plan.name}`, {
-        connection: connection(node),
-        create: joinCreate,
-        triggers: [node.instance.id, this.init.id],
-      }, { parent: this, dependsOn: [this.init, wait, cni, joinToken], deleteBeforeReplace: true });
-      const register = new command.remote.Command(`${name}-register-${node.plan.name}`, {
-        connection: connection(controlPlane),
-        create: remoteScript(registerNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name, podCidr: node.plan.podCidr })),
-        delete: remoteScript(drainNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name })),
-        triggers: [node.instance.id, this.init.id],
-      }, { parent: this, dependsOn: [join], deleteBeforeReplace: true });
-      this.workers.push({ node, wait, cni, joinToken, join, register });
+      this.workers.push(this.bootstrapWorker(node, perNode.get(node.plan.name)!, context));
     }
 
     this.ready = pulumi.all([
@@ -167,5 +168,52 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
       ...this.workers.map((w) => w.register.stdout.apply(() => w.node.plan.name)),
     ]);
     this.registerOutputs({ ready: this.ready });
+  }
+
+  /** A worker's token, join, podCIDR and Ready, and its drain when it leaves. */
+  private bootstrapWorker(
+    node: ClusterNode,
+    { wait, cni }: { wait: command.remote.Command; cni: command.remote.Command },
+    { name, args, controlPlane, init, sealPublicKey, sealPrivateKey }: WorkerContext,
+  ): WorkerBootstrap {
+    const connection = (target: ClusterNode, limits?: DialLimits) => connectionTo(target, args.sshPrivateKeyPem, limits);
+    // A token made for this worker, by the control plane, when this worker needs it.
+    const joinToken = new command.remote.Command(`${name}-join-token-${node.plan.name}`, {
+      ...SEALED,
+      connection: connection(controlPlane),
+      create: sealPublicKey.apply((pem) =>
+        remoteScript(joinTokenScript({ controlPlaneName: controlPlane.plan.name, workerName: node.plan.name, publicKeyPem: pem })),
+      ),
+      triggers: [node.instance.id, init.id],
+    }, { parent: this, dependsOn: [init], additionalSecretOutputs: ["stdout"] });
+    const joinLine = pulumi.all([joinToken.stdout, sealPrivateKey]).apply(([stdout, key]) => parseJoinCommand(unseal(stdout, key)));
+    const join = new command.remote.Command(`${name}-join-${node.plan.name}`, {
+      ...COMMON,
+      connection: connection(node),
+      // The CA hash is public (it names the CA's public key); the token is not.
+      create: pulumi.unsecret(joinLine.apply((line) => remoteScript(kubeadmJoinScript({ nodeName: node.plan.name, caCertHash: line.caCertHash })))),
+      stdin: pulumi.secret(
+        pulumi.all([joinLine, node.privateIp]).apply(([line, privateIp]) =>
+          renderJoinConfig({ kubernetesMinor: args.kubernetesMinor, nodeName: node.plan.name, privateIp, join: line }),
+        ),
+      ),
+      triggers: [node.instance.id, init.id],
+    }, { parent: this, dependsOn: [init, wait, cni, joinToken], deleteBeforeReplace: true });
+    const register = new command.remote.Command(`${name}-register-${node.plan.name}`, {
+      ...COMMON,
+      connection: connection(controlPlane),
+      create: remoteScript(registerNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name, podCidr: node.plan.podCidr })),
+      triggers: [node.instance.id, init.id],
+    }, { parent: this, dependsOn: [join], deleteBeforeReplace: true });
+    // Its own resource so that its connection (kept in the state for the delete) can give
+    // up fast; skipped when the control plane goes too (pulumi destroy), as nothing is left
+    // to drain from, reachable or not.
+    const drain = new command.remote.Command(`${name}-drain-${node.plan.name}`, {
+      ...COMMON,
+      connection: connection(controlPlane, DRAIN_DIAL),
+      delete: remoteScript(drainNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name })),
+      triggers: [node.instance.id, init.id],
+    }, { parent: this, dependsOn: [register], deleteBeforeReplace: true, deletedWith: controlPlane.instance });
+    return { node, wait, cni, joinToken, join, register, drain };
   }
 }

@@ -117,7 +117,8 @@ export class Cluster extends pulumi.ComponentResource {
       serviceCidr: config.serviceCidr,
       kubernetesVersion: config.kubernetesVersion,
       kubernetesMinor: kubernetesMinorOf(config),
-      dependsOn: [...this.podRoutes.routes, ...this.network.ingressRules],
+      kubeconfigName: `${pulumi.getProject()}-${stack}`,
+      dependsOn: [...this.podRoutes.routes, ...this.network.rules],
     }, childOpts);
 
     // The last step: the lab's checks on this cluster, once every node is Ready.

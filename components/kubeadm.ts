@@ -8,6 +8,13 @@ export { API_SERVER_PORT };
 
 export const CRI_SOCKET = "unix:///run/containerd/containerd.sock";
 export const CLUSTER_NAME = "podnet";
+/**
+ * kubeadm init always makes a bootstrap token (24 h by default). Workers get their own
+ * tokens later (scripts.ts joinTokenScript), so init's is short-lived and labelled by this
+ * description, and the init script deletes it as soon as init is done.
+ */
+export const INIT_TOKEN_DESCRIPTION = "podnet: made by kubeadm init, deleted when init is done";
+export const INIT_TOKEN_TTL = "10m";
 
 /** v1beta4 (list-style extraArgs) from Kubernetes 1.31; v1beta3 (map-style) before. */
 export function kubeadmApiVersion(kubernetesMinor: number): string {
@@ -59,6 +66,9 @@ export function renderInitConfig(input: InitConfigInput): string {
     `  name: ${q(input.nodeName)}`,
     `  criSocket: ${q(CRI_SOCKET)}`,
     ...extraArgs("kubeletExtraArgs", [["node-ip", input.privateIp]], input.kubernetesMinor, "  "),
+    "bootstrapTokens:",
+    `  - description: ${q(INIT_TOKEN_DESCRIPTION)}`,
+    `    ttl: ${q(INIT_TOKEN_TTL)}`,
     "---",
     `apiVersion: ${api}`,
     "kind: ClusterConfiguration",
@@ -130,13 +140,62 @@ export function renderJoinConfig(input: JoinConfigInput): string {
   ].join("\n");
 }
 
-/** Points a kubeconfig (admin.conf) at the public endpoint; the certificate lists that address. */
-export function rewriteKubeconfigServer(kubeconfig: string, publicIp: string): string {
-  let replaced = 0;
-  const result = kubeconfig.replace(/^(\s*server:\s*)https:\/\/\S+$/gm, (_, prefix: string) => {
-    replaced++;
-    return `${prefix}https://${publicIp}:${API_SERVER_PORT}`;
-  });
-  if (replaced === 0) throw new Error("admin.conf has no `server: https://...` line to point at the public endpoint");
-  return result;
+/** The credentials in kubeadm's admin.conf (base64 PEM, as kubeconfig files carry them). */
+export interface AdminCredentials {
+  readonly certificateAuthorityData: string;
+  readonly clientCertificateData: string;
+  readonly clientKeyData: string;
+}
+
+/** Reads the CA and the admin's client certificate and key out of admin.conf. */
+export function parseAdminConf(kubeconfig: string): AdminCredentials {
+  const field = (name: string): string => {
+    const values = [...kubeconfig.matchAll(new RegExp(`^\\s*${name}:\\s*(\\S+)\\s*$`, "gm"))].map((m) => m[1]);
+    if (values.length !== 1) throw new Error(`admin.conf has ${values.length} \`${name}\` fields, expected 1; is it kubeadm's admin.conf?`);
+    return values[0];
+  };
+  return {
+    certificateAuthorityData: field("certificate-authority-data"),
+    clientCertificateData: field("client-certificate-data"),
+    clientKeyData: field("client-key-data"),
+  };
+}
+
+export interface KubeconfigInput {
+  /** Cluster and context name, e.g. "<project>-<stack>"; the user is "<name>-admin". */
+  readonly name: string;
+  /** The public endpoint (the control plane's Elastic IP); the API certificate lists it. */
+  readonly publicIp: string;
+  readonly credentials: AdminCredentials;
+}
+
+/**
+ * The stack's kubeconfig: admin.conf's credentials, the public endpoint, and names of its
+ * own, so kubeconfigs of several stacks merge without clashing (admin.conf names every
+ * cluster's context kubernetes-admin@<clusterName>).
+ */
+export function renderKubeconfig(input: KubeconfigInput): string {
+  const user = `${input.name}-admin`;
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "  - name: " + q(input.name),
+    "    cluster:",
+    `      server: ${q(`https://${input.publicIp}:${API_SERVER_PORT}`)}`,
+    `      certificate-authority-data: ${q(input.credentials.certificateAuthorityData)}`,
+    "users:",
+    `  - name: ${q(user)}`,
+    "    user:",
+    `      client-certificate-data: ${q(input.credentials.clientCertificateData)}`,
+    `      client-key-data: ${q(input.credentials.clientKeyData)}`,
+    "contexts:",
+    `  - name: ${q(input.name)}`,
+    "    context:",
+    `      cluster: ${q(input.name)}`,
+    `      user: ${q(user)}`,
+    `current-context: ${q(input.name)}`,
+    "preferences: {}",
+    "",
+  ].join("\n");
 }

@@ -23,6 +23,12 @@ export class Network extends pulumi.ComponentResource {
   readonly routeTableAssociation: aws.ec2.RouteTableAssociation;
   readonly securityGroup: aws.ec2.SecurityGroup;
   readonly ingressRules: aws.vpc.SecurityGroupIngressRule[] = [];
+  readonly egressRules: aws.vpc.SecurityGroupEgressRule[] = [];
+
+  /** Every rule of the nodes' group, ingress and egress: what a node needs before it can bootstrap. */
+  get rules(): Array<aws.vpc.SecurityGroupIngressRule | aws.vpc.SecurityGroupEgressRule> {
+    return [...this.ingressRules, ...this.egressRules];
+  }
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("podnet:aws:Network", name, {}, opts);
@@ -70,8 +76,9 @@ export class Network extends pulumi.ComponentResource {
     for (const rule of rules.ingress) {
       this.ingressRules.push(new aws.vpc.SecurityGroupIngressRule(`${name}-in-${rule.name}`, { ...awsRule(rule, sg), securityGroupId: sg, tags: tagged(`in-${rule.name}`) }, parent));
     }
+    // The provider removes a new group's default allow-all egress: these rules replace it.
     for (const rule of rules.egress) {
-      new aws.vpc.SecurityGroupEgressRule(`${name}-out-${rule.name}`, { ...awsRule(rule, sg), securityGroupId: sg, tags: tagged(`out-${rule.name}`) }, parent);
+      this.egressRules.push(new aws.vpc.SecurityGroupEgressRule(`${name}-out-${rule.name}`, { ...awsRule(rule, sg), securityGroupId: sg, tags: tagged(`out-${rule.name}`) }, parent));
     }
 
     this.registerOutputs({ vpcId: this.vpc.id, subnetId: this.subnet.id, routeTableId: this.routeTable.id, securityGroupId: sg });

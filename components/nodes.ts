@@ -32,6 +32,8 @@ export interface ClusterNode {
   readonly publicIp: pulumi.Output<string>;
   readonly privateIp: pulumi.Output<string>;
   readonly eni: pulumi.Output<string>;
+  /** The node's SSH host key (authorized_keys format), pinned by every connection to it. */
+  readonly hostPublicKey: pulumi.Output<string>;
 }
 
 /** Finds the newest image Packer built for this Kubernetes minor and architecture. */
@@ -52,6 +54,8 @@ export function findNodeImage(args: Pick<NodesArgs, "amiOwner" | "kubernetesVers
 export class Nodes extends pulumi.ComponentResource {
   readonly sshKey: tls.PrivateKey;
   readonly keyPair: aws.ec2.KeyPair;
+  /** Each node's SSH host key by plan name: made here, handed to the node at boot. */
+  readonly hostKeys = new Map<string, tls.PrivateKey>();
   readonly amiId: pulumi.Output<string>;
   readonly nodes: ClusterNode[];
   readonly controlPlaneEip: aws.ec2.Eip;
@@ -73,6 +77,14 @@ export class Nodes extends pulumi.ComponentResource {
 
     const instances = args.plan.map((plan) => {
       const controlPlane = plan.role === "control-plane";
+      // Generated in the stack so the connections can pin it before the node first answers.
+      const hostKey = new tls.PrivateKey(`${name}-host-${plan.name}`, { algorithm: "ED25519" }, parent);
+      this.hostKeys.set(plan.name, hostKey);
+      const userData = pulumi.secret(
+        pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([privateKeyOpenssh, publicKeyOpenssh]) =>
+          renderUserData(plan.name, { privateKeyOpenssh, publicKeyOpenssh }),
+        ),
+      );
       const instance = new aws.ec2.Instance(`${name}-${plan.name}`, {
         ami: this.amiId,
         instanceType: controlPlane ? args.controlPlaneInstanceType : args.workerInstanceType,
@@ -90,7 +102,7 @@ export class Nodes extends pulumi.ComponentResource {
           deleteOnTermination: true,
           tags: { ...args.tags, Name: `${name}-${plan.name}` },
         },
-        userData: renderUserData(plan.name),
+        userData,
         tags: { ...args.tags, Name: `${name}-${plan.name}`, "podnet:node": plan.name, "podnet:role": plan.role, "podnet:pod-cidr": plan.podCidr },
       }, {
         parent: this,
@@ -101,9 +113,12 @@ export class Nodes extends pulumi.ComponentResource {
         // A newer image found by name (`npm run image` again) must not silently rebuild a
         // running cluster: new nodes get it, existing ones move with `pulumi up --replace <urn>`.
         // An explicit podnet:amiId change is deliberate and replaces the nodes.
-        ignoreChanges: args.amiId ? [] : ["ami"],
+        // User data is read once, at first boot: a changed template would only stop and
+        // start a running node (the provider's in-place update) without cloud-init applying
+        // it, so it reaches new nodes only; existing ones get it with --replace.
+        ignoreChanges: args.amiId ? ["userData"] : ["ami", "userData"],
       });
-      return { plan, instance };
+      return { plan, instance, hostKey };
     });
 
     const controlPlane = instances.find((n) => n.plan.role === "control-plane");
@@ -117,12 +132,13 @@ export class Nodes extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: args.dependsOn });
 
     const eip = this.controlPlaneEip;
-    this.nodes = instances.map(({ plan, instance }) => ({
+    this.nodes = instances.map(({ plan, instance, hostKey }) => ({
       plan,
       instance,
       publicIp: plan.role === "control-plane" ? eip.publicIp : instance.publicIp,
       privateIp: instance.privateIp,
       eni: instance.primaryNetworkInterfaceId,
+      hostPublicKey: hostKey.publicKeyOpenssh.apply((key) => key.trim()),
     }));
     this.registerOutputs({ amiId: this.amiId, controlPlanePublicIp: eip.publicIp });
   }

@@ -3,7 +3,9 @@
 //
 // Conventions: each script logs "podnet <step> <node>: ..." to stderr and keeps stdout for
 // its result; anything secret on stdout is sealed (see seal.ts) so the command provider's
-// log stream and CI logs never see it in clear; every step is safe to run again.
+// log stream and errors never carry it in clear; secrets going to a node come on stdin,
+// never in the script (the provider's error quotes the command text); every step is safe
+// to run again.
 import { CNI_CONF_DIR, CONFLIST_PATH, PLUGIN_PATH } from "../cni/conflist";
 import { SEALED_PREFIX } from "./seal";
 
@@ -33,7 +35,8 @@ export function heredoc(command: string, delimiter: string, content: string): st
 /**
  * What the command provider runs over SSH: a POSIX sh wrapper (the login shell runs it)
  * that writes the bash script to a private temp file and runs it as root. The script is
- * not fed on stdin, so nothing in it can swallow its own text.
+ * not fed on stdin, so nothing in it can swallow its own text, and the command's stdin
+ * (where secrets travel) reaches the script.
  */
 export function remoteScript(script: string): string {
   return [
@@ -55,7 +58,8 @@ export function innerScript(remote: string): string {
   return remote.slice(start + `<<'${SCRIPT_DELIMITER}'\n`.length, end + 1);
 }
 
-function prelude(step: string, node: string): string {
+/** The start of every script: strict bash, and log/fail helpers that name the step and node. */
+export function prelude(step: string, node: string): string {
   return [
     "#!/usr/bin/env bash",
     "set -euo pipefail",
@@ -72,7 +76,7 @@ export function shellQuote(value: string): string {
 }
 
 /** kubectl as the cluster admin, on the control plane. */
-const KUBECTL_ADMIN = `export KUBECONFIG=${ADMIN_KUBECONFIG}`;
+export const KUBECTL_ADMIN = `export KUBECONFIG=${ADMIN_KUBECONFIG}`;
 
 /**
  * Waits until a node can be bootstrapped: cloud-init done, the image's runtime and tools in
@@ -134,7 +138,7 @@ export function writeConflistScript(input: { nodeName: string; conflistJson: str
 }
 
 /** Bash that sets a Node's spec.podCIDR once, and refuses to pretend when it already holds another. */
-function setPodCidrFunction(): string {
+export function setPodCidrFunction(): string {
   return [
     "wait_for_node() {",
     "  local i",
@@ -164,42 +168,6 @@ function setPodCidrFunction(): string {
     "  fi",
     '  log "Node $1 is Ready"',
     "}",
-  ].join("\n");
-}
-
-/**
- * kubeadm init on the control plane from the rendered config, then the control plane's own
- * spec.podCIDR. Skips init when the API server already answers with this admin.conf; never
- * resets a cluster by itself.
- */
-export function kubeadmInitScript(input: { nodeName: string; kubeadmConfig: string; podCidr: string }): string {
-  const config = `${KUBEADM_CONFIG_DIR}/kubeadm-init.yaml`;
-  return [
-    prelude("init", input.nodeName),
-    KUBECTL_ADMIN,
-    setPodCidrFunction(),
-    `install -d -m 0700 ${KUBEADM_CONFIG_DIR}`,
-    heredoc(`cat >${config}.template`, "PODNET_KUBEADM", input.kubeadmConfig),
-    "version=$(kubeadm version -o short)",
-    `sed "s/${KUBERNETES_VERSION_PLACEHOLDER}/$version/" ${config}.template >${config}`,
-    `rm -f ${config}.template`,
-    `if [[ -f ${ADMIN_KUBECONFIG} ]]; then`,
-    '  log "admin.conf exists; waiting up to 5 minutes for the API server"',
-    "  for i in $(seq 1 60); do",
-    "    kubectl get --raw=/readyz >/dev/null 2>&1 && break",
-    `    [[ $i -eq 60 ]] && fail "${ADMIN_KUBECONFIG} exists but the API server does not answer; this is not a fresh node. Replace it: pulumi up --replace <control-plane instance URN>"`,
-    "    sleep 5",
-    "  done",
-    '  log "cluster already initialised; kubeadm init skipped"',
-    "else",
-    `  log "kubeadm init (kubernetes $version) with ${config}"`,
-    `  cat ${config} >&2`,
-    `  kubeadm init --config ${config} --skip-token-print >&2`,
-    "fi",
-    'wait_for_node "$NODE"',
-    `set_pod_cidr "$NODE" ${shellQuote(input.podCidr)}`,
-    'wait_ready "$NODE"',
-    "",
   ].join("\n");
 }
 
@@ -245,10 +213,12 @@ export function readKubeconfigScript(input: { controlPlaneName: string; publicKe
 }
 
 /**
- * kubeadm join on a worker. A node already joined to this cluster (same CA hash) is left
- * alone; one joined to another cluster (a replaced control plane) is reset first.
+ * kubeadm join on a worker. The JoinConfiguration (it holds the token) arrives on stdin,
+ * never in the command text, which the provider quotes when a command fails. A node
+ * already joined to this cluster (same CA hash) is left alone; one joined to another
+ * cluster (a replaced control plane) is reset first.
  */
-export function kubeadmJoinScript(input: { nodeName: string; joinConfig: string; caCertHash: string }): string {
+export function kubeadmJoinScript(input: { nodeName: string; caCertHash: string }): string {
   const config = `${KUBEADM_CONFIG_DIR}/kubeadm-join.yaml`;
   return [
     prelude("join", input.nodeName),
@@ -256,6 +226,10 @@ export function kubeadmJoinScript(input: { nodeName: string; joinConfig: string;
     "ca_hash() {",
     "  openssl x509 -in /etc/kubernetes/pki/ca.crt -noout -pubkey | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1",
     "}",
+    `install -d -m 0700 ${KUBEADM_CONFIG_DIR}`,
+    `trap 'rm -f ${config}' EXIT`,
+    `( umask 077; cat >${config} )`,
+    `grep -q '^kind: JoinConfiguration$' ${config} || fail "no JoinConfiguration on stdin"`,
     "if [[ -f /etc/kubernetes/kubelet.conf ]]; then",
     '  have="sha256:$(ca_hash)"',
     '  if [[ "$have" == "$WANT_CA" ]]; then',
@@ -266,10 +240,6 @@ export function kubeadmJoinScript(input: { nodeName: string; joinConfig: string;
     '  log "joined to another cluster (CA $have); kubeadm reset before joining this one"',
     "  kubeadm reset --force >&2",
     "fi",
-    `install -d -m 0700 ${KUBEADM_CONFIG_DIR}`,
-    `trap 'rm -f ${config}' EXIT`,
-    `( umask 077; ${heredoc(`cat >${config}`, "PODNET_KUBEADM", input.joinConfig)}`,
-    ")",
     'log "kubeadm join (the config holds the token and is removed afterwards)"',
     `kubeadm join --config ${config} >&2`,
     'log "joined"',
@@ -277,10 +247,7 @@ export function kubeadmJoinScript(input: { nodeName: string; joinConfig: string;
   ].join("\n");
 }
 
-/**
- * On the control plane once a worker joined: its spec.podCIDR, then Ready. The matching
- * delete (drainNodeScript) runs when the worker leaves the stack.
- */
+/** On the control plane once a worker joined: its spec.podCIDR, then Ready. */
 export function registerNodeScript(input: { controlPlaneName: string; nodeName: string; podCidr: string }): string {
   return [
     prelude("register", input.controlPlaneName),
@@ -294,8 +261,9 @@ export function registerNodeScript(input: { controlPlaneName: string; nodeName: 
 }
 
 /**
- * Drains a worker and deletes its Node, best effort: a control plane that cannot be reached
- * (the whole cluster is going away) is reported, not fatal, so `pulumi destroy` finishes.
+ * Drains a worker and deletes its Node when the worker leaves the stack, best effort: an
+ * API server that does not answer is reported, not fatal. (The stack skips this step
+ * altogether when the control plane goes too, and bounds its SSH dial: bootstrap.ts.)
  */
 export function drainNodeScript(input: { controlPlaneName: string; nodeName: string }): string {
   return [
@@ -303,20 +271,41 @@ export function drainNodeScript(input: { controlPlaneName: string; nodeName: str
     KUBECTL_ADMIN,
     `TARGET=${shellQuote(input.nodeName)}`,
     `if [[ ! -f ${ADMIN_KUBECONFIG} ]]; then log "no admin.conf; nothing to drain"; exit 0; fi`,
-    'if ! out=$(kubectl get node "$TARGET" -o name 2>&1); then',
+    'if ! out=$(kubectl get node "$TARGET" -o name --request-timeout=20s 2>&1); then',
     '  if [[ "$out" == *NotFound* ]]; then log "Node $TARGET is not in the cluster"; exit 0; fi',
     '  log "warning: cannot reach the API server ($out); Node $TARGET not drained"',
     "  exit 0",
     "fi",
     'log "draining $TARGET"',
     'kubectl drain "$TARGET" --ignore-daemonsets --delete-emptydir-data --force --timeout=120s >&2 || log "warning: drain of $TARGET did not finish; deleting the Node anyway"',
-    'kubectl delete node "$TARGET" --ignore-not-found >&2',
+    'kubectl delete node "$TARGET" --ignore-not-found --request-timeout=30s >&2 || { log "warning: Node $TARGET not deleted"; exit 0; }',
     'log "Node $TARGET deleted"',
     "",
   ].join("\n");
 }
 
-/** cloud-init user data: the plan name as hostname. Everything else is in the image. */
-export function renderUserData(nodeName: string): string {
-  return ["#cloud-config", `hostname: ${nodeName}`, "preserve_hostname: false", "manage_etc_hosts: true", ""].join("\n");
+/** A node's SSH host key pair, OpenSSH formats (as @pulumi/tls gives them). */
+export interface HostKeyPair {
+  readonly privateKeyOpenssh: string;
+  /** authorized_keys format: "ssh-ed25519 AAAA...". */
+  readonly publicKeyOpenssh: string;
+}
+
+/**
+ * cloud-init user data: the plan name as hostname, and the SSH host key the stack pins in
+ * every connection (cloud-init's ssh module writes it and deletes any other). Values are
+ * JSON-quoted, which YAML reads as the same strings. Everything else is in the image.
+ */
+export function renderUserData(nodeName: string, hostKey: HostKeyPair): string {
+  return [
+    "#cloud-config",
+    `hostname: ${nodeName}`,
+    "preserve_hostname: false",
+    "manage_etc_hosts: true",
+    "ssh_deletekeys: true",
+    "ssh_keys:",
+    `  ed25519_private: ${JSON.stringify(hostKey.privateKeyOpenssh)}`,
+    `  ed25519_public: ${JSON.stringify(hostKey.publicKeyOpenssh.trim())}`,
+    "",
+  ].join("\n");
 }

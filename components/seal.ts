@@ -1,12 +1,15 @@
 // Sealing for command output that must stay secret (the admin kubeconfig, join lines).
 //
-// The command provider streams a command's stdout to the Pulumi log while it runs (and
-// @pulumi/command as installed has no option to stop it), so a secret printed in clear
-// would land in terminals and CI logs even though the stack stores the output encrypted.
-// The node therefore encrypts it first: AES-256-CBC under a fresh random key, that key
-// wrapped with RSA-OAEP (SHA-256) for a key pair only the stack holds (@pulumi/tls, a
-// secret in the state). The script side is sealFunction in scripts.ts (openssl on the
-// node); this file is the stack side, plus a Node.js sealer the tests use.
+// @pulumi/command can keep such output out of the log stream (`logging: "stderr"`) and
+// encrypted in the state (additionalSecretOutputs: ["stdout"]); the stack sets both. But
+// when a command fails, the provider's error quotes everything the command printed,
+// stdout included, whatever `logging` says (pulumi-command remote/commandOutputs.go), and
+// the engine masks only stack-config secrets in it. A session cut after the kubeconfig
+// was printed would put it in clear in the terminal and the CI log. So the node encrypts
+// it first: AES-256-CBC under a fresh random key, that key wrapped with RSA-OAEP (SHA-256)
+// for a key pair only the stack holds (@pulumi/tls, a secret in the state). The script
+// side is sealFunction in scripts.ts (openssl on the node); this file is the stack side,
+// plus a Node.js sealer the tests use.
 import * as crypto from "node:crypto";
 
 export const SEALED_PREFIX = "podnet-sealed:v1:";

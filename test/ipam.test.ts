@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CniError } from "../cni/errors";
-import { IpamStore, currentBootId } from "../cni/ipam";
+import { IpamStore, attachmentFileName, currentBootId } from "../cni/ipam";
 import { parseCidr } from "../cni/ipv4";
-import { REPO, tempDir } from "./helpers/system";
+import { REPO, requireRoot, tempDir } from "./helpers/system";
 
 const SUBNET = parseCidr("10.244.1.0/24");
 const OLD_BOOT = "00000000-0000-4000-8000-000000000001";
@@ -151,5 +151,110 @@ describe("IPAM store", () => {
     assert.equal(new Set(got).size, 253);
     assert.equal(errors.length, 320 - 253);
     for (const e of errors) assert.match(e, /no free address in 10\.244\.1\.0\/24/);
+  });
+
+  // A FIFO there is tested through the plugin (test/hostile.test.ts): before the fix it hung the reader.
+  it("skips and reports entries that are not regular files: a directory named like an address blocks nothing", () => {
+    const store = new IpamStore(dir.path, "podnet", SUBNET);
+    store.allocate("c1", "eth0");
+    mkdirSync(join(store.dir, "10.244.1.42"));
+    writeFileSync(join(store.dir, "10.244.1.42", "junk"), "x");
+    mkdirSync(join(store.dir, ".attachment.c9:eth0"));
+    const fresh = new IpamStore(dir.path, "podnet", SUBNET);
+    assert.deepEqual(fresh.list().map((r) => r.ip), ["10.244.1.2"]);
+    assert.deepEqual(fresh.release("never-added", "eth0"), []);
+    assert.deepEqual(fresh.release("c9", "eth0"), [], "an attachment name taken by a directory is skipped, not emptied");
+    assert.deepEqual(fresh.warnings.sort(), [
+      `skipped ${join(store.dir, ".attachment.c9:eth0")}: a directory, not a reservation file`,
+      `skipped ${join(store.dir, "10.244.1.42")}: a directory, not a reservation file`,
+    ]);
+    assert.deepEqual(fresh.gc([{ containerId: "c1", ifname: "eth0" }]), []);
+    assert.ok(existsSync(join(store.dir, "10.244.1.42", "junk")), "nothing inside it is touched");
+    assert.deepEqual(fresh.release("c1", "eth0"), ["10.244.1.2"]);
+  });
+
+  it("never follows a link inside the store: a reservation or hint that is a symlink is neither read nor written", () => {
+    const store = new IpamStore(dir.path, "podnet", SUBNET);
+    store.allocate("c1", "eth0");
+    const outside = join(dir.path, "outside");
+    writeFileSync(outside, "victim\neth0\n");
+    symlinkSync(outside, join(store.dir, "10.244.1.50"));
+    const hint = join(store.dir, "last_reserved_ip");
+    const hintTarget = join(dir.path, "hint-target");
+    writeFileSync(hintTarget, "precious bytes that must stay\n");
+    unlinkSync(hint);
+    symlinkSync(hintTarget, hint);
+    assert.equal(store.allocate("c2", "eth0").ip, "10.244.1.3", "a hint that is a link is ignored");
+    assert.equal(readFileSync(hintTarget, "utf8"), "precious bytes that must stay\n");
+    assert.deepEqual(store.release("victim", "eth0"), [], "the link does not count as victim's reservation");
+    assert.ok(lstatSync(join(store.dir, "10.244.1.50")).isSymbolicLink(), "and is not removed");
+    assert.ok(existsSync(outside));
+    assert.match(store.warnings.join("\n"), /10\.244\.1\.50: a symbolic link/);
+  });
+
+  it("refuses (code 5, naming the path and the fix) a dataDir others can write or own, or a link inside the store", function () {
+    requireRoot("the IPAM trust test (chown)");
+    const refused = (store: IpamStore, path: string, reason: RegExp) =>
+      assert.throws(
+        () => store.allocate("c1", "eth0"),
+        (e: unknown) =>
+          e instanceof CniError && e.code === 5 && e.message.includes(`${path} is `) && reason.test(e.message) && /chmod go-w|chown root/.test(e.details),
+      );
+    const data = join(dir.path, "data");
+    mkdirSync(data, { mode: 0o755 });
+    chmodSync(data, 0o777);
+    refused(new IpamStore(data, "podnet", SUBNET), data, /writable by group and others \(mode 777\)/);
+    chmodSync(data, 0o1777);
+    refused(new IpamStore(data, "podnet", SUBNET), data, /writable by group and others/);
+    chmodSync(data, 0o755);
+    chownSync(data, 65534, 65534);
+    refused(new IpamStore(data, "podnet", SUBNET), data, /owned by uid 65534, not root/);
+    chownSync(data, 0, 0);
+    // An ancestor others can write (without the sticky bit /tmp has) is as bad.
+    const parent = join(dir.path, "shared");
+    mkdirSync(join(parent, "ipam"), { recursive: true });
+    chmodSync(parent, 0o777);
+    refused(new IpamStore(join(parent, "ipam"), "podnet", SUBNET), parent, /writable by group and others/);
+    refused(new IpamStore(join(parent, "ipam", "not-yet"), "podnet", SUBNET), parent, /writable/);
+    chmodSync(parent, 0o1777);
+    assert.equal(new IpamStore(join(parent, "ipam"), "podnet", SUBNET).allocate("c1", "eth0").ip, "10.244.1.2", "a sticky ancestor is fine");
+
+    // <dataDir>/<network> as a link to another directory: nothing reserved there, nothing deleted there.
+    const elsewhere = join(dir.path, "elsewhere");
+    const theirs = join(elsewhere, OLD_BOOT);
+    mkdirSync(theirs, { recursive: true });
+    writeFileSync(join(theirs, "keep"), "");
+    mkdirSync(join(dir.path, "linked"));
+    symlinkSync(elsewhere, join(dir.path, "linked", "podnet"));
+    const linked = new IpamStore(join(dir.path, "linked"), "podnet", SUBNET);
+    refused(linked, join(dir.path, "linked", "podnet"), /a symbolic link/);
+    assert.throws(() => linked.release("c1", "eth0"), /symbolic link/);
+    assert.throws(() => linked.gc([]), /symbolic link/);
+    assert.deepEqual(readdirSync(elsewhere), [OLD_BOOT], "the other directory's UUID-named directory stays");
+    assert.ok(existsSync(join(theirs, "keep")));
+
+    // The boot directory as a link: no reservation written through it.
+    const bootLinked = join(dir.path, "bootlinked");
+    mkdirSync(join(bootLinked, "podnet"), { recursive: true });
+    const target = join(dir.path, "boot-target");
+    mkdirSync(target);
+    symlinkSync(target, join(bootLinked, "podnet", currentBootId()));
+    refused(new IpamStore(bootLinked, "podnet", SUBNET), join(bootLinked, "podnet", currentBootId()), /a symbolic link/);
+    assert.deepEqual(readdirSync(target), []);
+  });
+
+  it("takes container ids of any length: a long one is shortened in the file name and kept whole in the file", () => {
+    const store = new IpamStore(dir.path, "podnet", SUBNET);
+    const long = `c${"0123456789".repeat(30)}`;
+    const other = `${long.slice(0, 250)}x`;
+    assert.ok(Buffer.byteLength(attachmentFileName(long, "eth0")) <= 255);
+    assert.notEqual(attachmentFileName(long, "eth0"), attachmentFileName(other, "eth0"));
+    const { ip } = store.allocate(long, "eth0");
+    assert.equal(readFileSync(join(store.dir, ip), "utf8"), `${long}\neth0\n`);
+    assert.deepEqual(store.allocate(long, "eth0"), { ip, reused: true });
+    assert.notEqual(store.allocate(other, "eth0").ip, ip);
+    assert.deepEqual(store.find(long, "eth0"), { ip, containerId: long, ifname: "eth0" });
+    assert.deepEqual(store.release(long, "eth0"), [ip]);
+    assert.deepEqual(readdirSync(store.dir).filter((f) => f.includes(long.slice(0, 200))), [attachmentFileName(other, "eth0")]);
   });
 });

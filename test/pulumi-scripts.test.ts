@@ -13,15 +13,16 @@ import {
   kubeadmApiVersion,
   parseJoinCommand,
   renderInitConfig,
+  parseAdminConf,
   renderJoinConfig,
-  rewriteKubeconfigServer,
+  renderKubeconfig,
 } from "../components/kubeadm";
+import { kubeadmInitScript } from "../components/initScript";
 import {
   drainNodeScript,
   heredoc,
   innerScript,
   joinTokenScript,
-  kubeadmInitScript,
   kubeadmJoinScript,
   KUBERNETES_VERSION_PLACEHOLDER,
   readKubeconfigScript,
@@ -61,7 +62,7 @@ const scripts: Record<string, string> = {
   init: kubeadmInitScript({ nodeName: "control-plane", kubeadmConfig: initConfig, podCidr: plan[0].podCidr }),
   joinToken: joinTokenScript({ controlPlaneName: "control-plane", workerName: "worker-1", publicKeyPem: PUBLIC_PEM }),
   kubeconfig: readKubeconfigScript({ controlPlaneName: "control-plane", publicKeyPem: PUBLIC_PEM }),
-  join: kubeadmJoinScript({ nodeName: "worker-1", joinConfig, caCertHash: join.caCertHash }),
+  join: kubeadmJoinScript({ nodeName: "worker-1", caCertHash: join.caCertHash }),
   register: registerNodeScript({ controlPlaneName: "control-plane", nodeName: "worker-1", podCidr: plan[1].podCidr }),
   drain: drainNodeScript({ controlPlaneName: "control-plane", nodeName: "worker-1" }),
 };
@@ -118,9 +119,10 @@ describe("pulumi kubeadm configs", () => {
   });
 
   it("points the kubeconfig at the public endpoint", () => {
-    const conf = "clusters:\n- cluster:\n    server: https://10.0.1.10:6443\n  name: podnet\n";
-    assert.equal(rewriteKubeconfigServer(conf, "203.0.113.10"), "clusters:\n- cluster:\n    server: https://203.0.113.10:6443\n  name: podnet\n");
-    assert.throws(() => rewriteKubeconfigServer("clusters: []\n", "203.0.113.10"), /no `server:/);
+    const conf = "clusters:\n- cluster:\n    certificate-authority-data: Q0E=\n    server: https://10.0.1.10:6443\n  name: podnet\nusers:\n- user:\n    client-certificate-data: Q0VSVA==\n    client-key-data: S0VZ\n";
+    const kubeconfig = yaml.load(renderKubeconfig({ name: "podnet-dev", publicIp: "203.0.113.10", credentials: parseAdminConf(conf) })) as any;
+    assert.equal(kubeconfig.clusters[0].cluster.server, "https://203.0.113.10:6443");
+    assert.throws(() => parseAdminConf("clusters: []\n"), /certificate-authority-data/);
   });
 });
 
@@ -161,14 +163,16 @@ describe("pulumi bootstrap scripts", () => {
 
   it("init runs kubeadm from the rendered config with the image's version, without printing the token", () => {
     assert.equal(heredocBody(scripts.init, "PODNET_KUBEADM"), initConfig);
-    assert.match(scripts.init, /kubeadm init --config \/etc\/kubernetes\/podnet\/kubeadm-init\.yaml --skip-token-print/);
+    assert.match(scripts.init, /^CONFIG=\/etc\/kubernetes\/podnet\/kubeadm-init\.yaml$/m);
+    assert.match(scripts.init, /kubeadm init --config "\$CONFIG" --skip-token-print/);
     assert.match(scripts.init, new RegExp(`sed "s/${KUBERNETES_VERSION_PLACEHOLDER}/\\$version/"`));
     assert.match(scripts.init, /set_pod_cidr "\$NODE" '10\.244\.0\.0\/24'/);
-    assert.doesNotMatch(scripts.init, /kubeadm reset/, "init must never reset a cluster");
+    // Reset only where no cluster ever came up (its branches: pulumi-init-script.test.ts).
+    assert.equal(scripts.init.match(/kubeadm reset --force/g)?.length, 1);
   });
 
   it("join skips a node already in this cluster, resets one from another, and removes the token file", () => {
-    assert.equal(heredocBody(scripts.join, "PODNET_KUBEADM"), joinConfig);
+    assert.ok(!scripts.join.includes(join.token), "the token comes on stdin, not in the script");
     assert.match(scripts.join, new RegExp(`WANT_CA='${CA_HASH}'`));
     assert.match(scripts.join, /already joined to this cluster; kubeadm join skipped/);
     assert.match(scripts.join, /kubeadm reset --force/);
@@ -188,7 +192,7 @@ describe("pulumi bootstrap scripts", () => {
   });
 
   it("sets the hostname to the plan name", () => {
-    assert.equal(renderUserData("worker-2").split("\n")[1], "hostname: worker-2");
+    assert.equal(renderUserData("worker-2", { privateKeyOpenssh: "k", publicKeyOpenssh: "ssh-ed25519 AAAA" }).split("\n")[1], "hostname: worker-2");
   });
 
   it("refuses content that would end a here-document early", () => {

@@ -17,6 +17,7 @@ const COMMAND = "command:remote:Command";
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
 const ADMIN = ["203.0.113.7/32", "198.51.100.0/24"];
+const yaml = require("js-yaml") as { load(text: string): any };
 
 function configWith(values: Partial<Record<ConfigKey, string>> = {}): ClusterConfig {
   return parseConfig((key) => (key === "adminCidrs" ? JSON.stringify(ADMIN) : values[key]));
@@ -188,7 +189,7 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
         assert.deepEqual(token.inputs.triggers, [`i-podnet-${node.name}`, "podnet-init-id"]);
 
         const join = command(`join-${node.name}`);
-        const joinConfig = heredocBody(innerScript(join.inputs.create), "PODNET_KUBEADM");
+        const joinConfig: string = join.inputs.stdin;
         assert.match(joinConfig, new RegExp(`name: "${node.name}"`));
         assert.match(joinConfig, new RegExp(`token: "${FAKE_TOKEN}"`));
         assert.match(joinConfig, new RegExp(`value: "${instanceOf(node).state.privateIp.replace(/\./g, "\\.")}"`));
@@ -196,9 +197,11 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
 
         const register = command(`register-${node.name}`);
         assert.match(innerScript(register.inputs.create), new RegExp(`set_pod_cidr '${node.name}' '${node.podCidr.replace(/\./g, "\\.")}'`));
-        assert.match(innerScript(register.inputs.delete), new RegExp(`TARGET='${node.name}'`));
-        assert.match(innerScript(register.inputs.delete), /kubectl drain "\$TARGET"/);
         assert.equal(register.deleteBeforeReplace, true);
+        const drain = command(`drain-${node.name}`);
+        assert.match(innerScript(drain.inputs.delete), new RegExp(`TARGET='${node.name}'`));
+        assert.match(innerScript(drain.inputs.delete), /kubectl drain "\$TARGET"/);
+        assert.equal(drain.inputs.create, undefined, "the drain does nothing until the worker leaves");
         assert.equal(register.inputs.connection.host, built.byType("aws:ec2/eip:Eip")[0].state.publicIp, "register runs on the control plane");
       }
       const init = innerScript(command("init").inputs.create);
@@ -214,7 +217,7 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
       assert.equal(await pulumi.isSecret(built.cluster.sshPrivateKey), true);
       assert.equal(await pulumi.isSecret(built.cluster.nodes), false);
       for (const node of plan.slice(1)) {
-        assert.ok(isSecretValue((command(`join-${node.name}`).rawInputs as any).create), `join-${node.name} create (holds the token) is secret`);
+        assert.ok(isSecretValue((command(`join-${node.name}`).rawInputs as any).stdin), `join-${node.name} stdin (holds the token) is secret`);
       }
       for (const cmd of built.byType(COMMAND)) {
         assert.ok(containsSecret((cmd.rawInputs as any).connection), `${cmd.name}: the SSH key in the connection is secret`);
@@ -223,7 +226,7 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
       }
       assert.ok(command("kubeconfig").additionalSecretOutputs?.includes("stdout"), "the sealed kubeconfig on stdout is secret");
       for (const key of built.byType("tls:index/privateKey:PrivateKey")) {
-        assert.equal(key.inputs.algorithm, "RSA");
+        assert.equal(key.inputs.algorithm, key.name.startsWith("podnet-host-") ? "ED25519" : "RSA", key.name);
       }
       assert.ok(!built.resources.some((r) => r.type.startsWith("local:") || r.type.includes("local_file")), "nothing writes the key to disk");
     });
@@ -244,8 +247,9 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
           eni: instanceOf(node).state.primaryNetworkInterfaceId,
         })),
       );
-      const kubeconfig = await valueOf(built.cluster.kubeconfig);
-      assert.equal(kubeconfig, FAKE_ADMIN_CONF.replace("https://10.0.1.10:6443", `https://${eip.state.publicIp}:6443`));
+      const kubeconfig = yaml.load(await valueOf(built.cluster.kubeconfig));
+      assert.equal(kubeconfig.clusters[0].cluster.server, `https://${eip.state.publicIp}:6443`);
+      assert.equal(kubeconfig.users[0].user["client-key-data"], /client-key-data: (\S+)/.exec(FAKE_ADMIN_CONF)?.[1]);
       assert.match(await valueOf(built.cluster.usage), /pulumi stack output --stack test kubeconfig --show-secrets/);
     });
   });
@@ -278,11 +282,13 @@ describe("pulumi stack: changes", () => {
     const added = three.resources.filter((r) => !two.resources.some((o) => o.type === r.type && o.name === r.name)).map((r) => `${r.type.split(":").pop()} ${r.name}`);
     assert.deepEqual(added.sort(), [
       "Command podnet-cni-worker-3",
+      "Command podnet-drain-worker-3",
       "Command podnet-join-token-worker-3",
       "Command podnet-join-worker-3",
       "Command podnet-register-worker-3",
       "Command podnet-wait-worker-3",
       "Instance podnet-worker-3",
+      "PrivateKey podnet-host-worker-3",
       "Route podnet-pods-worker-3",
     ]);
   });
@@ -294,11 +300,11 @@ describe("pulumi stack: changes", () => {
     assert.deepEqual(ami[0].inputs.owners, ["self"]);
     assert.deepEqual(ami[0].inputs.filters.find((f: any) => f.name === "name").values, [amiNameFilter("1.35", "x86_64")]);
     assert.equal(ami[0].inputs.mostRecent, true);
-    assert.deepEqual(found.byType(INSTANCE)[0].ignoreChanges, ["ami"]);
+    assert.deepEqual(found.byType(INSTANCE)[0].ignoreChanges, ["ami", "userData"]);
 
     const explicit = await buildCluster(configWith({ amiId: "ami-0123456789abcdef0" }));
     assert.equal(explicit.calls.filter((c) => c.token === "aws:ec2/getAmi:getAmi").length, 0);
-    assert.deepEqual(explicit.byType(INSTANCE)[0].ignoreChanges, []);
+    assert.deepEqual(explicit.byType(INSTANCE)[0].ignoreChanges, ["userData"]);
   });
 
   it("puts the subnet in the first zone offering both instance types, in the configured region", async () => {

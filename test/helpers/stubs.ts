@@ -42,10 +42,11 @@ if [ "$n" -gt 0 ]; then echo $((n - 1)) >"$STUBS/${name}.count"; ${busy}; else $
     return existsSync(this.log) ? readFileSync(this.log, "utf8").split("\n").filter(Boolean) : [];
   }
 
-  /** Runs bash `args` with the stubs first on PATH. */
-  bash(args: string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
+  /** Runs bash `args` with the stubs first on PATH (and `input` on its stdin). */
+  bash(args: string[], env: NodeJS.ProcessEnv = {}, input = ""): SpawnSyncReturns<string> {
     const r = spawnSync("bash", args, {
       encoding: "utf8",
+      input,
       timeout: 30_000,
       env: { ...process.env, PATH: `${this.bin}:${process.env.PATH}`, STUBS: this.dir, ...env },
     });

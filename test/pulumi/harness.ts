@@ -27,6 +27,8 @@ export interface Recorded {
   readonly additionalSecretOutputs: string[];
   readonly deleteBeforeReplace: boolean;
   readonly ignoreChanges: string[];
+  /** URN of the resource whose deletion makes this one's delete unnecessary ("" if none). */
+  readonly deletedWith: string;
 }
 
 export function isSecretValue(value: unknown): boolean {
@@ -60,6 +62,7 @@ export const FAKE_ADMIN_CONF = [
   "users:",
   "- name: kubernetes-admin",
   "  user:",
+  "    client-certificate-data: Q0VSVAo=",
   "    client-key-data: S0VZCg==",
   "",
 ].join("\n");
@@ -83,11 +86,32 @@ function publicKeyIn(script: string): string {
   return match[0];
 }
 
+/** An ed25519 key as @pulumi/tls gives it (the private half in a stand-in OpenSSH armour). */
+function fakeEd25519Key(): Record<string, string> {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync("ed25519");
+  const raw = Buffer.from(publicKey.export({ format: "jwk" }).x!, "base64url");
+  const field = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+  const blob = Buffer.concat([field(Buffer.from("ssh-ed25519")), field(raw)]).toString("base64");
+  const body = privateKey.export({ type: "pkcs8", format: "der" }).toString("base64");
+  return {
+    algorithm: "ED25519",
+    privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${body}\n-----END OPENSSH PRIVATE KEY-----\n`,
+    privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+    publicKeyOpenssh: `ssh-ed25519 ${blob}\n`,
+  };
+}
+
 // One key per resource name for the whole test run, so two builds of the stack can be compared.
 const keys = new Map<string, Record<string, string>>();
-function fakeKey(name: string): Record<string, string> {
+function fakeKey(name: string, algorithm: string): Record<string, string> {
   const cached = keys.get(name);
   if (cached) return cached;
+  if (algorithm === "ED25519") {
+    const key = fakeEd25519Key();
+    keys.set(name, key);
+    return key;
+  }
   const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
   const jwk = publicKey.export({ format: "jwk" });
   const key = {
@@ -108,7 +132,7 @@ const COMPUTED_IN_PREVIEW: Record<string, string[]> = {
   "aws:ec2/instance:Instance": ["primaryNetworkInterfaceId", "privateIp", "publicIp"],
   "aws:ec2/eip:Eip": ["publicIp"],
   "aws:ec2/keyPair:KeyPair": ["keyName"],
-  "tls:index/privateKey:PrivateKey": ["privateKeyPem", "publicKeyPem", "publicKeyOpenssh"],
+  "tls:index/privateKey:PrivateKey": ["privateKeyPem", "privateKeyOpenssh", "publicKeyPem", "publicKeyOpenssh"],
   "command:remote:Command": ["stdout", "stderr"],
 };
 
@@ -136,7 +160,7 @@ class Recorder implements pulumi.runtime.Mocks {
         state = { ...state, publicIp: "203.0.113.10" };
         break;
       case "tls:index/privateKey:PrivateKey":
-        state = { ...state, ...fakeKey(args.name) };
+        state = { ...state, ...fakeKey(args.name, inputs.algorithm) };
         break;
       case "command:remote:Command": {
         const create: string = typeof inputs.create === "string" ? inputs.create : "";
@@ -225,6 +249,7 @@ export async function startMocks(options: { preview?: boolean; stack?: string } 
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       deleteBeforeReplace: req.getDeletebeforereplace(),
       ignoreChanges: req.getIgnorechangesList(),
+      deletedWith: req.getDeletedwith(),
     };
     recorder.resources.push(record);
     return register(req, (err: any, resp: any) => {
