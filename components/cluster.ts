@@ -9,6 +9,7 @@ import { kubernetesMinorOf, planInputOf, setCommand, type ClusterConfig } from "
 import { Network } from "./network";
 import { Nodes, SSH_USER } from "./nodes";
 import { PodRoutes } from "./podRoutes";
+import { checkArchitecture, checkFixedSettings, fixedSettingsOf, type FixedSettings } from "./preflight";
 import { ConnectivityCheck, type ConnectivityOutput } from "./verify";
 
 export interface NodeRow {
@@ -36,7 +37,7 @@ export function pickAvailabilityZone(
     throw new Error(
       `podnet: no availability zone in this region offers all of ${[...new Set(instanceTypes)].join(", ")} ` +
         `(podnet:controlPlaneInstanceType, podnet:workerInstanceType); fix: ${setCommand("workerInstanceType", "t3.small")} ` +
-        `or ${setCommand("region", "us-east-1")}`,
+        `or pulumi config set aws:region us-east-1`,
     );
   }
   return fits;
@@ -51,6 +52,8 @@ export class Cluster extends pulumi.ComponentResource {
   readonly bootstrap: KubeadmBootstrap;
   readonly check: ConnectivityCheck;
   readonly availabilityZone: pulumi.Output<string>;
+  /** The settings a running cluster cannot change, checked against the last update's (preflight.ts). */
+  readonly networkSettings: pulumi.Output<FixedSettings>;
 
   // Stack outputs.
   readonly controlPlanePublicIp: pulumi.Output<string>;
@@ -67,12 +70,15 @@ export class Cluster extends pulumi.ComponentResource {
     const tags = { "podnet:stack": `${pulumi.getProject()}/${stack}`, "podnet:managed-by": "pulumi" };
 
     // Every AWS resource carries these through the provider; components add only their Name.
-    this.provider = new aws.Provider(`${name}-aws`, { region: config.region, defaultTags: { tags } }, { parent: this });
+    // The provider waits for the fixed-settings check, so a refused change touches nothing.
+    this.networkSettings = checkFixedSettings(name, fixedSettingsOf(config), this);
+    const region = this.networkSettings.apply(() => config.region);
+    this.provider = new aws.Provider(`${name}-aws`, { region, defaultTags: { tags } }, { parent: this });
     const componentTags = {};
     const childOpts = { parent: this, providers: [this.provider] };
 
     const instanceTypes = [config.controlPlaneInstanceType, config.workerInstanceType];
-    this.availabilityZone = config.availabilityZone
+    const zone = config.availabilityZone
       ? pulumi.output(config.availabilityZone)
       : aws.ec2
           .getInstanceTypeOfferingsOutput({
@@ -80,6 +86,9 @@ export class Cluster extends pulumi.ComponentResource {
             filters: [{ name: "instance-type", values: [...new Set(instanceTypes)] }],
           }, { parent: this, provider: this.provider })
           .apply((offerings) => pickAvailabilityZone(offerings, instanceTypes));
+    // The subnet, and so every node, waits for the instance types to fit the image.
+    const architecture = checkArchitecture(config, { parent: this, provider: this.provider });
+    this.availabilityZone = pulumi.all([zone, architecture]).apply(([az]) => az);
 
     this.network = new Network(`${name}`, {
       vpcCidr: config.vpcCidr,
@@ -99,6 +108,7 @@ export class Cluster extends pulumi.ComponentResource {
       rootVolumeSizeGiB: config.rootVolumeSizeGiB,
       amiId: config.amiId,
       amiOwner: config.amiOwner,
+      region: config.region,
       kubernetesVersion: config.kubernetesVersion,
       imageArch: config.imageArch,
       tags: componentTags,
@@ -153,6 +163,7 @@ export class Cluster extends pulumi.ComponentResource {
       sshPrivateKey: this.sshPrivateKey,
       usage: this.usage,
       connectivity: this.connectivity,
+      networkSettings: this.networkSettings,
     });
   }
 }

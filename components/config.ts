@@ -3,10 +3,11 @@
 // registered so that a missing or contradictory setting fails `pulumi preview` with a
 // message naming the key and the `pulumi config set` command that fixes it.
 import * as pulumi from "@pulumi/pulumi";
-import { cidrContains, cidrsOverlap, formatCidr, subnetCount, tryParseCidr, type Cidr } from "../cni/ipv4";
+import { cidrContains, cidrsOverlap, formatCidr, parseCidr, subnetCount, tryParseCidr, type Cidr } from "../cni/ipv4";
 import { planProblems, type ClusterPlanInput } from "../cni/plan";
-import { DEFAULT_IMAGE_ARCH, DEFAULT_KUBERNETES_MINOR, type ImageArch } from "./image";
-
+import { parseAdminCidrs } from "./adminCidrs";
+import { regionProblems, resolveRegion, unknownKeyProblems, type RegionSources } from "./configKeys";
+import { DEFAULT_IMAGE_ARCH, DEFAULT_KUBERNETES_MINOR, KUBERNETES_MINORS, type ImageArch } from "./image";
 
 export const CONFIG_NAMESPACE = "podnet";
 
@@ -15,7 +16,7 @@ export type VerifyMode = "fail" | "report" | "off";
 export const VERIFY_MODES: readonly VerifyMode[] = ["fail", "report", "off"];
 
 export interface ClusterConfig {
-  /** AWS region every resource is created in. */
+  /** AWS region every resource is created in: aws:region, else AWS_REGION / AWS_DEFAULT_REGION (components/configKeys.ts). */
   readonly region: string;
   /** Availability zone of the subnet; undefined picks the first zone offering both instance types. */
   readonly availabilityZone?: string;
@@ -45,9 +46,12 @@ export interface ClusterConfig {
   readonly verify: VerifyMode;
 }
 
-/** Every key with its default; adminCidrs has none and must be set. Pulumi.yaml declares the same values. */
+/**
+ * Every key with its default; adminCidrs has none and must be set, and region (the old name
+ * of aws:region) has none so that an unset one defers to aws:region. Pulumi.yaml declares the
+ * same values.
+ */
 export const CONFIG_DEFAULTS = {
-  region: "us-east-1",
   availabilityZone: "",
   workerCount: 2,
   controlPlaneInstanceType: "t3.medium",
@@ -66,16 +70,35 @@ export const CONFIG_DEFAULTS = {
   verify: "fail",
 } as const;
 
-export type ConfigKey = keyof typeof CONFIG_DEFAULTS | "adminCidrs";
+export type ConfigKey = keyof typeof CONFIG_DEFAULTS | "adminCidrs" | "region";
+/** Every podnet: key the program reads. */
+export const CONFIG_KEYS: readonly ConfigKey[] = [...(Object.keys(CONFIG_DEFAULTS) as ConfigKey[]), "adminCidrs", "region"];
 
 /** How a setting is read: the raw string `pulumi config get podnet:<key>` would print, or undefined. */
 export type ConfigSource = (key: ConfigKey) => string | undefined;
 
+/** What the stack holds besides its podnet: values. */
+export interface ConfigContext {
+  /** Every podnet: key the stack sets, without the namespace; keys nothing reads are refused. */
+  readonly setKeys?: readonly string[];
+  /** aws:region of the stack. */
+  readonly awsRegion?: string;
+  /** The environment the AWS provider reads (AWS_REGION, AWS_DEFAULT_REGION). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
 /** A setting that cannot be used, with the command that fixes it. */
 export interface ConfigProblem {
-  readonly key: ConfigKey;
+  /** A podnet: key without its namespace (workerCount), or another namespace's key in full (aws:region). */
+  readonly key: string;
   readonly message: string;
+  /** Commands that fix it; alternatives are separated by "   or   ". */
   readonly fix: string;
+}
+
+/** The key as the user types it: podnet:workerCount, aws:region. */
+export function qualifiedKey(key: string): string {
+  return key.includes(":") ? key : `${CONFIG_NAMESPACE}:${key}`;
 }
 
 export class ConfigError extends Error {
@@ -83,7 +106,7 @@ export class ConfigError extends Error {
     super(
       [
         `podnet: ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}:`,
-        ...problems.map((p) => `  - ${CONFIG_NAMESPACE}:${p.key}: ${p.message}\n    fix: ${p.fix}`),
+        ...problems.map((p) => `  - ${qualifiedKey(p.key)}: ${p.message}\n    fix: ${p.fix}`),
       ].join("\n"),
     );
     this.name = "ConfigError";
@@ -95,26 +118,15 @@ export function setCommand(key: ConfigKey, value: string | number): string {
   return `pulumi config set ${CONFIG_NAMESPACE}:${key} ${value}`;
 }
 
-const ADMIN_CIDR_FIX =
-  "pulumi config set --path 'podnet:adminCidrs[0]' 203.0.113.7/32   (your address: curl -s https://checkip.amazonaws.com)";
-
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
-const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$/;
 const AMI_ID = /^ami-[0-9a-f]{8}([0-9a-f]{9})?$/;
 const KUBERNETES_MINOR = /^1\.(\d+)$/;
 const ACCOUNT_ID = /^\d{12}$/;
 
-/** Lowest minor the stack deploys: kubeadm v1beta3 configs (1.22) are the oldest it renders. */
-export const MIN_KUBERNETES_MINOR = 22;
+type Report = (key: string, message: string, fix: string) => void;
 
-/**
- * Reads and checks every setting. Throws one ConfigError listing all problems, each naming
- * its key and the command that fixes it, so a user fixes everything in one round.
- */
-export function parseConfig(source: ConfigSource): ClusterConfig {
-  const problems: ConfigProblem[] = [];
-  const problem = (key: ConfigKey, message: string, fix: string) => problems.push({ key, message, fix });
-
+/** Reads the raw strings, numbers and CIDRs of the podnet: keys, reporting the unreadable ones. */
+function reader(source: ConfigSource, problem: Report) {
   const text = (key: keyof typeof CONFIG_DEFAULTS): string => {
     const raw = source(key);
     return raw === undefined ? String(CONFIG_DEFAULTS[key]) : raw.trim();
@@ -128,20 +140,34 @@ export function parseConfig(source: ConfigSource): ClusterConfig {
     }
     return value;
   };
-  const cidr = (key: keyof typeof CONFIG_DEFAULTS): Cidr | undefined => {
-    const raw = text(key);
-    const parsed = tryParseCidr(raw);
+  const cidr = (key: keyof typeof CONFIG_DEFAULTS, fix: () => string): Cidr | undefined => {
+    const parsed = tryParseCidr(text(key));
     if (!parsed.ok) {
-      problem(key, parsed.reason, setCommand(key, String(CONFIG_DEFAULTS[key])));
+      problem(key, parsed.reason, setCommand(key, fix()));
       return undefined;
     }
     return parsed.cidr;
   };
+  return { text, integer, cidr };
+}
+type Reader = ReturnType<typeof reader>;
 
-  const region = text("region");
-  if (!REGION.test(region)) problem("region", `"${region}" is not an AWS region name like us-east-1`, setCommand("region", "us-east-1"));
+/**
+ * Reads and checks every setting. Throws one ConfigError listing all problems, each naming
+ * its key and the command that fixes it (a fix that passes these checks itself), so a user
+ * fixes everything in one round.
+ */
+export function parseConfig(source: ConfigSource, context: ConfigContext = {}): ClusterConfig {
+  const problems: ConfigProblem[] = [];
+  const problem: Report = (key, message, fix) => problems.push({ key, message, fix });
+  const read = reader(source, problem);
 
-  const availabilityZone = text("availabilityZone");
+  problems.push(...unknownKeyProblems(CONFIG_NAMESPACE, context.setKeys ?? [], CONFIG_KEYS));
+  const regionSources: RegionSources = { awsRegion: context.awsRegion, podnetRegion: source("region"), env: context.env };
+  const { region } = resolveRegion(regionSources);
+  problems.push(...regionProblems(regionSources));
+
+  const availabilityZone = read.text("availabilityZone");
   if (availabilityZone !== "" && !availabilityZone.startsWith(region)) {
     problem(
       "availabilityZone",
@@ -150,101 +176,28 @@ export function parseConfig(source: ConfigSource): ClusterConfig {
     );
   }
 
-  const workerCount = integer("workerCount", 0, 1000, 2);
-  const controlPlaneInstanceType = text("controlPlaneInstanceType");
-  const workerInstanceType = text("workerInstanceType");
+  const workerCount = read.integer("workerCount", 0, 1000, 2);
+  const controlPlaneInstanceType = read.text("controlPlaneInstanceType");
+  const workerInstanceType = read.text("workerInstanceType");
   for (const [key, value, example] of [
     ["controlPlaneInstanceType", controlPlaneInstanceType, "t3.medium"],
     ["workerInstanceType", workerInstanceType, "t3.small"],
   ] as const) {
     if (!INSTANCE_TYPE.test(value)) problem(key, `"${value}" is not an EC2 instance type like ${example}`, setCommand(key, example));
   }
-  const rootVolumeSizeGiB = integer("rootVolumeSizeGiB", 20, 16384, 30);
-  const nodeMaskSize = integer("nodeMaskSize", 16, 28, 24);
-  const routeTableQuota = integer("routeTableQuota", 2, 1000, 50);
+  const rootVolumeSizeGiB = read.integer("rootVolumeSizeGiB", 20, 16384, 30);
+  const nodeMaskSize = read.integer("nodeMaskSize", 16, 28, 24);
+  const routeTableQuota = read.integer("routeTableQuota", 2, 1000, 50);
+  checkNetwork(read, problem, problems, { workerCount, nodeMaskSize, routeTableQuota });
 
-  const vpc = cidr("vpcCidr");
-  const subnet = cidr("subnetCidr");
-  const cluster = cidr("clusterCidr");
-  const service = cidr("serviceCidr");
-  if (vpc && (vpc.prefix < 16 || vpc.prefix > 28)) {
-    problem("vpcCidr", `${formatCidr(vpc)}: AWS VPCs are /16 to /28`, setCommand("vpcCidr", "10.0.0.0/16"));
-  }
-  if (vpc && subnet && !cidrContains(vpc, subnet)) {
-    problem("subnetCidr", `${formatCidr(subnet)} is not inside vpcCidr ${formatCidr(vpc)}`, setCommand("subnetCidr", formatCidr({ network: vpc.network, prefix: Math.max(vpc.prefix, 24) })));
-  }
-  if (subnet && (subnet.prefix < 16 || subnet.prefix > 28)) {
-    problem("subnetCidr", `${formatCidr(subnet)}: AWS subnets are /16 to /28`, setCommand("subnetCidr", "10.0.1.0/24"));
-  } else if (subnet && subnetCount(subnet, 32) - 5 < workerCount + 1) {
-    // AWS keeps five addresses of every subnet.
-    problem("subnetCidr", `${formatCidr(subnet)} has ${subnetCount(subnet, 32) - 5} usable addresses for ${workerCount + 1} nodes`, setCommand("subnetCidr", "10.0.0.0/20"));
-  }
-  const overlapFix = (key: ConfigKey, example: string) => setCommand(key, example);
-  if (cluster && vpc && cidrsOverlap(cluster, vpc)) {
-    problem("clusterCidr", `${formatCidr(cluster)} overlaps vpcCidr ${formatCidr(vpc)}: pod routes would shadow node addresses`, overlapFix("clusterCidr", "10.244.0.0/16"));
-  }
-  if (service && vpc && cidrsOverlap(service, vpc)) {
-    problem("serviceCidr", `${formatCidr(service)} overlaps vpcCidr ${formatCidr(vpc)}`, overlapFix("serviceCidr", "10.96.0.0/12"));
-  }
-  if (service && cluster && cidrsOverlap(service, cluster)) {
-    problem("serviceCidr", `${formatCidr(service)} overlaps clusterCidr ${formatCidr(cluster)}: service and pod addresses must be distinct`, overlapFix("serviceCidr", "10.96.0.0/12"));
-  }
-
-  // The plan is the one source of truth for node CIDRs; its problems name plan fields, which are config keys here.
-  const planInput: ClusterPlanInput = { clusterCidr: text("clusterCidr"), nodeMaskSize, workerCount };
-  if (cluster && problems.every((p) => p.key !== "nodeMaskSize" && p.key !== "workerCount")) {
-    for (const message of planProblems(planInput)) {
-      const field = message.slice(0, message.indexOf(":"));
-      const key: ConfigKey = field === "clusterCidr" || field === "nodeMaskSize" ? field : "workerCount";
-      const capacity = subnetCount(cluster, nodeMaskSize);
-      const fix =
-        key === "workerCount" && capacity > 0
-          ? `${setCommand("workerCount", Math.max(0, capacity - 1))}   or   ${setCommand("nodeMaskSize", Math.min(28, nodeMaskSize + 1))}`
-          : setCommand(key, String(CONFIG_DEFAULTS[key]));
-      problem(key, message.slice(message.indexOf(":") + 1).trim(), fix);
-    }
-  }
-
-  // One pod route per node, plus the default route to the internet gateway.
-  const routesNeeded = workerCount + 1 + 1;
-  if (problems.every((p) => p.key !== "workerCount" && p.key !== "routeTableQuota") && routesNeeded > routeTableQuota) {
-    problem(
-      "workerCount",
-      `${workerCount + 1} nodes need ${workerCount + 1} pod routes plus the default route (${routesNeeded}) but routeTableQuota is ${routeTableQuota}; ` +
-        `raise the quota in AWS Service Quotas ("Routes per route table") first, then record it`,
-      `${setCommand("workerCount", Math.max(0, routeTableQuota - 2))}   or, after the quota increase,   ${setCommand("routeTableQuota", routesNeeded)}`,
-    );
-  }
-
-  const kubernetesVersion = text("kubernetesVersion");
-  const minor = KUBERNETES_MINOR.exec(kubernetesVersion);
-  if (!minor || Number(minor[1]) < MIN_KUBERNETES_MINOR) {
-    problem(
-      "kubernetesVersion",
-      `"${kubernetesVersion}" must be a Kubernetes minor like ${DEFAULT_KUBERNETES_MINOR} (1.${MIN_KUBERNETES_MINOR} or later); the patch release is whatever the image holds`,
-      setCommand("kubernetesVersion", DEFAULT_KUBERNETES_MINOR),
-    );
-  }
-
-  const amiId = text("amiId");
-  if (amiId !== "" && !AMI_ID.test(amiId)) {
-    problem("amiId", `"${amiId}" is not an AMI id like ami-0123456789abcdef0; leave it empty to find the image Packer built`, `${setCommand("amiId", "ami-0123456789abcdef0")}   or   pulumi config rm ${CONFIG_NAMESPACE}:amiId`);
-  }
-  const amiOwner = text("amiOwner");
-  if (amiOwner !== "self" && !ACCOUNT_ID.test(amiOwner)) {
-    problem("amiOwner", `"${amiOwner}" must be "self" or a 12-digit AWS account id`, setCommand("amiOwner", "self"));
-  }
-  const imageArch = text("imageArch");
-  if (imageArch !== "x86_64" && imageArch !== "arm64") {
-    problem("imageArch", `"${imageArch}" must be x86_64 or arm64`, setCommand("imageArch", "x86_64"));
-  }
-
-  const verify = text("verify");
+  const kubernetesVersion = read.text("kubernetesVersion");
+  checkKubernetesVersion(kubernetesVersion, problem);
+  const image = checkImage(read, problem);
+  const adminCidrs = parseAdminCidrs(source("adminCidrs"), (message, fix) => problem("adminCidrs", message, fix));
+  const verify = read.text("verify");
   if (!(VERIFY_MODES as readonly string[]).includes(verify)) {
     problem("verify", `"${verify}" must be fail (a failed connectivity check fails pulumi up), report (only report it) or off`, setCommand("verify", "report"));
   }
-
-  const adminCidrs = parseAdminCidrs(source("adminCidrs"), problem);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -254,69 +207,171 @@ export function parseConfig(source: ConfigSource): ClusterConfig {
     controlPlaneInstanceType,
     workerInstanceType,
     rootVolumeSizeGiB,
-    vpcCidr: text("vpcCidr"),
-    subnetCidr: text("subnetCidr"),
-    clusterCidr: text("clusterCidr"),
+    vpcCidr: read.text("vpcCidr"),
+    subnetCidr: read.text("subnetCidr"),
+    clusterCidr: read.text("clusterCidr"),
     nodeMaskSize,
-    serviceCidr: text("serviceCidr"),
+    serviceCidr: read.text("serviceCidr"),
     kubernetesVersion,
-    amiId: amiId === "" ? undefined : amiId,
-    amiOwner,
-    imageArch: imageArch as ImageArch,
+    ...image,
     adminCidrs,
     routeTableQuota,
     verify: verify as VerifyMode,
   };
 }
 
+// Where a fix moves an overlapping network: the first of these clear of the others. The
+// lists share no addresses, so fixes applied one after another never collide.
+const VPC_CANDIDATES = ["10.0.0.0/16", "10.1.0.0/16", "192.168.0.0/16"];
+const CLUSTER_CANDIDATES = ["10.244.0.0/16", "10.245.0.0/16", "100.64.0.0/16"];
+const SERVICE_CANDIDATES = ["10.96.0.0/12", "172.16.0.0/12", "100.80.0.0/12"];
+
+/** The first candidate that overlaps none of the given networks (the first one if all do). */
+function clearOf(candidates: readonly string[], avoid: ReadonlyArray<Cidr | undefined>): Cidr {
+  const parsed = candidates.map(parseCidr);
+  return parsed.find((c) => avoid.every((a) => !a || !cidrsOverlap(a, c))) ?? parsed[0];
+}
+
+/** The VPC's first /24, or the larger subnet the nodes need (AWS keeps five addresses of each). */
+function subnetFor(vpc: Cidr, nodes: number): Cidr {
+  let prefix = 24;
+  while (prefix > 16 && 2 ** (32 - prefix) - 5 < nodes) prefix--;
+  return { network: vpc.network, prefix: Math.max(vpc.prefix, prefix) };
+}
+
+/** The longest node mask that gives every node its own subnet of the cluster CIDR, if any. */
+function maskFor(cluster: Cidr, nodes: number): number | undefined {
+  const mask = cluster.prefix + Math.ceil(Math.log2(Math.max(nodes, 1)));
+  return mask <= 28 ? Math.max(mask, 16) : undefined;
+}
+
+interface Sizes {
+  readonly workerCount: number;
+  readonly nodeMaskSize: number;
+  readonly routeTableQuota: number;
+}
+
+/** The VPC, subnet, pod and service networks: sizes, containment, overlaps, the node plan, the route quota. */
+function checkNetwork(read: Reader, problem: Report, problems: readonly ConfigProblem[], sizes: Sizes): void {
+  const { workerCount, routeTableQuota } = sizes;
+  const nodes = workerCount + 1;
+  const vpc = read.cidr("vpcCidr", () => CONFIG_DEFAULTS.vpcCidr);
+  const subnetFix = () => formatCidr(subnetFor(vpc ?? parseCidr(CONFIG_DEFAULTS.vpcCidr), nodes));
+  const subnet = read.cidr("subnetCidr", subnetFix);
+  const cluster = read.cidr("clusterCidr", () => formatCidr(clearOf(CLUSTER_CANDIDATES, [vpc])));
+  const service = read.cidr("serviceCidr", () => formatCidr(clearOf(SERVICE_CANDIDATES, [vpc, cluster])));
+  if (vpc && (vpc.prefix < 16 || vpc.prefix > 28)) {
+    const moved = clearOf(VPC_CANDIDATES, [cluster, service]);
+    const keepSubnet = subnet && cidrContains(moved, subnet) ? "" : ` && ${setCommand("subnetCidr", formatCidr(subnetFor(moved, nodes)))}`;
+    problem("vpcCidr", `${formatCidr(vpc)}: AWS VPCs are /16 to /28`, `${setCommand("vpcCidr", formatCidr(moved))}${keepSubnet}`);
+  }
+  if (vpc && subnet && !cidrContains(vpc, subnet)) {
+    problem("subnetCidr", `${formatCidr(subnet)} is not inside vpcCidr ${formatCidr(vpc)}`, setCommand("subnetCidr", subnetFix()));
+  }
+  if (subnet && (subnet.prefix < 16 || subnet.prefix > 28)) {
+    problem("subnetCidr", `${formatCidr(subnet)}: AWS subnets are /16 to /28`, setCommand("subnetCidr", subnetFix()));
+  } else if (subnet && subnetCount(subnet, 32) - 5 < nodes) {
+    problem("subnetCidr", `${formatCidr(subnet)} has ${subnetCount(subnet, 32) - 5} usable addresses for ${nodes} nodes`, setCommand("subnetCidr", subnetFix()));
+  }
+  if (cluster && vpc && cidrsOverlap(cluster, vpc)) {
+    const fix = formatCidr(clearOf(CLUSTER_CANDIDATES, [vpc, service]));
+    problem("clusterCidr", `${formatCidr(cluster)} overlaps vpcCidr ${formatCidr(vpc)}: pod routes would shadow node addresses`, setCommand("clusterCidr", fix));
+  }
+  checkServiceCidr(problem, vpc, cluster, service);
+  if (cluster && problems.every((p) => p.key !== "nodeMaskSize" && p.key !== "workerCount")) checkPlan(problem, read.text("clusterCidr"), cluster, sizes);
+
+  // One pod route per node, plus the default route to the internet gateway.
+  const routesNeeded = nodes + 1;
+  if (problems.every((p) => p.key !== "workerCount" && p.key !== "routeTableQuota") && routesNeeded > routeTableQuota) {
+    problem(
+      "workerCount",
+      `${nodes} nodes need ${nodes} pod routes plus the default route (${routesNeeded}) but routeTableQuota is ${routeTableQuota}; ` +
+        `raise the quota in AWS Service Quotas ("Routes per route table") first, then record it`,
+      `${setCommand("workerCount", Math.max(0, routeTableQuota - 2))}   or, after the quota increase,   ${setCommand("routeTableQuota", routesNeeded)}`,
+    );
+  }
+}
+
 /**
- * adminCidrs is a list (`pulumi config set --path 'podnet:adminCidrs[0]' ...` stores it as
- * JSON); a comma-separated string is accepted too. 0.0.0.0/0 is refused: opening SSH and
- * the API server to the whole internet is exactly what the labs got wrong.
+ * The Service network: distinct from the VPC and the pods, at most a /12 (the API server's
+ * limit) and at least a /28 (kubeadm gives CoreDNS the tenth address).
  */
-function parseAdminCidrs(raw: string | undefined, problem: (key: ConfigKey, message: string, fix: string) => void): string[] {
-  if (raw === undefined || raw.trim() === "" || raw.trim() === "[]") {
-    problem("adminCidrs", "is required: the addresses allowed to reach SSH (22) and the API server (6443); there is no default", ADMIN_CIDR_FIX);
-    return [];
+function checkServiceCidr(problem: Report, vpc: Cidr | undefined, cluster: Cidr | undefined, service: Cidr | undefined): void {
+  if (!service) return;
+  const fix = setCommand("serviceCidr", formatCidr(clearOf(SERVICE_CANDIDATES, [vpc, cluster])));
+  if (service.prefix < 12 || service.prefix > 28) {
+    problem("serviceCidr", `${formatCidr(service)}: the API server takes a /12 to /28 Service network`, fix);
   }
-  let values: unknown;
-  const trimmed = raw.trim();
-  if (trimmed.startsWith("[")) {
-    try {
-      values = JSON.parse(trimmed);
-    } catch {
-      problem("adminCidrs", `${trimmed} is not a list of CIDRs`, ADMIN_CIDR_FIX);
-      return [];
-    }
-  } else {
-    values = trimmed.split(",").map((v) => v.trim());
+  if (vpc && cidrsOverlap(service, vpc)) {
+    problem("serviceCidr", `${formatCidr(service)} overlaps vpcCidr ${formatCidr(vpc)}`, fix);
   }
-  if (!Array.isArray(values) || values.length === 0) {
-    problem("adminCidrs", `${trimmed} is not a list of CIDRs`, ADMIN_CIDR_FIX);
-    return [];
+  if (cluster && cidrsOverlap(service, cluster)) {
+    problem("serviceCidr", `${formatCidr(service)} overlaps clusterCidr ${formatCidr(cluster)}: service and pod addresses must be distinct`, fix);
   }
-  const result: string[] = [];
-  values.forEach((value, index) => {
-    const parsed = tryParseCidr(typeof value === "string" ? value.trim() : value);
-    if (!parsed.ok) {
-      problem("adminCidrs", `item ${index}: ${parsed.reason}`, `pulumi config set --path 'podnet:adminCidrs[${index}]' 203.0.113.7/32`);
-    } else if (parsed.cidr.prefix === 0) {
-      problem(
-        "adminCidrs",
-        `item ${index}: ${formatCidr(parsed.cidr)} would open SSH and the API server to the whole internet; list the addresses you administer from`,
-        `pulumi config set --path 'podnet:adminCidrs[${index}]' 203.0.113.7/32   (your address: curl -s https://checkip.amazonaws.com)`,
-      );
-    } else {
-      result.push(formatCidr(parsed.cidr));
-    }
-  });
-  return result;
+}
+
+/** The plan is the one source of truth for node CIDRs; its problems name plan fields, which are config keys here. */
+function checkPlan(problem: Report, clusterText: string, cluster: Cidr, sizes: Sizes): void {
+  const { workerCount, nodeMaskSize } = sizes;
+  const nodes = workerCount + 1;
+  for (const message of planProblems({ clusterCidr: clusterText, nodeMaskSize, workerCount })) {
+    const field = message.slice(0, message.indexOf(":"));
+    const key: ConfigKey = field === "clusterCidr" || field === "nodeMaskSize" ? field : "workerCount";
+    const capacity = subnetCount(cluster, nodeMaskSize);
+    const mask = maskFor(cluster, nodes);
+    const alternatives: string[] = [];
+    if (key === "workerCount" && capacity > 0) alternatives.push(setCommand("workerCount", Math.max(0, capacity - 1)));
+    if (key !== "clusterCidr" && mask !== undefined) alternatives.push(setCommand("nodeMaskSize", mask));
+    if (alternatives.length === 0) alternatives.push(setCommand(key, String(CONFIG_DEFAULTS[key])));
+    problem(key, message.slice(message.indexOf(":") + 1).trim(), alternatives.join("   or   "));
+  }
+}
+
+function checkKubernetesVersion(kubernetesVersion: string, problem: Report): void {
+  const { lowest, highest } = KUBERNETES_MINORS;
+  const range = `1.${lowest} to 1.${highest}`;
+  const minor = KUBERNETES_MINOR.exec(kubernetesVersion);
+  if (!minor) {
+    problem(
+      "kubernetesVersion",
+      `"${kubernetesVersion}" must be a Kubernetes minor like ${DEFAULT_KUBERNETES_MINOR} (${range}); the patch release is whatever the image holds`,
+      setCommand("kubernetesVersion", DEFAULT_KUBERNETES_MINOR),
+    );
+  } else if (Number(minor[1]) < lowest || Number(minor[1]) > highest) {
+    const nearest = Math.min(highest, Math.max(lowest, Number(minor[1])));
+    problem(
+      "kubernetesVersion",
+      `${kubernetesVersion} is outside the minors the node image and the kubeadm config support, ${range} ` +
+        `(the ones containerd's support matrix pairs with the image's containerd 2)`,
+      setCommand("kubernetesVersion", `1.${nearest}`),
+    );
+  }
+}
+
+function checkImage(read: Reader, problem: Report): Pick<ClusterConfig, "amiId" | "amiOwner" | "imageArch"> {
+  const amiId = read.text("amiId");
+  if (amiId !== "" && !AMI_ID.test(amiId)) {
+    problem("amiId", `"${amiId}" is not an AMI id like ami-0123456789abcdef0; leave it empty to find the image Packer built`, `${setCommand("amiId", "ami-0123456789abcdef0")}   or   pulumi config rm ${CONFIG_NAMESPACE}:amiId`);
+  }
+  const amiOwner = read.text("amiOwner");
+  if (amiOwner !== "self" && !ACCOUNT_ID.test(amiOwner)) {
+    problem("amiOwner", `"${amiOwner}" must be "self" or a 12-digit AWS account id`, setCommand("amiOwner", "self"));
+  }
+  const imageArch = read.text("imageArch");
+  if (imageArch !== "x86_64" && imageArch !== "arm64") {
+    problem("imageArch", `"${imageArch}" must be x86_64 or arm64`, setCommand("imageArch", "x86_64"));
+  }
+  return { amiId: amiId === "" ? undefined : amiId, amiOwner, imageArch: imageArch as ImageArch };
 }
 
 /** Reads the stack configuration (namespace podnet:) once; throws ConfigError on problems. */
 export function readConfig(): ClusterConfig {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
-  return parseConfig((key) => config.get(key));
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  const setKeys = Object.keys(pulumi.runtime.allConfig())
+    .filter((key) => key.startsWith(prefix))
+    .map((key) => key.slice(prefix.length));
+  return parseConfig((key) => config.get(key), { setKeys, awsRegion: new pulumi.Config("aws").get("region"), env: process.env });
 }
 
 /** The plan input the stack, its routes and its conflists share. */

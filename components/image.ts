@@ -3,6 +3,15 @@
 
 /** Kubernetes minor version baked into the image and deployed by the stack by default. */
 export const DEFAULT_KUBERNETES_MINOR = "1.35";
+/**
+ * The Kubernetes minors the image and the stack support, both ends included: those that
+ * containerd's support matrix (RELEASES.md, "Kubernetes Support") pairs with a containerd 2
+ * release, which is what the image installs (Ubuntu 24.04's containerd 2.2; 30-containerd.sh
+ * refuses 1.x). 1.37 is in no row yet. The kubeadm renderer covers all of them (v1beta4 from
+ * 1.31). packer/variables.pkr.hcl checks the same range (test/pulumi-settings.test.ts keeps
+ * them in step).
+ */
+export const KUBERNETES_MINORS = { lowest: 32, highest: 36 } as const;
 /** AWS architecture names, as in the AMI's `architecture` attribute. */
 export type ImageArch = "x86_64" | "arm64";
 export const DEFAULT_IMAGE_ARCH: ImageArch = "x86_64";

@@ -4,7 +4,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { NodePlan } from "../cni/plan";
-import { amiNameFilter, type ImageArch } from "./image";
+import type { ImageArch } from "./image";
+import { lookupNodeImage } from "./preflight";
 import { renderUserData } from "./scripts";
 
 export const SSH_USER = "ubuntu";
@@ -18,6 +19,8 @@ export interface NodesArgs {
   readonly rootVolumeSizeGiB: number;
   readonly amiId?: string;
   readonly amiOwner: string;
+  /** The stack's region: where the image lookup looks, named when it finds nothing. */
+  readonly region: string;
   readonly kubernetesVersion: string;
   readonly imageArch: ImageArch;
   readonly tags: Record<string, string>;
@@ -36,19 +39,9 @@ export interface ClusterNode {
   readonly hostPublicKey: pulumi.Output<string>;
 }
 
-/** Finds the newest image Packer built for this Kubernetes minor and architecture. */
-export function findNodeImage(args: Pick<NodesArgs, "amiOwner" | "kubernetesVersion" | "imageArch">, opts: pulumi.InvokeOutputOptions): pulumi.Output<string> {
-  return aws.ec2
-    .getAmiOutput({
-      owners: [args.amiOwner],
-      mostRecent: true,
-      filters: [
-        { name: "name", values: [amiNameFilter(args.kubernetesVersion, args.imageArch)] },
-        { name: "architecture", values: [args.imageArch] },
-        { name: "state", values: ["available"] },
-      ],
-    }, opts)
-    .apply((ami) => ami.id);
+/** Finds the newest image Packer built for this Kubernetes minor and architecture; refuses, naming `npm run image`, when there is none. */
+export function findNodeImage(args: Pick<NodesArgs, "amiOwner" | "region" | "kubernetesVersion" | "imageArch">, opts: pulumi.InvokeOutputOptions): pulumi.Output<string> {
+  return lookupNodeImage(args, opts);
 }
 
 export class Nodes extends pulumi.ComponentResource {

@@ -34,6 +34,12 @@ variable "kubernetes_minor" {
     condition     = regex_replace(var.kubernetes_minor, "^1\\.[0-9]+$", "") == ""
     error_message = "The kubernetes_minor variable must be a minor version such as 1.35."
   }
+
+  validation {
+    # KUBERNETES_MINORS in components/image.ts, as a pattern: packer 1.6.6 has no tonumber().
+    condition     = regex_replace(var.kubernetes_minor, "^1\\.3[2-6]$", "") == ""
+    error_message = "The kubernetes_minor variable must be from 1.32 to 1.36, the minors containerd's support matrix pairs with the containerd 2 this image installs."
+  }
 }
 
 variable "volume_size" {

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CONFIG_DEFAULTS, ConfigError, parseConfig, type ConfigKey } from "../components/config";
+import { CONFIG_DEFAULTS, CONFIG_KEYS, ConfigError, parseConfig, type ConfigKey } from "../components/config";
 import { DEFAULT_KUBERNETES_MINOR } from "../components/image";
 
 const yaml = require("js-yaml") as { load(text: string): unknown };
@@ -47,7 +47,7 @@ describe("pulumi config", () => {
     assert.equal(project.runtime.options.typescript, false);
     assert.match(project.runtime.options.nodeargs, /--import tsx/);
     const declared = project.config as Record<string, { type: string; default?: unknown; items?: { type: string } }>;
-    assert.deepEqual(Object.keys(declared).sort(), [...Object.keys(CONFIG_DEFAULTS), "adminCidrs"].sort());
+    assert.deepEqual(Object.keys(declared).sort(), [...CONFIG_KEYS].sort());
     for (const [key, value] of Object.entries(CONFIG_DEFAULTS)) {
       const entry = declared[key];
       assert.equal(entry.type, typeof value === "number" ? "integer" : "string", key);
@@ -56,6 +56,7 @@ describe("pulumi config", () => {
     assert.equal(declared.adminCidrs.type, "array");
     assert.equal(declared.adminCidrs.items?.type, "string");
     assert.equal("default" in declared.adminCidrs, false, "adminCidrs must have no default");
+    assert.equal("default" in declared.region, false, "podnet:region must have no default: unset, aws:region decides");
   });
 
   it("reads adminCidrs as a --path list or a comma-separated string, canonicalised", () => {

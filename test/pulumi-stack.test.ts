@@ -295,15 +295,15 @@ describe("pulumi stack: changes", () => {
 
   it("finds the image Packer built by name unless an AMI is given, and does not rebuild nodes for a newer one", async () => {
     const found = await buildCluster(configWith());
-    const ami = found.calls.filter((c) => c.token === "aws:ec2/getAmi:getAmi");
+    const ami = found.calls.filter((c) => c.token === "aws:ec2/getAmiIds:getAmiIds");
     assert.equal(ami.length, 1);
     assert.deepEqual(ami[0].inputs.owners, ["self"]);
     assert.deepEqual(ami[0].inputs.filters.find((f: any) => f.name === "name").values, [amiNameFilter("1.35", "x86_64")]);
-    assert.equal(ami[0].inputs.mostRecent, true);
+    assert.notEqual(ami[0].inputs.sortAscending, true, "newest first");
     assert.deepEqual(found.byType(INSTANCE)[0].ignoreChanges, ["ami", "userData"]);
 
     const explicit = await buildCluster(configWith({ amiId: "ami-0123456789abcdef0" }));
-    assert.equal(explicit.calls.filter((c) => c.token === "aws:ec2/getAmi:getAmi").length, 0);
+    assert.equal(explicit.calls.filter((c) => c.token === "aws:ec2/getAmiIds:getAmiIds").length, 0);
     assert.deepEqual(explicit.byType(INSTANCE)[0].ignoreChanges, ["userData"]);
   });
 

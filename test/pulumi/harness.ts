@@ -136,8 +136,25 @@ const COMPUTED_IN_PREVIEW: Record<string, string[]> = {
   "command:remote:Command": ["stdout", "stderr"],
 };
 
+/** Graviton families (t4g, m7g, c7gn, im4gn, a1) run arm64; the rest of EC2 runs x86_64. */
+export function mockArchitectures(instanceType: string): string[] {
+  const family = instanceType.split(".")[0];
+  return family === "a1" || /^[a-z]+\d+[a-z]*g/.test(family) ? ["arm64"] : ["i386", "x86_64"];
+}
+
+/** Invoke results a test substitutes for the defaults, by token. */
+export type InvokeOverrides = Record<string, (inputs: any) => Record<string, unknown>>;
+
+export interface MockOptions {
+  readonly preview?: boolean;
+  readonly stack?: string;
+  /** The outputs of the stack's last update, as a StackReference to itself reads them (none: a new stack). */
+  readonly previousOutputs?: Record<string, unknown>;
+  readonly invokes?: InvokeOverrides;
+}
+
 class Recorder implements pulumi.runtime.Mocks {
-  constructor(private readonly preview: boolean) {}
+  constructor(private readonly preview: boolean, private readonly options: MockOptions = {}) {}
   readonly resources: Recorded[] = [];
   readonly calls: pulumi.runtime.MockCallArgs[] = [];
   private instanceCount = 0;
@@ -161,6 +178,9 @@ class Recorder implements pulumi.runtime.Mocks {
         break;
       case "tls:index/privateKey:PrivateKey":
         state = { ...state, ...fakeKey(args.name, inputs.algorithm) };
+        break;
+      case "pulumi:pulumi:StackReference":
+        state = { ...state, outputs: this.options.previousOutputs ?? {}, secretOutputNames: [] };
         break;
       case "command:remote:Command": {
         const create: string = typeof inputs.create === "string" ? inputs.create : "";
@@ -187,7 +207,13 @@ class Recorder implements pulumi.runtime.Mocks {
 
   async call(args: pulumi.runtime.MockCallArgs): Promise<pulumi.runtime.MockCallResult> {
     this.calls.push(args);
+    const override = this.options.invokes?.[args.token];
+    if (override) return override(args.inputs);
     switch (args.token) {
+      case "aws:ec2/getAmiIds:getAmiIds":
+        return { id: "podnet-images", ids: ["ami-0fedcba9876543210", "ami-00000000000000001"] };
+      case "aws:ec2/getInstanceType:getInstanceType":
+        return { id: args.inputs.instanceType, instanceType: args.inputs.instanceType, supportedArchitectures: mockArchitectures(args.inputs.instanceType) };
       case "aws:ec2/getAmi:getAmi":
         return { id: "ami-0fedcba9876543210", architecture: "x86_64", name: "podnet-node-k8s-1.35-x86_64-20260101" };
       case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
@@ -199,6 +225,9 @@ class Recorder implements pulumi.runtime.Mocks {
           ["us-east-1b", "t3.medium"],
           ["us-east-1b", "t3.small"],
         ];
+        // Any other type asked for (t4g, m7g, ...) is offered in 1b and 1c.
+        const asked: string[] = args.inputs.filters?.find((f: any) => f.name === "instance-type")?.values ?? [];
+        for (const type of asked.filter((t) => !t.startsWith("t3."))) offers.push(["us-east-1b", type], ["us-east-1c", type]);
         return { id: "us-east-1", locations: offers.map((o) => o[0]), instanceTypes: offers.map((o) => o[1]), locationTypes: offers.map(() => "availability-zone") };
       }
       default:
@@ -227,9 +256,10 @@ export interface Session {
 }
 
 /** Fresh mocks with a recording monitor: what the engine would receive, request by request. */
-export async function startMocks(options: { preview?: boolean; stack?: string } = {}): Promise<Session> {
-  const recorder = new Recorder(options.preview ?? false);
-  await pulumi.runtime.setMocks(recorder, "podnet", options.stack ?? "test", options.preview ?? false);
+export async function startMocks(options: MockOptions = {}): Promise<Session> {
+  const recorder = new Recorder(options.preview ?? false, options);
+  // "organization" is what a self-managed backend calls every stack's organization.
+  await pulumi.runtime.setMocks(recorder, "podnet", options.stack ?? "test", options.preview ?? false, "organization");
   const monitor = pulumi.runtime.getMonitor() as any;
   const register = monitor.registerResource.bind(monitor);
   let pending = 0;
@@ -282,7 +312,7 @@ export async function startMocks(options: { preview?: boolean; stack?: string } 
 }
 
 /** Builds the Cluster for a config under fresh mocks and waits until every resource is registered. */
-export async function buildCluster(config: ClusterConfig, options: { preview?: boolean; stack?: string } = {}): Promise<Built> {
+export async function buildCluster(config: ClusterConfig, options: MockOptions = {}): Promise<Built> {
   const session = await startMocks(options);
   const cluster = new Cluster("podnet", config);
   // Wait for the outputs (they depend on nearly everything), then for the stragglers.
