@@ -76,7 +76,7 @@ export class Network extends pulumi.ComponentResource {
     for (const rule of rules.ingress) {
       this.ingressRules.push(new aws.vpc.SecurityGroupIngressRule(`${name}-in-${rule.name}`, { ...awsRule(rule, sg), securityGroupId: sg, tags: tagged(`in-${rule.name}`) }, parent));
     }
-    // The provider removes a new group's default allow-all egress: these rules replace it.
+    // The provider removes a new group's default allow-all egress: the model's egress rule replaces it.
     for (const rule of rules.egress) {
       this.egressRules.push(new aws.vpc.SecurityGroupEgressRule(`${name}-out-${rule.name}`, { ...awsRule(rule, sg), securityGroupId: sg, tags: tagged(`out-${rule.name}`) }, parent));
     }

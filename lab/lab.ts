@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { CODE_CACHE_DIR_ENV } from "../cni/codecache";
 import { cidrContainsIp, parseCidr, parseIPv4 } from "../cni/ipv4";
 import { Actor, Perturbation } from "../model/checks";
-import { CHECK_TABLE, checkSpec } from "../model/checkTable";
+import { CHECK_TABLE, LIFECYCLE_ROWS } from "../model/checkTable";
 import { clusterDnsIp, kubeletResolvConf, serviceFqdn } from "../model/dns";
 import { API_SERVER_PORT, SSH_PORT } from "../model/ports";
 import { POD_CIDR_RULE, nodeSecurityGroup, withoutRule } from "../model/securityGroups";
@@ -106,6 +106,10 @@ export function preflight(options: LabOptions): string[] {
     ["iptables-restore", "iptables"],
     ["ping", "iputils-ping"],
     ["ss", "iproute2"],
+    // a pod's resolv.conf in its own mount namespace, and lookups through the pod's libc
+    ["unshare", "util-linux"],
+    ["mount", "mount"],
+    ["getent", "libc-bin"],
   ];
   if (options.iperfSeconds > 0) tools.push(["iperf3", "iperf3"]);
   for (const [tool, pkg] of tools) {
@@ -445,7 +449,7 @@ export class Lab {
             seen = "podnet ok; portmap 1.1.1: known IPv6 CHECK bug (plugins#819)";
           }
         }
-        return { group: checkSpec("CNI CHECK (conflist)").group, from: inst.pod.node, to: inst.pod.name, expect: "ok", seen, ok, ms: Date.now() - started };
+        return { group: LIFECYCLE_ROWS.cniCheck, from: inst.pod.node, to: inst.pod.name, expect: "ok", seen, ok, ms: Date.now() - started };
       }),
     );
     for (const row of rows) this.add(row, phase);
@@ -469,19 +473,19 @@ export class Lab {
       }
     }
     this.add(
-      { group: checkSpec("CNI DEL every pod").group, from: "runtime", to: `${order.length} pods`, expect: "ok", seen: delError || "ok", ok: !delError, ms: Date.now() - started },
+      { group: LIFECYCLE_ROWS.del, from: "runtime", to: `${order.length} pods`, expect: "ok", seen: delError || "ok", ok: !delError, ms: Date.now() - started },
       phase,
     );
     if (delError) throw new Error(`DEL failed: ${delError}`);
     for (const node of this.plan.workers) {
       const held = reservations(node.dataDir);
       this.add(
-        { group: checkSpec("IPAM empty after DEL").group, from: node.name, to: node.dataDir.replace(this.plan.runDir, "<run>"), expect: "0 reservations", seen: held.length ? held.join(", ") : "0 reservations", ok: held.length === 0, ms: 0 },
+        { group: LIFECYCLE_ROWS.ipamEmpty, from: node.name, to: node.dataDir.replace(this.plan.runDir, "<run>"), expect: "0 reservations", seen: held.length ? held.join(", ") : "0 reservations", ok: held.length === 0, ms: 0 },
         phase,
       );
       const veths = podnetVeths(node);
       this.add(
-        { group: checkSpec("no pn* veth after DEL").group, from: node.name, to: "cni0", expect: "none", seen: veths.length ? veths.join(", ") : "none", ok: veths.length === 0, ms: 0 },
+        { group: LIFECYCLE_ROWS.noVeth, from: node.name, to: "cni0", expect: "none", seen: veths.length ? veths.join(", ") : "none", ok: veths.length === 0, ms: 0 },
         phase,
       );
     }
@@ -496,7 +500,7 @@ export class Lab {
       const ok = subnetOk && unique && held.length === this.plan.pods.filter((p) => p.node === r.node).length && held.includes(r.ip);
       this.add(
         {
-          group: checkSpec("re-ADD gets a clean address").group,
+          group: LIFECYCLE_ROWS.readd,
           from: r.node,
           to: r.name,
           expect: `new IP in ${node.plan.podCidr}, reserved once`,

@@ -86,6 +86,15 @@ function adminPorts(t: Topology, from: "admin" | "internet"): Case[] {
   ];
 }
 
+/** The lifecycle rows' names: the lab runs these itself (CNI CHECK, DEL and re-ADD) and reports under them. */
+export const LIFECYCLE_ROWS = {
+  cniCheck: "CNI CHECK (conflist)",
+  del: "CNI DEL every pod",
+  ipamEmpty: "IPAM empty after DEL",
+  noVeth: "no pn* veth after DEL",
+  readd: "re-ADD gets a clean address",
+} as const;
+
 const SEED_CROSS_NODE = '000 "Ping a Pod on a Different Node" and "Setting Up Routing for Inter-Node Pod Communication"; 002 "Inter Pod Communication between different nodes"';
 const SEED_004_DNS = '004 "Understand CoreDNS": `host airflow-web` times out until the nodes\' security groups admit each other\'s pods';
 
@@ -329,35 +338,35 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
     cases: (t) => dnsCases(t, "other node"),
   },
   {
-    group: "CNI CHECK (conflist)",
+    group: LIFECYCLE_ROWS.cniCheck,
     from: "the node's runtime",
     to: "every pod",
     must: "CHECK through the whole conflist passes",
     seed: "CNI spec",
   },
   {
-    group: "CNI DEL every pod",
+    group: LIFECYCLE_ROWS.del,
     from: "the runtime",
     to: "every pod, in reverse",
     must: "DEL (plugins in reverse) succeeds",
     seed: '000/002 plugin\'s DEL ("removes the IP address from the reserved IP list")',
   },
   {
-    group: "IPAM empty after DEL",
+    group: LIFECYCLE_ROWS.ipamEmpty,
     from: "every worker",
     to: "its IPAM dir",
     must: "no reservation is left",
     seed: "000/002, as above",
   },
   {
-    group: "no pn* veth after DEL",
+    group: LIFECYCLE_ROWS.noVeth,
     from: "every worker",
     to: "cni0",
     must: "no `pn*` veth is left and nothing stays plugged into cni0",
     seed: "000/002, as above",
   },
   {
-    group: "re-ADD gets a clean address",
+    group: LIFECYCLE_ROWS.readd,
     from: "the runtime",
     to: "every pod",
     must: "a fresh, unique address in the node's pod CIDR, reserved once",

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Actor, Driver, Observation, Perturbation, Probe, Topology } from "../model/checks";
-import { CHECK_TABLE, checkSpec, renderChecksMarkdown } from "../model/checkTable";
+import { CHECK_TABLE, LIFECYCLE_ROWS, checkSpec, renderChecksMarkdown } from "../model/checkTable";
 import { judge, runTable } from "../model/runChecks";
 import { labTopology } from "../lab/driver";
 import { buildPlan } from "../lab/plan";
@@ -64,6 +64,8 @@ describe("the table of checks", () => {
       if (s.under || s.after) assert.ok(s.once, `${s.group}: a negative control runs in the first pass only`);
     }
     assert.throws(() => checkSpec("no such row"), /no check named "no such row" in model\/checkTable\.ts/);
+    // The lab's lifecycle rows are declared in the table too (for the docs), without cases.
+    for (const name of Object.values(LIFECYCLE_ROWS)) assert.equal(checkSpec(name).cases, undefined, name);
   });
 
   it("expands over the lab's topology: every pod, every worker, the outside addresses", () => {

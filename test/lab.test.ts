@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { renderConflistJson } from "../cni/conflist";
 import { planCluster } from "../cni/plan";
 import { parseArgs } from "../lab/main";
+import { checkSpec } from "../model/checkTable";
 import { buildPlan, labNamespacePattern, planNamespaces, runDirOf } from "../lab/plan";
 import type { LabReport } from "../lab/lab";
 
@@ -120,6 +121,8 @@ describe("npm run lab, end to end @root", function () {
     assert.equal(report.ok, true);
     assert.equal(report.prefix, prefix);
     const failed = report.checks.filter((c) => !c.ok);
+    // Every row the lab reported is one the table declares (model/checkTable.ts).
+    for (const c of report.checks) checkSpec(c.group);
     assert.deepEqual(failed, [], `failed checks:\n${JSON.stringify(failed, null, 2)}`);
 
     // Every check ran, for every pod/node it applies to (2 workers, 5 pods: coredns-worker-1 too).
