@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildSync } from "esbuild";
 import type { CheckRow } from "../model/checks";
-import { limiter } from "../verify/driver";
+import { clusterDriver, limiter } from "../verify/driver";
+import type { ProbeResult, Probes } from "../verify/probes";
 import { RUN_LABEL } from "../verify/manifests";
 import { type Connectivity } from "../verify/node";
 import { remoteVerifyCommand, verifierBundle } from "../verify/remote";
@@ -23,7 +24,7 @@ const PUBLIC_IPS = new Map([["control-plane", "203.0.113.10"], ["worker-1", "198
 async function run(state: FakeState, options: Partial<VerifyOptions> = {}): Promise<{ report: VerifyReport; kubectl: FakeKubectl; log: string[] }> {
   const kubectl = new FakeKubectl(state);
   const log: string[] = [];
-  const report = await verifyCluster({ kubectl, publicIps: PUBLIC_IPS, log: (l) => log.push(l), ...options });
+  const report = await verifyCluster({ kubectl, publicIps: PUBLIC_IPS, log: (l) => log.push(l), retryDelayMs: 5, ...options });
   return { report, kubectl, log };
 }
 
@@ -120,6 +121,40 @@ describe("verify: a run against a cluster", () => {
       ["shell-worker-2", "src 198.51.100.12", "src 198.51.100.12", true],
     ]);
     assert.ok(wrong.kubectl.calls.some((c) => c.includes("host-worker-2") && c.includes("https://checkip.amazonaws.com")), "worker-2 asked for its own address");
+  });
+
+  it("tries a failed probe once more: a path that lags its objects passes, a broken one fails with its last error", async () => {
+    let calls = 0;
+    const answers: ProbeResult[] = [{ ok: false, error: "curl: (7) Failed to connect", ms: 3 }, { ok: true, agent: "web-worker-1", peer: "10.244.2.3", ms: 4 }];
+    const flaky = { http: async () => answers[Math.min(calls++, 1)]! } as unknown as Probes;
+    const pod = { kind: "pod", name: "shell-worker-2" } as const;
+    const o = await clusterDriver(flaky, { retryDelayMs: 1 }).connect(pod, "tcp", "10.96.0.50", 80, 2000);
+    assert.deepEqual([calls, o.ok, o.agent, o.peer], [2, true, "web-worker-1", "10.244.2.3"]);
+    calls = 0;
+    const broken = { http: async () => ({ ok: false, error: `try ${++calls}`, ms: 1 }) } as unknown as Probes;
+    const f = await clusterDriver(broken, { retryDelayMs: 1 }).connect(pod, "tcp", "10.96.0.50", 80, 2000);
+    assert.deepEqual([calls, f.ok, f.error], [2, false, "try 2"]);
+    const once = await clusterDriver(broken, { retries: 0 }).connect(pod, "tcp", "10.96.0.50", 80, 2000);
+    assert.equal(once.error, "try 3");
+  });
+
+  it("waits until the Services list their pod before it runs a check", async () => {
+    const state = fakeState(1);
+    const kubectl = new FakeKubectl(state);
+    let sliceCalls = 0;
+    const slow: typeof kubectl = Object.assign(Object.create(kubectl), {
+      async run(args: readonly string[], options?: { stdin?: string }) {
+        // The first two reads come before the EndpointSlice controller has caught up.
+        if (args[1] === "endpointslices" && ++sliceCalls <= 2) return { status: 0, stdout: '{"items":[]}', stderr: "" };
+        return kubectl.run(args, options);
+      },
+    });
+    const report = await verifyCluster({ kubectl: slow, publicIps: PUBLIC_IPS, log: () => undefined });
+    assert.equal(report.ok, true, report.error ?? report.failures.join("\n"));
+    assert.equal(sliceCalls, 3);
+    const firstExec = kubectl.calls.findIndex((c) => c[0] === "exec" && !c.includes("https://checkip.amazonaws.com"));
+    const lastSlices = kubectl.calls.map((c) => c[1]).lastIndexOf("endpointslices");
+    assert.ok(lastSlices >= 0 && lastSlices < firstExec, "no check before the endpoints are there");
   });
 
   it("runs at most `parallel` kubectl calls at once", async () => {

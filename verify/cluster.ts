@@ -24,6 +24,8 @@ export const CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane";
 export const POD_READY_TIMEOUT_S = 180;
 /** How long removing a namespace may take before the run reports it and moves on. */
 export const NAMESPACE_DELETE_TIMEOUT_S = 120;
+/** How long the Services' EndpointSlices get to list their Ready pod. */
+export const ENDPOINTS_TIMEOUT_S = 60;
 
 export interface NodeInfo {
   readonly name: string;
@@ -126,6 +128,29 @@ export async function removeRuns(kubectl: Kubectl, selector = RUN_LABEL): Promis
   return names;
 }
 
+/** The Services (by name) whose EndpointSlices list `ip` as a ready endpoint. */
+export function servicesWithEndpoint(slicesJson: string, ip: string): Set<string> {
+  const ready = new Set<string>();
+  for (const slice of (parseJson(slicesJson, "endpointslices").items ?? []) as Json[]) {
+    const service = slice.metadata?.labels?.["kubernetes.io/service-name"];
+    const has = ((slice.endpoints ?? []) as Json[]).some((e) => e.conditions?.ready === true && ((e.addresses ?? []) as string[]).includes(ip));
+    if (service && has) ready.add(String(service));
+  }
+  return ready;
+}
+
+/** Waits until the run's Services list their pod: until then kube-proxy has nothing to send them to. */
+async function waitForEndpoints(kubectl: Kubectl, namespace: string, services: readonly string[], ip: string): Promise<void> {
+  const deadline = Date.now() + ENDPOINTS_TIMEOUT_S * 1000;
+  for (;;) {
+    const ready = servicesWithEndpoint(await must(kubectl, ["get", "endpointslices", "-n", namespace, "-o", "json"]), ip);
+    const missing = services.filter((s) => !ready.has(s));
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`Service ${missing.join(", ")} lists no ready endpoint ${ip} after ${ENDPOINTS_TIMEOUT_S} s (kubectl get endpointslices -n ${namespace})`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
 /** Creates the run's objects and waits for every pod to be Ready; on timeout the error says why each is not. */
 export async function deploy(kubectl: Kubectl, runId: string, nodes: readonly NodeInfo[]): Promise<Deployment> {
   const manifests = buildManifests({ runId, nodes });
@@ -151,6 +176,7 @@ export async function deploy(kubectl: Kubectl, runId: string, nodes: readonly No
     return ip;
   };
   const endpoint = manifests.servicePod;
+  await waitForEndpoints(kubectl, namespace, [WEB_SERVICE, ECHO_SERVICE], pods.get(endpoint)!.ip);
   const services: TopoService[] = [
     { name: WEB_SERVICE, namespace, ip: await clusterIp(namespace, WEB_SERVICE), port: WEB_SERVICE_PORT, protocol: "tcp", endpoint },
     { name: ECHO_SERVICE, namespace, ip: await clusterIp(namespace, ECHO_SERVICE), port: UDP_PORT, protocol: "udp", endpoint },

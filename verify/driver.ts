@@ -15,6 +15,11 @@ export const INTERNET = { ip: "checkip.amazonaws.com", port: 443 } as const;
 export const MIN_TIMEOUT_S = 5;
 /** kubectl processes at once: enough to finish quickly, few enough for a small control plane. */
 export const DEFAULT_PARALLEL = 6;
+/**
+ * A failed probe is tried once more after this pause: on a real cluster a path can lag its
+ * objects by a moment (kube-proxy's next sync, a first ARP), which is not what a row tests.
+ */
+export const RETRY_DELAY_MS = 1000;
 
 /** A node as the cluster's table sees it: with the public address its traffic leaves by. */
 export interface ClusterTopoNode extends TopoNode {
@@ -75,21 +80,36 @@ function observation(r: ProbeResult): Observation {
   return { ok: r.ok, peer: r.peer, agent: r.agent, addresses: r.addresses, error: r.error, ms: r.ms };
 }
 
-export function clusterDriver(probes: Probes, parallel = DEFAULT_PARALLEL): Driver {
-  const run = limiter(parallel);
+export interface DriverOptions {
+  /** kubectl exec calls at once. */
+  readonly parallel?: number;
+  /** Extra tries for a failed probe (default 1), RETRY_DELAY_MS apart. */
+  readonly retries?: number;
+  readonly retryDelayMs?: number;
+}
+
+export function clusterDriver(probes: Probes, options: DriverOptions = {}): Driver {
+  const run = limiter(options.parallel ?? DEFAULT_PARALLEL);
+  const retries = options.retries ?? 1;
   const seconds = (ms: number) => Math.max(MIN_TIMEOUT_S, Math.ceil(ms / 1000));
+  const tried = async (probe: () => Promise<ProbeResult>): Promise<Observation> => {
+    let r = await run(probe);
+    for (let i = 0; i < retries && !r.ok; i++) {
+      await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? RETRY_DELAY_MS));
+      r = await run(probe);
+    }
+    return observation(r);
+  };
   return {
-    connect: (from, protocol, host, port, timeoutMs) =>
-      run(async () => {
-        const pod = execPod(from);
-        if (host === INTERNET.ip) {
-          const r = await probes.publicIp(pod, seconds(timeoutMs) * 2);
-          return { ...observation(r), peer: r.addresses?.[0], addresses: undefined };
-        }
-        const r = protocol === "tcp" ? await probes.http(pod, host, port, seconds(timeoutMs)) : await probes.udp(pod, host, port, seconds(timeoutMs));
-        return observation(r);
-      }),
-    ping: (from, host, timeoutMs) => run(async () => observation(await probes.ping(execPod(from), host, seconds(timeoutMs)))),
-    resolve: (from, name, timeoutMs) => run(async () => observation(await probes.dns(execPod(from), name, seconds(timeoutMs)))),
+    connect: async (from, protocol, host, port, timeoutMs) => {
+      const pod = execPod(from);
+      if (host === INTERNET.ip) {
+        const o = await tried(() => probes.publicIp(pod, seconds(timeoutMs) * 2));
+        return { ...o, peer: o.addresses?.[0], addresses: undefined };
+      }
+      return tried(() => (protocol === "tcp" ? probes.http(pod, host, port, seconds(timeoutMs)) : probes.udp(pod, host, port, seconds(timeoutMs))));
+    },
+    ping: async (from, host, timeoutMs) => tried(() => probes.ping(execPod(from), host, seconds(timeoutMs))),
+    resolve: async (from, name, timeoutMs) => tried(() => probes.dns(execPod(from), name, seconds(timeoutMs))),
   };
 }

@@ -23,6 +23,8 @@ export interface VerifyOptions {
   /** Leave the namespace for inspection. */
   readonly keep?: boolean;
   readonly runId?: string;
+  /** The pause before a failed probe's second try (tests shorten it). */
+  readonly retryDelayMs?: number;
   /** Progress, one line at a time (stderr in the CLI). */
   readonly log: (line: string) => void;
 }
@@ -112,7 +114,7 @@ export async function verifyCluster(options: VerifyOptions): Promise<VerifyRepor
     const d = await deploy(kubectl, runId, nodes);
     log(`verify: ${d.pods.size} pods Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; running the checks`);
     const topology = topologyOf(d, await publicIpsOf(kubectl, d, options.publicIps ?? new Map(), log));
-    report.rows = await runTable(CLUSTER_TABLE, clusterDriver(kubectlProbes(kubectl, d.namespace), options.parallel ?? DEFAULT_PARALLEL), topology, { phase: PHASE, first: true });
+    report.rows = await runTable(CLUSTER_TABLE, clusterDriver(kubectlProbes(kubectl, d.namespace), { parallel: options.parallel ?? DEFAULT_PARALLEL, retryDelayMs: options.retryDelayMs }), topology, { phase: PHASE, first: true });
     report.failures = report.rows.filter((r) => !r.ok).map(failureLine);
     report.ok = report.rows.length > 0 && report.failures.length === 0;
   } catch (e) {

@@ -92,6 +92,7 @@ export function answer(state: FakeState, args: readonly string[], stdin = ""): K
   }
   if (verb === "get" && kind === "pods") return ok(JSON.stringify({ items: state.pods.filter((p) => p.namespace === ns).map((p) => podJson(state, p)) }));
   if (verb === "get" && kind === "events") return ok(JSON.stringify({ items: eventsOf(state, ns) }));
+  if (verb === "get" && kind === "endpointslices") return ok(JSON.stringify({ items: slicesOf(state, ns) }));
   if (verb === "get" && kind === "service") {
     const svc = state.services.find((s) => s.namespace === ns && s.name === a[4]);
     return svc ? ok(svc.ip) : fail(1, `Error from server (NotFound): services "${a[4]}" not found\n`);
@@ -134,6 +135,19 @@ function eventsOf(state: FakeState, ns: string) {
       reason: "FailedCreatePodSandBox",
       involvedObject: { kind: "Pod", name: p.name },
       message: `Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "4f1c": plugin type="podnet" failed (add): podnet: no IPv4 address left in ${state.nodes.find((n) => n.name === p.node)!.podCidr}`,
+    }));
+}
+
+/** One EndpointSlice per Service of the namespace, as the EndpointSlice controller writes them. */
+function slicesOf(state: FakeState, ns: string) {
+  return state.services
+    .filter((svc) => svc.namespace === ns)
+    .map((svc) => ({
+      metadata: { name: `${svc.name}-x7k2p`, labels: { "kubernetes.io/service-name": svc.name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" } },
+      addressType: "IPv4",
+      endpoints: state.pods
+        .filter((p) => Object.entries(svc.selector).every(([k, v]) => p.labels[k] === v))
+        .map((p) => ({ addresses: [p.ip], conditions: { ready: !state.breaks.includes("sandbox"), serving: true, terminating: false }, nodeName: p.node })),
     }));
 }
 
