@@ -28,7 +28,10 @@ export function run(command: string, args: string[], input?: string): RunResult 
     maxBuffer: 64 * 1024 * 1024,
   });
   execStats.ms += Number(process.hrtime.bigint() - started) / 1e6;
-  if (out.error) {
+  // A tool that fails before reading all its input (nsenter refusing a namespace) surfaces as
+  // EPIPE; it did run, and its exit status and stderr say why it stopped.
+  const failedEarly = (out.error as NodeJS.ErrnoException | undefined)?.code === "EPIPE" && !!out.status;
+  if (out.error && !failedEarly) {
     const missing = (out.error as NodeJS.ErrnoException).code === "ENOENT";
     throw new CniError(
       ErrorCode.IoFailure,

@@ -18,7 +18,7 @@
 // directories must be real directories, files are opened with O_NOFOLLOW|O_NONBLOCK
 // (cni/safefs.ts), and entries that are not regular files are skipped and reported
 // (`warnings`), so stray state never blocks a DEL.
-import { Stats, closeSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { type Dirent, Stats, closeSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Attachment } from "./config";
 import { CniError, ErrorCode } from "./errors";
@@ -248,7 +248,7 @@ export class IpamStore {
 
   /** Drops the directories of earlier boots (a link named like one is removed, not followed). */
   private dropOtherBoots(): void {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = readdirSync(this.networkDir, { withFileTypes: true });
     } catch (e) {
@@ -265,7 +265,7 @@ export class IpamStore {
 
   /** Reservations (named by IP) and attachment files ("aux"), with whom they name. */
   private scan(): Array<Reservation & { file: string; aux: boolean; mtimeMs: number }> {
-    let dirents;
+    let dirents: Dirent[];
     try {
       dirents = readdirSync(this.dir, { withFileTypes: true });
     } catch (e) {

@@ -95,9 +95,9 @@ export function repairScript(spec: RuleSpec): string {
     // Declaring a chain in a --noflush restore creates it or empties it: one atomic rewrite.
     `iptables-restore -w 5 --noflush <<'PODNET_RULES'\n${restore}\nPODNET_RULES`,
     "ensure_jump() {",
-    '  n=$(iptables-save -t "$1" | grep -cxF -- "-A $2 -m comment --comment ' + JUMP_COMMENT + ' -j $3" || true)',
-    '  while [ "$n" -gt 1 ]; do iptables -w 5 -t "$1" -D "$2" -m comment --comment ' + JUMP_COMMENT + ' -j "$3"; n=$((n - 1)); done',
-    '  if [ "$n" -eq 0 ]; then iptables -w 5 -t "$1" -I "$2" 1 -m comment --comment ' + JUMP_COMMENT + ' -j "$3"; fi',
+    `  n=$(iptables-save -t "$1" | grep -cxF -- "-A $2 -m comment --comment ${JUMP_COMMENT} -j $3" || true)`,
+    `  while [ "$n" -gt 1 ]; do iptables -w 5 -t "$1" -D "$2" -m comment --comment ${JUMP_COMMENT} -j "$3"; n=$((n - 1)); done`,
+    `  if [ "$n" -eq 0 ]; then iptables -w 5 -t "$1" -I "$2" 1 -m comment --comment ${JUMP_COMMENT} -j "$3"; fi`,
     "}",
     `ensure_jump filter FORWARD ${FORWARD_CHAIN}`,
     `ensure_jump nat POSTROUTING ${POSTROUTING_CHAIN}`,

@@ -72,7 +72,7 @@ describe("bad input: spec error codes and messages", () => {
       const out = call(env, stdin);
       assert.equal(out.exitCode, 1, "non-zero exit");
       assert.equal(out.json.code, code, out.stdout);
-      assert.match(out.json.msg + " " + (out.json.details ?? ""), msg);
+      assert.match(`${out.json.msg} ${out.json.details ?? ""}`, msg);
       assert.equal(typeof out.json.cniVersion, "string");
       assert.equal(out.log?.entry.result, "error");
       assert.equal(out.log?.entry.code, code);

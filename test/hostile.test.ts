@@ -228,7 +228,7 @@ describe("podnet plugin against hostile state and input (root)", function () {
   it("serves a 300-character CNI_CONTAINERID: ADD, CHECK, DEL", async () => {
     const p = { ...newPod(), id: `a${"b".repeat(299)}` };
     const r = ok(await add(p));
-    const ip = (r.json?.ips as Array<{ address: string }>)[0].address.split("/")[0];
+    const ip = (r.json!.ips as Array<{ address: string }>)[0].address.split("/")[0];
     assert.equal(readFileSync(join(storeDir(), ip), "utf8"), `${p.id}\neth0\n`, "the reservation names the whole id");
     ok(await check(p, r.json));
     ok(await del(p));
@@ -240,7 +240,7 @@ describe("podnet plugin against hostile state and input (root)", function () {
     const pods = [newPod(), newPod()];
     const v11 = { cniVersion: "1.1.0" };
     const ips = [];
-    for (const p of pods) ips.push((ok(await add(p, v11)).json?.ips as Array<{ address: string }>)[0].address.split("/")[0]);
+    for (const p of pods) ips.push((ok(await add(p, v11)).json!.ips as Array<{ address: string }>)[0].address.split("/")[0]);
     ok(await call({ command: "GC" }, conf({ ...v11, "cni.dev/attachments": [{ containerID: pods[1].id, ifname: "eth0" }] })));
     assert.deepEqual(
       reservations().filter((f) => !f.startsWith(".")),

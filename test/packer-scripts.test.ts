@@ -36,8 +36,13 @@ fi`;
 
 describe("node image scripts (packer/scripts, packer/lib)", function () {
   const stubs: Stubs[] = [];
-  const node = (s: Stubs = idleNode()) => (stubs.push(s), s);
-  afterEach(() => stubs.splice(0).forEach((s) => s.cleanup()));
+  const node = (s: Stubs = idleNode()) => {
+    stubs.push(s);
+    return s;
+  };
+  afterEach(() => {
+    for (const s of stubs.splice(0)) s.cleanup();
+  });
 
   describe("apt helper", function () {
     const aptGetUpdate = (s: Stubs, env: NodeJS.ProcessEnv = {}) =>
@@ -309,7 +314,7 @@ for my $unit (@ARGV[1..$#ARGV]) { my $v = 1;
       'rm -rf -- "/var/log/journal/${machine_id}"',
     ];
     const positions = order.map((line) => code.indexOf(line));
-    positions.forEach((p, i) => assert.ok(p >= 0, `99-cleanup.sh lacks ${order[i]}`));
+    for (const [i, p] of positions.entries()) assert.ok(p >= 0, `99-cleanup.sh lacks ${order[i]}`);
     assert.deepEqual([...positions].sort((a, b) => a - b), positions, "in this order");
   });
 });
