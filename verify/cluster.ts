@@ -57,27 +57,65 @@ export interface Deployment {
   readonly services: readonly TopoService[];
 }
 
-type Json = Record<string, any>;
+// The parts of kubectl's JSON this module reads; everything is optional, as on the wire.
+interface Meta {
+  name?: string;
+  labels?: Record<string, string>;
+}
+interface Condition {
+  type?: string;
+  status?: string;
+}
+interface NodeJson {
+  metadata?: Meta;
+  spec?: { podCIDR?: string };
+  status?: { addresses?: Array<{ type?: string; address?: string }>; conditions?: Condition[] };
+}
+interface PodJson {
+  metadata?: Meta;
+  spec?: { nodeName?: string };
+  status?: {
+    phase?: string;
+    podIP?: string;
+    conditions?: Condition[];
+    containerStatuses?: Array<{ state?: { waiting?: { reason?: string; message?: string } } }>;
+  };
+}
+interface EventJson {
+  type?: string;
+  reason?: string;
+  message?: string;
+  involvedObject?: { name?: string };
+}
+interface SliceJson {
+  metadata?: Meta;
+  endpoints?: Array<{ addresses?: string[]; conditions?: { ready?: boolean } }>;
+}
 
-function parseJson(text: string, what: string): Json {
+/** The items of a `kubectl get ... -o json` list. */
+function itemsOf<T>(text: string, what: string): T[] {
+  let value: unknown;
   try {
-    return JSON.parse(text) as Json;
+    value = JSON.parse(text);
   } catch {
     throw new Error(`kubectl printed no JSON for ${what}: ${firstLine(text)}`);
   }
+  const items = (value as { items?: unknown } | null)?.items;
+  return Array.isArray(items) ? (items as T[]) : [];
 }
+
+const isReady = (conditions: Condition[] | undefined) => (conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
 
 /** The nodes from `kubectl get nodes -o json`, control plane first, then by name. */
 export function parseNodes(text: string): NodeInfo[] {
-  const items = (parseJson(text, "nodes").items ?? []) as Json[];
-  const nodes = items.map((item): NodeInfo => {
+  const nodes = itemsOf<NodeJson>(text, "nodes").map((item): NodeInfo => {
     const name = String(item.metadata?.name ?? "");
-    const ip = ((item.status?.addresses ?? []) as Json[]).find((a) => a.type === "InternalIP")?.address;
+    const ip = (item.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address;
     const podCidr = item.spec?.podCIDR;
     if (!ip) throw new Error(`Node ${name} has no InternalIP address`);
     if (!podCidr) throw new Error(`Node ${name} has no spec.podCIDR: the stack sets it when the node registers (pulumi up)`);
-    const ready = ((item.status?.conditions ?? []) as Json[]).some((c) => c.type === "Ready" && c.status === "True");
-    const labels = (item.metadata?.labels ?? {}) as Record<string, string>;
+    const ready = isReady(item.status?.conditions);
+    const labels = item.metadata?.labels ?? {};
     return { name, controlPlane: CONTROL_PLANE_LABEL in labels, ip: String(ip), podCidr: String(podCidr), gateway: formatIPv4(gatewayOf(parseCidr(String(podCidr)))), ready };
   });
   return nodes.sort((a, b) => Number(b.controlPlane) - Number(a.controlPlane) || a.name.localeCompare(b.name, "en", { numeric: true }));
@@ -86,7 +124,7 @@ export function parseNodes(text: string): NodeInfo[] {
 /** The test pods of a run from `kubectl get pods -o json`: name, node and pod IP. */
 export function parsePods(text: string): Map<string, PodInfo> {
   const pods = new Map<string, PodInfo>();
-  for (const item of (parseJson(text, "pods").items ?? []) as Json[]) {
+  for (const item of itemsOf<PodJson>(text, "pods")) {
     const name = String(item.metadata?.name ?? "");
     const role = item.metadata?.labels?.[ROLE_LABEL] as PodRole | undefined;
     if (!role) continue;
@@ -98,12 +136,11 @@ export function parsePods(text: string): Map<string, PodInfo> {
 /** Why pods are not Ready, one line each: the container's waiting reason or the sandbox error. */
 export function notReadyReasons(podsJson: string, eventsJson: string): string[] {
   const reasons: string[] = [];
-  const events = ((parseJson(eventsJson, "events").items ?? []) as Json[]).filter((e) => e.type === "Warning");
-  for (const item of (parseJson(podsJson, "pods").items ?? []) as Json[]) {
+  const events = itemsOf<EventJson>(eventsJson, "events").filter((e) => e.type === "Warning");
+  for (const item of itemsOf<PodJson>(podsJson, "pods")) {
     const name = String(item.metadata?.name ?? "");
-    const ready = ((item.status?.conditions ?? []) as Json[]).some((c) => c.type === "Ready" && c.status === "True");
-    if (ready) continue;
-    const waiting = ((item.status?.containerStatuses ?? []) as Json[]).map((s) => s.state?.waiting).find((w) => w);
+    if (isReady(item.status?.conditions)) continue;
+    const waiting = (item.status?.containerStatuses ?? []).map((s) => s.state?.waiting).find((w) => w);
     const warning = events.filter((e) => e.involvedObject?.name === name).at(-1);
     const why = warning ? `${warning.reason}: ${firstLine(String(warning.message ?? ""))}` : waiting ? `${waiting.reason}: ${firstLine(String(waiting.message ?? ""))}` : String(item.status?.phase ?? "unknown");
     reasons.push(`${name} on ${item.spec?.nodeName ?? "?"}: ${why}`);
@@ -120,8 +157,8 @@ export async function readNodes(kubectl: Kubectl): Promise<NodeInfo[]> {
  * the web pods' hostPort can be held by only one pod per node.
  */
 export async function removeRuns(kubectl: Kubectl, selector = RUN_LABEL): Promise<string[]> {
-  const found = parseJson(await must(kubectl, ["get", "namespaces", "-l", selector, "-o", "json"]), "namespaces");
-  const names = ((found.items ?? []) as Json[]).map((n) => String(n.metadata?.name));
+  const found = itemsOf<{ metadata?: Meta }>(await must(kubectl, ["get", "namespaces", "-l", selector, "-o", "json"]), "namespaces");
+  const names = found.map((n) => String(n.metadata?.name));
   if (names.length > 0) {
     await must(kubectl, ["delete", "namespace", ...names, "--ignore-not-found", "--wait=true", `--timeout=${NAMESPACE_DELETE_TIMEOUT_S}s`], { timeoutMs: (NAMESPACE_DELETE_TIMEOUT_S + 30) * 1000 });
   }
@@ -131,9 +168,9 @@ export async function removeRuns(kubectl: Kubectl, selector = RUN_LABEL): Promis
 /** The Services (by name) whose EndpointSlices list `ip` as a ready endpoint. */
 export function servicesWithEndpoint(slicesJson: string, ip: string): Set<string> {
   const ready = new Set<string>();
-  for (const slice of (parseJson(slicesJson, "endpointslices").items ?? []) as Json[]) {
+  for (const slice of itemsOf<SliceJson>(slicesJson, "endpointslices")) {
     const service = slice.metadata?.labels?.["kubernetes.io/service-name"];
-    const has = ((slice.endpoints ?? []) as Json[]).some((e) => e.conditions?.ready === true && ((e.addresses ?? []) as string[]).includes(ip));
+    const has = (slice.endpoints ?? []).some((e) => e.conditions?.ready === true && (e.addresses ?? []).includes(ip));
     if (service && has) ready.add(String(service));
   }
   return ready;
