@@ -3,10 +3,12 @@
 // the `connectivity` output it leaves.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseConfig, type ClusterConfig, type ConfigKey } from "../components/config";
 import { offOutput, parseConnectivity } from "../components/verify";
-import { verifierBundle } from "../verify/remote";
+import { bundleDigest, verifierBundle } from "../verify/remote";
 import { buildCluster, containsSecret, FAKE_CONNECTIVITY, FAKE_TOKEN, valueOf, type Built } from "./pulumi/harness";
 
 const COMMAND = "command:remote:Command";
@@ -68,6 +70,16 @@ describe("pulumi stack: the connectivity check", () => {
     }
     // The provider quotes the whole command text when it fails: it must stay short.
     assert.ok(verify().inputs.create.length < 1024, `command text is ${verify().inputs.create.length} bytes`);
+  });
+
+  it("sends the same bundle whatever the working directory (no spurious re-run)", () => {
+    // A fresh process elsewhere: esbuild names each module by its path from the working directory.
+    const loader = join(__dirname, "..", "node_modules", "tsx", "dist", "loader.mjs");
+    const code = `const r = require(${JSON.stringify(join(__dirname, "..", "verify", "remote.ts"))}); process.stdout.write(r.bundleDigest(r.buildVerifierBundle()));`;
+    const elsewhere = spawnSync(process.execPath, ["--import", loader, "-e", code], { cwd: tmpdir(), encoding: "utf8" });
+    assert.equal(elsewhere.status, 0, elsewhere.stderr);
+    assert.equal(elsewhere.stdout, bundleDigest(verifierBundle()));
+    assert.match(verifierBundle(), /^\/\/ verify\/node\.ts$/m, "paths relative to the repository");
   });
 
   it("is a POSIX sh command (sh -n) that shellcheck accepts", function () {

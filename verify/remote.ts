@@ -11,21 +11,31 @@ import type { FailMode } from "./node";
 
 let cached: string | undefined;
 
-/** verify/node.ts and everything it imports, as one CommonJS file; built once per process. */
-export function verifierBundle(): string {
-  if (cached !== undefined) return cached;
+/**
+ * verify/node.ts and everything it imports, as one CommonJS file. Paths in it are relative to
+ * the repository whatever the working directory, so the same sources give the same bundle
+ * (the command's stdin): no spurious re-run.
+ */
+export function buildVerifierBundle(): string {
   const result = buildSync({
     entryPoints: [join(__dirname, "node.ts")],
+    absWorkingDir: join(__dirname, ".."),
     bundle: true,
     platform: "node",
     target: "node18",
     format: "cjs",
     write: false,
-    minify: false,
     legalComments: "none",
     logLevel: "error",
   });
-  cached = result.outputFiles[0]!.text;
+  const file = result.outputFiles[0];
+  if (!file) throw new Error("esbuild wrote no verifier bundle");
+  return file.text;
+}
+
+/** The bundle, built once per process. */
+export function verifierBundle(): string {
+  cached ??= buildVerifierBundle();
   return cached;
 }
 
