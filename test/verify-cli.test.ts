@@ -53,13 +53,16 @@ function fakeTools(options: { breaks?: Break[]; pulumi?: "missing" | "no-stack";
 async function cli(argv: string[], tools: Tools): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const saved = { log: console.log, error: console.error };
+  const saved = { log: console.log, error: console.error, noColor: process.env.NO_COLOR };
+  process.env.NO_COLOR = "1"; // the same text whether mocha's stdout is a terminal or not
   console.log = (...a: unknown[]) => out.push(a.join(" "));
   console.error = (...a: unknown[]) => err.push(a.join(" "));
   try {
     return { code: await main(argv, tools), out: out.join("\n"), err: err.join("\n") };
   } finally {
-    Object.assign(console, saved);
+    Object.assign(console, { log: saved.log, error: saved.error });
+    if (saved.noColor === undefined) delete process.env.NO_COLOR;
+    else process.env.NO_COLOR = saved.noColor;
   }
 }
 
@@ -69,9 +72,9 @@ describe("npm run verify", () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it("parses its arguments and refuses contradictions, naming the fix", () => {
-    assert.deepEqual(parseArgs([]), { command: "run", source: "stack", stack: undefined, kubeconfig: undefined, json: undefined, publicIps: new Map(), mode: "fail", parallel: undefined, keep: false });
-    const all = parseArgs(["--stack", "dev", "--ssh", "--mode", "report", "--public-ip", "worker-1=198.51.100.11", "--parallel=3", "--keep", "--json", "r.json"]);
-    assert.deepEqual([all.source, all.stack, all.mode, [...all.publicIps], all.parallel, all.keep, all.json], ["ssh", "dev", "report", [["worker-1", "198.51.100.11"]], 3, true, "r.json"]);
+    assert.deepEqual(parseArgs([]), { command: "run", source: "stack", stack: undefined, kubeconfig: undefined, json: undefined, publicIps: new Map(), mode: "fail", parallel: undefined, keep: false, wide: false });
+    const all = parseArgs(["--stack", "dev", "--ssh", "--mode", "report", "--public-ip", "worker-1=198.51.100.11", "--parallel=3", "--keep", "--wide", "--json", "r.json"]);
+    assert.deepEqual([all.source, all.stack, all.mode, [...all.publicIps], all.parallel, all.keep, all.wide, all.json], ["ssh", "dev", "report", [["worker-1", "198.51.100.11"]], 3, true, true, "r.json"]);
     assert.throws(() => parseArgs(["--ssh", "--kubeconfig", "k"]), /--ssh and --kubeconfig: choose one/);
     assert.throws(() => parseArgs(["--kubeconfig", "k", "--stack", "dev"]), /drop --kubeconfig, or --stack/);
     assert.throws(() => parseArgs(["--public-ip", "worker-1"]), /--public-ip worker-1: use NODE=IPv4/);
@@ -112,8 +115,8 @@ describe("npm run verify", () => {
     writeFileSync(kubeconfig, "given", { mode: 0o600 });
     const failed = await cli(["--kubeconfig", kubeconfig], tools);
     assert.equal(failed.code, 1);
-    assert.match(failed.out, /checks FAILED: pod -> pod, other node/);
-    assert.match(failed.out, /Failed:\n {2}pod -> pod, other node: shell-worker-1 -> web-worker-2 10\.244\.2\.2:8080: expected src 10\.244\.1\.3, saw no connection/);
+    assert.match(failed.out, /^ {2}pod -> pod, other node +shell-worker-1 → web-worker-2 10\.244\.2\.2:8080 +FAIL/m, "the lab's table");
+    assert.match(failed.out, /4 of 37 checks failed:\n {2}FAIL \[cluster\] pod -> pod, other node: shell-worker-1 → web-worker-2 10\.244\.2\.2:8080: expected src 10\.244\.1\.3; seen no\s+connection/);
     assert.equal(seen.pulumi.length, 0);
     assert.equal(seen.kubeconfigs[0]!.path, kubeconfig);
     assert.ok(existsSync(kubeconfig), "a given kubeconfig is the user's: left alone");
@@ -122,7 +125,7 @@ describe("npm run verify", () => {
   });
 
   it("--ssh runs the stack's own command on the control plane, with the key in a 0600 file removed afterwards", async () => {
-    const failing = connectivityOf({ ok: false, runId: "r", namespace: "podnet-verify-r", nodes: [], rows: [], failures: ["x: a -> b: expected c, saw d"], cleanup: "namespace podnet-verify-r removed", ms: 1 });
+    const failing = connectivityOf({ ok: false, runId: "r", namespace: "podnet-verify-r", nodes: [], rows: [], failures: ["FAIL [cluster] x: a → b: expected c; seen d"], cleanup: "namespace podnet-verify-r removed", ms: 1 });
     const { tools, seen } = fakeTools({ sshReport: failing });
     const r = await cli(["--ssh", "--parallel", "2"], tools);
     assert.equal(r.code, 1, "the node reports, this side decides");
@@ -131,7 +134,7 @@ describe("npm run verify", () => {
     assert.equal(call!.keyMode, 0o600);
     assert.ok(!existsSync(call!.args[call!.args.indexOf("-i") + 1]!), "the key file is gone");
     assert.equal(call!.args.at(-2), "ubuntu@203.0.113.10");
-    assert.equal(call!.args.at(-1), remoteVerifyCommand({ mode: "report", publicIps: STACK.nodes.map((n) => [n.name, n.publicIp] as const), parallel: 2, keep: false }));
+    assert.equal(call!.args.at(-1), remoteVerifyCommand({ mode: "report", publicIps: STACK.nodes.map((n) => [n.name, n.publicIp] as const), parallel: 2, keep: false, wide: false }));
     assert.equal(call!.stdin, verifierBundle());
     assert.ok(call!.args.includes("BatchMode=yes"));
   });

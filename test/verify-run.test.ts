@@ -67,7 +67,7 @@ describe("verify: a run against a cluster", () => {
       assert.deepEqual(failedGroups(report.rows), [...rows].sort());
       for (const f of report.failures) assert.match(f, saw);
       assert.equal(report.failures.length, report.rows.filter((r) => !r.ok).length, "one failure line per failed row");
-      assert.match(report.failures[0]!, /^.+: .+ -> .+: expected .+, saw (no connection|no reply|no answer) \(/);
+      assert.match(report.failures[0]!, /^FAIL \[cluster\] .+: .+ → .+: expected .+; seen (no connection|no reply|no answer) \(/, "the lab's failure line");
       assert.deepEqual(verifyNamespaces(state), []);
     });
   }
@@ -219,8 +219,9 @@ describe("verify: the stack's command, end to end", function () {
     const r = runCommand(fakeState(1, ["masquerade"]), "fail");
     assert.equal(r.status, 1);
     assert.equal(r.stdout, "");
-    assert.match(r.stderr, /1 of 20 checks FAILED: pod -> internet \(masqueraded\) \(shell-worker-1 -> internet checkip\.amazonaws\.com:443\)/);
-    assert.match(r.stderr, /Failed:\n {2}pod -> internet \(masqueraded\): shell-worker-1 -> internet checkip\.amazonaws\.com:443: expected src 198\.51\.100\.11, saw no connection \(curl: \(28\) Connection timed out/);
+    // The lab's report, fitted to 120 columns: the table, then each failure with what it saw.
+    assert.match(r.stderr, /^ {2}check +from → to +result +ms$/m);
+    assert.match(r.stderr, /1 of 20 checks failed:\n {2}FAIL \[cluster\] pod -> internet \(masqueraded\): shell-worker-1 → internet checkip\.amazonaws\.com:443: expected src\s+198\.51\.100\.11; seen no connection \(curl: \(28\) Connection timed out/);
     assert.match(r.stderr, /cleanup: namespace podnet-verify-[0-9a-f]{6} removed/);
     assert.deepEqual(verifyNamespaces(r.state), []);
   });
@@ -230,8 +231,8 @@ describe("verify: the stack's command, end to end", function () {
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout) as Connectivity;
     assert.equal(report.ok, false);
-    assert.deepEqual(report.failures.map((f) => f.split(":")[0]), [INTERNET_ROW]);
-    assert.match(report.summary, /^1 of 20 checks FAILED/);
+    assert.deepEqual(report.failures.map((f) => f.split(":")[0]), [`FAIL [cluster] ${INTERNET_ROW}`]);
+    assert.equal(report.summary, "1 of 20 checks failed.");
   });
 
   it("removes its namespace when interrupted (SIGTERM) in the middle of the checks", async () => {

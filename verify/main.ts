@@ -8,12 +8,13 @@ import { join } from "node:path";
 import { SSH_USER } from "../components/nodes";
 import { processKubectl, type Kubectl } from "./kubectl";
 import { newRunId } from "./cluster";
-import { cleanupOnInterrupt, connectivityOf, takeCommonFlag, type Connectivity, type FailMode } from "./node";
+import { styleFor } from "../lab/report";
+import { cleanupOnInterrupt, connectivityOf, takeCommonFlag, type CommonFlags, type Connectivity, type FailMode } from "./node";
 import { remoteVerifyCommand, verifierBundle } from "./remote";
 import { renderReport, verifyCluster } from "./run";
 
 export const USAGE = `usage: npm run verify -- [--stack NAME] [--kubeconfig FILE | --ssh] [--mode fail|report]
-                         [--public-ip NODE=IP]... [--parallel N] [--keep] [--json FILE]
+                         [--public-ip NODE=IP]... [--parallel N] [--keep] [--wide] [--json FILE]
 
 Runs the lab's table of checks against a stack's cluster, as \`pulumi up\` does at its end:
 test pods on every node, then pod to pod, node to pod, hostPort, Services, hairpin, cluster
@@ -30,6 +31,7 @@ DNS and the internet, each judged by what the far end saw. Removes its namespace
   --public-ip N=IP   the public IP node N's pods must be seen from on the internet (repeatable)
   --parallel N       kubectl exec calls at once (default 6)
   --keep             leave the test namespace (podnet-verify-<run>) for inspection
+  --wide             print every column of the table at full length (expected, seen)
   --json FILE        also write the report (every row: group, from, to, expect, seen, ok, ms)`;
 
 export interface Cli {
@@ -41,11 +43,12 @@ export interface Cli {
   readonly publicIps: Map<string, string>;
   readonly parallel?: number;
   readonly keep: boolean;
+  readonly wide: boolean;
   readonly json?: string;
 }
 
 export function parseArgs(argv: readonly string[]): Cli {
-  const common = { publicIps: new Map<string, string>(), mode: "fail" as FailMode, parallel: undefined as number | undefined, keep: false };
+  const common: CommonFlags = { publicIps: new Map<string, string>(), mode: "fail", parallel: undefined, keep: false, wide: false };
   let source: Cli["source"] = "stack";
   let stack: string | undefined;
   let kubeconfig: string | undefined;
@@ -141,7 +144,7 @@ async function viaSsh(tools: Tools, outputs: StackOutputs, cli: Cli, dir: string
   writeFileSync(key, need(outputs.sshPrivateKey, "sshPrivateKey"), { mode: 0o600 });
   const host = need(outputs.controlPlanePublicIp, "controlPlanePublicIp");
   // Always report mode on the node, so the report comes back whatever happened; --mode decides here.
-  const command = remoteVerifyCommand({ mode: "report", publicIps: [...publicIpsOf(outputs, cli.publicIps)], parallel: cli.parallel, keep: cli.keep });
+  const command = remoteVerifyCommand({ mode: "report", publicIps: [...publicIpsOf(outputs, cli.publicIps)], parallel: cli.parallel, keep: cli.keep, wide: cli.wide });
   const args = ["-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", `${SSH_USER}@${host}`, command];
   const r = await tools.ssh(args, verifierBundle());
   const line = r.stdout.trim().split("\n").at(-1) ?? "";
@@ -185,7 +188,7 @@ export async function main(argv: readonly string[], tools: Tools = processTools)
         keep: cli.keep,
         log: (l) => console.error(l),
       }).finally(uninstall);
-      console.log(renderReport(report));
+      console.log(renderReport(report, styleFor(process.stdout, cli.wide)));
       result = connectivityOf(report);
     }
     if (cli.json) writeFileSync(cli.json, `${JSON.stringify(result, null, 2)}\n`);

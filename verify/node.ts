@@ -3,16 +3,16 @@
 // `npm run verify -- --ssh`; `npm run verify` runs the same function on the user's machine.
 //
 //   node podnet-verify.js --kubeconfig /etc/kubernetes/admin.conf [--public-ip NODE=IP]...
-//                         [--mode fail|report] [--parallel N] [--keep]
+//                         [--mode fail|report] [--parallel N] [--keep] [--wide]
 //
 // stderr: progress, then the table and every failure with what it saw. stdout: the report
 // as one JSON line (the stack's `connectivity` output), except when --mode fail fails.
 // Exit 0 when every check passed (or --mode report), 1 otherwise, 2 for bad usage.
 import { parseIPv4 } from "../cni/ipv4";
-import { renderTable } from "../lab/checks";
+import { renderSummary, styleFor } from "../lab/report";
 import { newRunId } from "./cluster";
 import { processKubectl, type Kubectl } from "./kubectl";
-import { removeRun, renderReport, verdictLine, verifyCluster, type VerifyReport } from "./run";
+import { PLAIN, removeRun, renderReport, verdictLine, verifyCluster, type VerifyReport } from "./run";
 
 export const MODES = ["fail", "report"] as const;
 export type FailMode = (typeof MODES)[number];
@@ -23,6 +23,8 @@ export interface NodeCli {
   readonly mode: FailMode;
   readonly parallel?: number;
   readonly keep: boolean;
+  /** Every column of the table at full length (the lab's --wide). */
+  readonly wide: boolean;
 }
 
 /** What the stack keeps as its `connectivity` output: small, readable in `pulumi stack output`. */
@@ -41,7 +43,7 @@ export function connectivityOf(report: VerifyReport): Connectivity {
   return {
     ok: report.ok,
     summary: report.error ? `could not run the checks: ${report.error}` : verdictLine(report.rows),
-    table: report.rows.length > 0 ? renderTable(report.rows).split("\n") : [],
+    table: report.rows.length > 0 ? renderSummary(report.rows, undefined, PLAIN).trim().split("\n") : [],
     failures: report.error ? [report.error, ...report.failures] : report.failures,
     rows: report.rows,
     cleanup: report.cleanup,
@@ -49,7 +51,15 @@ export function connectivityOf(report: VerifyReport): Connectivity {
 }
 
 /** Flags shared by the node entry and `npm run verify`; returns the index after a consumed flag, or undefined. */
-export function takeCommonFlag(argv: readonly string[], i: number, into: { publicIps: Map<string, string>; mode: FailMode; parallel?: number; keep: boolean }): number | undefined {
+export interface CommonFlags {
+  publicIps: Map<string, string>;
+  mode: FailMode;
+  parallel?: number;
+  keep: boolean;
+  wide: boolean;
+}
+
+export function takeCommonFlag(argv: readonly string[], i: number, into: CommonFlags): number | undefined {
   const arg = argv[i]!;
   const eq = arg.indexOf("=");
   const [flag, inline] = arg.startsWith("--") && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
@@ -82,13 +92,16 @@ export function takeCommonFlag(argv: readonly string[], i: number, into: { publi
     case "--keep":
       into.keep = true;
       return i + 1;
+    case "--wide":
+      into.wide = true;
+      return i + 1;
     default:
       return undefined;
   }
 }
 
 export function parseNodeArgs(argv: readonly string[]): NodeCli {
-  const cli = { kubeconfig: undefined as string | undefined, publicIps: new Map<string, string>(), mode: "fail" as FailMode, parallel: undefined as number | undefined, keep: false };
+  const cli = { kubeconfig: undefined as string | undefined, publicIps: new Map<string, string>(), mode: "fail" as FailMode, parallel: undefined as number | undefined, keep: false, wide: false };
   for (let i = 0; i < argv.length; ) {
     const next = takeCommonFlag(argv, i, cli);
     if (next !== undefined) {
@@ -138,7 +151,7 @@ export async function runOnNode(cli: NodeCli, kubectl: Kubectl = processKubectl(
   const uninstall = cleanupOnInterrupt(kubectl, runId, log);
   const report = await verifyCluster({ kubectl, publicIps: cli.publicIps, parallel: cli.parallel, keep: cli.keep, runId, log });
   uninstall();
-  log(renderReport(report));
+  log(renderReport(report, styleFor(process.stderr, cli.wide)));
   if (!report.ok && cli.mode === "fail") return 1;
   process.stdout.write(`${JSON.stringify(connectivityOf(report))}\n`);
   return 0;

@@ -54,6 +54,8 @@ export interface RemoteInput {
   readonly parallel?: number;
   /** Leave the namespace for inspection. */
   readonly keep?: boolean;
+  /** Print the table with every column. */
+  readonly wide?: boolean;
 }
 
 const SAFE = /^[A-Za-z0-9._=\/-]+$/;
@@ -71,6 +73,7 @@ export function remoteVerifyCommand(input: RemoteInput): string {
     ...input.publicIps.map(([node, ip]) => `--public-ip ${word(`${node}=${ip}`, "public IP")}`),
     ...(input.parallel !== undefined ? [`--parallel ${word(String(input.parallel), "parallel")}`] : []),
     ...(input.keep ? ["--keep"] : []),
+    ...(input.wide ? ["--wide"] : []),
   ];
   return [
     "# shellcheck shell=sh",

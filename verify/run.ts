@@ -2,7 +2,7 @@
 // deploy the test pods, run the cluster's table of checks through the kubectl driver, and
 // remove the namespace again whatever happened. The report is the lab's: CheckRow rows,
 // the same table and verdict line.
-import { renderTable } from "../lab/checks";
+import { DEFAULT_WIDTH, failureLines, renderSummary, type Style } from "../lab/report";
 import type { CheckRow } from "../model/checks";
 import { runTable } from "../model/runChecks";
 import { deploy, NAMESPACE_DELETE_TIMEOUT_S, newRunId, podOf, readNodes, removeRuns, type Deployment, type NodeInfo } from "./cluster";
@@ -35,7 +35,7 @@ export interface VerifyReport {
   namespace: string;
   nodes: string[];
   rows: CheckRow[];
-  /** One line per failed row: what it expected and what it saw. */
+  /** One line per failed row, the lab's: the row, from → to, what it expected and what it saw. */
   failures: string[];
   /** Why the checks could not run at all (a node not Ready, pods that never started). */
   error?: string;
@@ -44,23 +44,24 @@ export interface VerifyReport {
   ms: number;
 }
 
-export function failureLine(r: CheckRow): string {
-  return `${r.group}: ${r.from} -> ${r.to}: expected ${r.expect}, saw ${r.seen}`;
+/** Plain text, every column: what the `connectivity` output and --json keep. */
+export const PLAIN: Style = { wide: true, color: false, width: DEFAULT_WIDTH };
+
+/** One line per failed row, as the lab prints them: FAIL [phase] row: from → to: expected ...; seen ... */
+export function failureTexts(rows: readonly CheckRow[]): string[] {
+  return failureLines(rows, PLAIN).slice(1).map((l) => l.trim());
 }
 
-/** The lab's closing line: all passed, or how many failed and which. */
+/** The verdict in one line: the lab's count. */
 export function verdictLine(rows: readonly CheckRow[]): string {
-  const failed = rows.filter((r) => !r.ok);
-  return failed.length === 0
-    ? `All ${rows.length} checks passed.`
-    : `${failed.length} of ${rows.length} checks FAILED: ${failed.map((f) => `${f.group} (${f.from} -> ${f.to})`).join("; ")}`;
+  const failed = rows.filter((r) => !r.ok).length;
+  return failed === 0 ? `All ${rows.length} checks passed.` : `${failed} of ${rows.length} checks failed.`;
 }
 
-/** The report as people read it: the table, the verdict, and each failure with what it saw. */
-export function renderReport(report: VerifyReport): string {
+/** The report as people read it: the lab's table and failures, then what the run could not do and the cleanup. */
+export function renderReport(report: VerifyReport, style: Style = PLAIN): string {
   const lines = [`podnet verify: ${report.nodes.length} nodes (${report.nodes.join(", ")}), namespace ${report.namespace}`];
-  if (report.rows.length > 0) lines.push("", renderTable(report.rows), "", verdictLine(report.rows));
-  if (report.failures.length > 0) lines.push("", "Failed:", ...report.failures.map((f) => `  ${f}`));
+  if (report.rows.length > 0) lines.push(renderSummary(report.rows, undefined, style));
   if (report.error) lines.push("", `podnet verify could not run the checks: ${report.error}`);
   lines.push(`cleanup: ${report.cleanup}`);
   return lines.join("\n");
@@ -115,7 +116,7 @@ export async function verifyCluster(options: VerifyOptions): Promise<VerifyRepor
     log(`verify: ${d.pods.size} pods Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; running the checks`);
     const topology = topologyOf(d, await publicIpsOf(kubectl, d, options.publicIps ?? new Map(), log));
     report.rows = await runTable(CLUSTER_TABLE, clusterDriver(kubectlProbes(kubectl, d.namespace), { parallel: options.parallel ?? DEFAULT_PARALLEL, retryDelayMs: options.retryDelayMs }), topology, { phase: PHASE, first: true });
-    report.failures = report.rows.filter((r) => !r.ok).map(failureLine);
+    report.failures = failureTexts(report.rows);
     report.ok = report.rows.length > 0 && report.failures.length === 0;
   } catch (e) {
     report.error = (e as Error).message;
