@@ -18,3 +18,5 @@ export const sshPrivateKey = cluster.sshPrivateKey;
 export const usage = cluster.usage;
 /** The network settings a running cluster cannot change; the next run refuses a change to them. */
 export const networkSettings = cluster.networkSettings;
+/** The connectivity checks that ended the update: the lab's table and any failures (podnet:verify). */
+export const connectivity = cluster.connectivity;

@@ -96,6 +96,8 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
   readonly kubeconfig: pulumi.Output<string>;
   /** Resolves once every node has joined and reported Ready. */
   readonly ready: pulumi.Output<string[]>;
+  /** How the commands reach the control plane, for steps that run there after the bootstrap. */
+  readonly controlPlaneConnection: command.types.input.remote.ConnectionArgs;
 
   constructor(name: string, args: BootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
     super("podnet:aws:KubeadmBootstrap", name, {}, opts);
@@ -107,6 +109,8 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
     const sealPrivateKey = pulumi.secret(this.sealKey.privateKeyPem);
 
     const connection = (node: ClusterNode) => connectionTo(node, args.sshPrivateKeyPem);
+
+    this.controlPlaneConnection = connection(controlPlane);
 
     // Readiness and the conflist, on every node.
     const context: StepContext = { name, args, controlPlane, connection, sealPublicKey, sealPrivateKey };

@@ -10,6 +10,7 @@ import { Network } from "./network";
 import { type ClusterNode, Machines, SSH_USER } from "./nodes";
 import { PodRoutes } from "./podRoutes";
 import { checkArchitecture, checkFixedSettings, fixedSettingsOf, type FixedSettings } from "./preflight";
+import { ConnectivityCheck, type ConnectivityOutput } from "./verify";
 
 /** One row of the `nodes` stack output: a node as a user looks it up. */
 export interface NodeRow {
@@ -50,6 +51,7 @@ export class Cluster extends pulumi.ComponentResource {
   readonly machines: Machines;
   readonly podRoutes: PodRoutes;
   readonly bootstrap: KubeadmBootstrap;
+  readonly check: ConnectivityCheck;
   readonly availabilityZone: pulumi.Output<string>;
   /** The settings a running cluster cannot change, checked against the last update's (preflight.ts). */
   readonly networkSettings: pulumi.Output<FixedSettings>;
@@ -60,6 +62,7 @@ export class Cluster extends pulumi.ComponentResource {
   readonly kubeconfig: pulumi.Output<string>;
   readonly sshPrivateKey: pulumi.Output<string>;
   readonly usage: pulumi.Output<string>;
+  readonly connectivity: pulumi.Output<ConnectivityOutput>;
 
   constructor(name: string, config: ClusterConfig, opts?: pulumi.ComponentResourceOptions) {
     super("podnet:aws:Cluster", name, {}, opts);
@@ -115,17 +118,27 @@ export class Cluster extends pulumi.ComponentResource {
       dependsOn: [...this.podRoutes.routes, ...this.network.rules],
     }, childOpts);
 
+    // The last step: the lab's checks on this cluster, once every node is Ready.
+    this.check = new ConnectivityCheck(`${name}`, {
+      connection: this.bootstrap.controlPlaneConnection,
+      nodes: this.machines.nodes,
+      ready: [this.bootstrap.init, ...this.bootstrap.workers.map((w) => w.register)],
+      mode: config.verify,
+    }, childOpts);
+
     this.controlPlanePublicIp = this.machines.controlPlaneEip.publicIp;
     this.nodeTable = nodeTableOf(this.machines.nodes);
     this.kubeconfig = this.bootstrap.kubeconfig;
     this.sshPrivateKey = this.machines.sshPrivateKeyPem;
     this.usage = this.controlPlanePublicIp.apply((ip) => usageText(stack, ip));
+    this.connectivity = this.check.connectivity;
     this.registerOutputs({
       controlPlanePublicIp: this.controlPlanePublicIp,
       nodes: this.nodeTable,
       kubeconfig: this.kubeconfig,
       sshPrivateKey: this.sshPrivateKey,
       usage: this.usage,
+      connectivity: this.connectivity,
       networkSettings: this.networkSettings,
     });
   }

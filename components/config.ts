@@ -12,6 +12,10 @@ import { NETWORK_DEFAULTS } from "../model/defaults";
 
 export const CONFIG_NAMESPACE = "podnet";
 
+/** podnet:verify: fail (a failed check fails the update), report (keep the cluster, only report), off. */
+export type VerifyMode = "fail" | "report" | "off";
+export const VERIFY_MODES: readonly VerifyMode[] = ["fail", "report", "off"];
+
 export interface ClusterConfig {
   /** AWS region every resource is created in: aws:region, else AWS_REGION / AWS_DEFAULT_REGION (components/configKeys.ts). */
   readonly region: string;
@@ -39,6 +43,8 @@ export interface ClusterConfig {
   readonly adminCidrs: readonly string[];
   /** The VPC route table's route quota: node routes plus the default route must fit. */
   readonly routeTableQuota: number;
+  /** The connectivity checks at the end of `pulumi up` (components/verify.ts): fail, report or off. */
+  readonly verify: VerifyMode;
 }
 
 /**
@@ -58,6 +64,7 @@ export const CONFIG_DEFAULTS = {
   amiOwner: "self",
   imageArch: DEFAULT_IMAGE_ARCH,
   routeTableQuota: 50,
+  verify: "fail",
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS | "adminCidrs" | "region";
@@ -184,6 +191,10 @@ export function parseConfig(source: ConfigSource, context: ConfigContext = {}): 
   checkKubernetesVersion(kubernetesVersion, problem);
   const image = checkImage(read, problem);
   const adminCidrs = parseAdminCidrs(source("adminCidrs"), (message, fix) => problem("adminCidrs", message, fix));
+  const verify = read.text("verify");
+  if (!(VERIFY_MODES as readonly string[]).includes(verify)) {
+    problem("verify", `"${verify}" must be fail (a failed connectivity check fails pulumi up), report (only report it) or off`, setCommand("verify", "report"));
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -202,6 +213,7 @@ export function parseConfig(source: ConfigSource, context: ConfigContext = {}): 
     ...image,
     adminCidrs,
     routeTableQuota,
+    verify: verify as VerifyMode,
   };
 }
 

@@ -31,6 +31,7 @@ locals {
     "PODNET_APT_HELPER=${local.apt_helper_upload}",
     "PODNET_BOOT_ID_BEFORE_REBOOT=${local.boot_id_before_reboot}",
     "IMAGE_NAME=${local.ami_name}",
+    "AGNHOST_IMAGE=${var.agnhost_image}",
   ]
   # sha256(file()) rather than filesha256() so that packer 1.6.6 can validate the template
   # too; esbuild writes ASCII, which file() reads unchanged. The install script checks the
