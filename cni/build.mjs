@@ -2,9 +2,9 @@
 // cni/main.ts and what it imports, run by the pinned Bun through the shebang of
 // cni/runtime.ts (package.json optionalDependencies; packer/scripts/50-bun.sh on nodes).
 import { build } from "esbuild";
-import { chmodSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { makeOutputDir, writeOutput } from "./build-output.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outfile = join(root, "dist", "podnet");
@@ -15,11 +15,11 @@ const runtime = await build({ ...common, entryPoints: [join(root, "cni", "runtim
 const { SHEBANG, SHEBANG_MAX } = await import(`data:text/javascript;base64,${Buffer.from(runtime.outputFiles[0].text).toString("base64")}`);
 if (SHEBANG.length > SHEBANG_MAX) throw new Error(`the shebang is ${SHEBANG.length} bytes; Linux reads ${SHEBANG_MAX}`);
 
-mkdirSync(dirname(outfile), { recursive: true });
-await build({
+const bundle = await build({
   ...common,
   entryPoints: [join(root, "cni", "main.ts")],
   outfile,
+  write: false,
   target: "node20",
   format: "cjs",
   // Smaller to parse at every call; identifiers stay readable in stack traces.
@@ -30,5 +30,11 @@ await build({
   external: ["bun:*"],
   banner: { js: SHEBANG },
 });
-chmodSync(outfile, 0o755);
+makeOutputDir(dirname(outfile), root);
+try {
+  writeOutput(outfile, bundle.outputFiles[0].contents, 0o755, root);
+} catch (e) {
+  console.error(`build: ${e.message}`);
+  process.exit(1);
+}
 console.log(`built ${outfile}`);

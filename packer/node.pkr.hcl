@@ -39,6 +39,7 @@ locals {
     "BUN_INTEGRITY_X64=${var.bun_integrity["bun-linux-x64"]}",
     "BUN_INTEGRITY_X64_BASELINE=${var.bun_integrity["bun-linux-x64-baseline"]}",
     "BUN_INTEGRITY_AARCH64=${var.bun_integrity["bun-linux-aarch64"]}",
+    "AGNHOST_IMAGE=${var.agnhost_image}",
   ]
   # sha256(file()) rather than filesha256() so that packer 1.6.6 can validate the template
   # too; esbuild writes ASCII, which file() reads unchanged. The install script checks the

@@ -60,6 +60,17 @@ variable "ssh_source_cidrs" {
   description = "CIDRs the build instance's temporary security group admits SSH from; empty means only this machine's public IP, as https://checkip.amazonaws.com reports it (set it when a NAT changes that address between connections)."
 }
 
+variable "agnhost_image" {
+  type        = string
+  default     = "registry.k8s.io/e2e-test-images/agnhost:2.53"
+  description = "The image the connectivity checks run (verify/manifests.ts AGNHOST_IMAGE, which must be the same), pre-pulled so no registry is on their critical path."
+
+  validation {
+    condition     = regex_replace(var.agnhost_image, "^[a-z0-9.-]+(/[a-z0-9._-]+)+:[0-9]+[.][0-9]+$", "") == ""
+    error_message = "The agnhost_image variable must be a pinned image such as registry.k8s.io/e2e-test-images/agnhost:2.53."
+  }
+}
+
 variable "bun_version" {
   type        = string
   default     = "1.4.5"

@@ -32,6 +32,7 @@ import {
 } from "../components/image";
 import { NODE_RUNTIME_DIR } from "../cni/runtime";
 import { bunBinDir, bunPackage, pinnedBunVersion } from "../lab/bun";
+import { AGNHOST_IMAGE } from "../verify/manifests";
 
 const repo = resolve(__dirname, "..");
 const packerDir = join(repo, "packer");
@@ -427,5 +428,32 @@ describe("node image (packer/)", function () {
     assert.equal(ok.status, 0, output(ok));
     assert.equal(statSync(join(bunDir, "bun")).mode & 0o777, 0o755);
     assert.match(ok.stdout, new RegExp(`bun: ${pkg} ${version.replace(/\./g, "\\.")} in `));
+  });
+
+  it("pre-pulls the connectivity checks' agnhost image, pinned as a variable equal to verify/manifests.ts", function () {
+    const values = inspect();
+    assert.equal(values.get("var.agnhost_image"), AGNHOST_IMAGE);
+    const template = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
+    assert.ok(template.includes('"AGNHOST_IMAGE=${var.agnhost_image}"'), "the shell provisioner passes AGNHOST_IMAGE");
+    for (const bad of ["registry.k8s.io/e2e-test-images/agnhost:latest", "registry.k8s.io/e2e-test-images/agnhost"]) {
+      const r = packer(["validate", "-var", `agnhost_image=${bad}`, copy]);
+      assert.notEqual(r.status, 0, `packer validate accepted agnhost_image=${bad}`);
+      assert.match(output(r), /must be a pinned image/);
+    }
+
+    // The script under bash with stub kubeadm and crictl: it pulls the image, then insists it is there.
+    const bin = join(work, "prepull-bin");
+    mkdirSync(bin, { recursive: true });
+    const pulled = join(work, "pulled");
+    writeFileSync(join(bin, "kubeadm"), '#!/bin/sh\ncase "$*" in\n  "version -o short") echo v1.35.1 ;;\n  "config images list"*) echo registry.k8s.io/pause:3.10 ;;\nesac\n', { mode: 0o755 });
+    writeFileSync(join(bin, "crictl"), `#!/bin/sh\ncase "$1" in\n  pull) echo "$2" >>${pulled} ;;\n  inspecti) grep -qxF "$2" ${pulled} 2>/dev/null || [ "$2" = registry.k8s.io/pause:3.10 ] ;;\nesac\n`, { mode: 0o755 });
+    const prepull = (extra: NodeJS.ProcessEnv) => run("bash", [join(scriptsDir, "70-prepull-images.sh")], { ...process.env, PATH: `${bin}:${process.env.PATH}`, ...extra });
+    const ok = prepull({ AGNHOST_IMAGE });
+    assert.equal(ok.status, 0, output(ok));
+    assert.equal(readFileSync(pulled, "utf8"), `${AGNHOST_IMAGE}\n`);
+    assert.match(ok.stdout, /prepull-images: 2 images for v1\.35\.1/);
+    const unset = prepull({ AGNHOST_IMAGE: "" });
+    assert.notEqual(unset.status, 0);
+    assert.match(unset.stderr, /AGNHOST_IMAGE is not set/);
   });
 });
