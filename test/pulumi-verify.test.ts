@@ -47,7 +47,7 @@ describe("pulumi stack: the connectivity check", () => {
   it("re-runs when the node set changes: every instance is a trigger, the public IPs are the expectation", async () => {
     const instances = built.byType(INSTANCE).map((i) => `i-${i.name}`);
     assert.deepEqual([...verify().inputs.triggers].sort(), instances.sort());
-    for (const n of await valueOf(built.cluster.nodes)) {
+    for (const n of await valueOf(built.cluster.nodeTable)) {
       assert.ok(verify().inputs.create.includes(` --public-ip ${n.name}=${n.publicIp}`), `${n.name}'s public IP (the EIP for the control plane)`);
     }
 
