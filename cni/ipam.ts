@@ -18,7 +18,7 @@
 // directories must be real directories, files are opened with O_NOFOLLOW|O_NONBLOCK
 // (cni/safefs.ts), and entries that are not regular files are skipped and reported
 // (`warnings`), so stray state never blocks a DEL.
-import { type Dirent, Stats, closeSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { type Dirent, Stats, closeSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeSync } from "./fs";
 import { join } from "node:path";
 import { Attachment } from "./config";
 import { CniError, ErrorCode } from "./errors";

@@ -3,7 +3,7 @@
 // (from the node with `peer ... netns`, or from the pod itself with the node end sent to
 // the node), so its name (eth0) never exists on the node, and many ADDs at once cannot
 // collide on it.
-import { readlinkSync, writeFileSync } from "node:fs";
+import { readlinkSync, writeFileSync } from "./fs";
 import { basename } from "node:path";
 import { CniError, ErrorCode } from "./errors";
 import { ip, ipBatch, isNotFound } from "./exec";

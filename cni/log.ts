@@ -3,7 +3,7 @@
 // (group-writable is tolerated, as Ubuntu's /var/log is root:syslog 0775) and the file is
 // opened without following links or waiting on a FIFO, and only as a regular file with
 // one name.
-import { closeSync, constants, mkdirSync, writeSync } from "node:fs";
+import { closeSync, constants, mkdirSync, writeSync } from "./fs";
 import { dirname } from "node:path";
 import { openRegularForWrite } from "./safefs";
 import { Untrusted, untrustedPath } from "./trust";

@@ -1,5 +1,5 @@
 // Entry point of dist/podnet (installed as /opt/cni/bin/podnet): one CNI call per process.
-import { readFileSync, writeSync } from "node:fs";
+import { readFileSync, writeSync } from "./fs";
 import { execStats } from "./exec";
 import { appendLog } from "./log";
 import { invoke } from "./plugin";

@@ -8,7 +8,7 @@
 // with one iptables-save and changes nothing when they are right. Rules flushed by hand
 // come back on the first ADD after the window, or on the next ADD once a CHECK has seen
 // them missing. Repairs run under flock(1) so ADDs racing at boot never duplicate a jump.
-import { readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync, mkdirSync } from "./fs";
 import { CniError, ErrorCode } from "./errors";
 import { run } from "./exec";
 import { Cidr, formatCidr } from "./ipv4";

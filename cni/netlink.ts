@@ -3,6 +3,7 @@
 // and DEL deletes the node end the same way. Without Bun (or when libc cannot be loaded)
 // `netlink()` is undefined and cni/links.ts runs `ip` as before.
 import { CniError, ErrorCode } from "./errors";
+import { type Libc, cstr, loadLibc } from "./libc";
 import {
   CHANGE,
   CREATE,
@@ -33,16 +34,6 @@ const CLONE_NEWNET = 0x40000000;
 export const ENODEV = 19;
 export const EEXIST = 17;
 
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  send(fd: number, buf: Uint8Array, len: number, flags: number): number;
-  recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
-  open(path: Uint8Array, flags: number): number;
-  setns(fd: number, nstype: number): number;
-  close(fd: number): number;
-  errno(): number;
-}
-
 const ERRNO_NAMES: Record<number, string> = {
   1: "Operation not permitted",
   2: "No such file or directory",
@@ -63,33 +54,6 @@ export class NetlinkError extends Error {
   ) {
     super(`${what}: ${errnoText(errno)}`);
   }
-}
-
-let libc: Libc | undefined | null = null;
-
-/** libc through bun:ffi, loaded once; undefined without Bun. */
-function loadLibc(): Libc | undefined {
-  if (libc !== null) return libc;
-  libc = undefined;
-  if (!(process.versions as Record<string, string | undefined>).bun) return undefined;
-  try {
-    // A plain require: esbuild leaves bun:* to the runtime (cni/build.mjs).
-    const ffi = require("bun:ffi");
-    const lib = ffi.dlopen("libc.so.6", {
-      socket: { args: ["i32", "i32", "i32"], returns: "i32" },
-      send: { args: ["i32", "ptr", "u64", "i32"], returns: "i32" },
-      recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i32" },
-      open: { args: ["ptr", "i32"], returns: "i32" },
-      setns: { args: ["i32", "i32"], returns: "i32" },
-      close: { args: ["i32"], returns: "i32" },
-      __errno_location: { args: [], returns: "ptr" },
-    });
-    const s = lib.symbols;
-    libc = { ...s, errno: () => ffi.read.i32(s.__errno_location(), 0) } as Libc;
-  } catch {
-    libc = undefined;
-  }
-  return libc;
 }
 
 /** A NETLINK_ROUTE socket in the namespace this thread was in when it was opened. */
@@ -129,9 +93,9 @@ class RouteSocket {
 
 /** Opens a route socket inside the namespace at `path`, leaving this thread where it was. */
 function socketIn(c: Libc, path: string): RouteSocket | undefined {
-  const target = c.open(new TextEncoder().encode(`${path}\0`), O_RDONLY_CLOEXEC);
+  const target = c.open(cstr(path), O_RDONLY_CLOEXEC, 0);
   if (target < 0) return undefined;
-  const home = c.open(new TextEncoder().encode("/proc/thread-self/ns/net\0"), O_RDONLY_CLOEXEC);
+  const home = c.open(cstr("/proc/thread-self/ns/net"), O_RDONLY_CLOEXEC, 0);
   try {
     if (home < 0 || c.setns(target, CLONE_NEWNET) !== 0) return undefined;
     const sock = RouteSocket.open(c);
@@ -166,7 +130,7 @@ export function createPodVeth(spec: PodVethSpec): "made" | "refused" | "unavaila
   const node = RouteSocket.open(c);
   if (!node) return "unavailable";
   let pod: RouteSocket | undefined;
-  const podFd = c.open(new TextEncoder().encode(`${spec.netns}\0`), O_RDONLY_CLOEXEC);
+  const podFd = c.open(cstr(spec.netns), O_RDONLY_CLOEXEC, 0);
   try {
     pod = podFd < 0 ? undefined : socketIn(c, spec.netns);
     if (!pod) return "unavailable";

@@ -10,7 +10,7 @@
 // Sysfs shows the devices of the namespace it was mounted in, which is the plugin's own on
 // a node, but not when a caller enters only the network namespace (nsenter --net). The
 // namespace's inode in the alias makes that case read as "not verified": the full path.
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "./fs";
 import { fnv1a64 } from "./hash";
 
 export const NODE_RECHECK_SECONDS = 30;

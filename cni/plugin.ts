@@ -1,5 +1,5 @@
 // The CNI verbs, one small function each, and the dispatcher main.ts calls.
-import { Stats, accessSync, constants, statSync } from "node:fs";
+import { Stats, accessSync, constants, statSync } from "./fs";
 import { delimiter, isAbsolute, join } from "node:path";
 import {
   Environment,

@@ -1,7 +1,7 @@
 // Files root reads and writes in its state directories, opened so that no entry can turn
 // the call against it: never through a symbolic link (O_NOFOLLOW), never waiting on a
 // FIFO (O_NONBLOCK), and used only when fstat(2) says it is a regular file.
-import { Stats, closeSync, constants, fstatSync, lstatSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { Stats, closeSync, constants, fstatSync, lstatSync, openSync, readSync, unlinkSync, writeSync } from "./fs";
 
 const SAFE = constants.O_NOFOLLOW | constants.O_NONBLOCK;
 /** State files hold a few dozen bytes; anything this large is not one. */

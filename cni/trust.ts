@@ -6,7 +6,7 @@
 // is tolerated only with the sticky bit (/tmp): then nobody else can rename or remove
 // root's entries in it. A symlink on the way must be root's too, and its target is
 // checked the same way.
-import { Stats, lstatSync, realpathSync } from "node:fs";
+import { Stats, lstatSync, realpathSync } from "./fs";
 import { dirname, resolve } from "node:path";
 
 export interface TrustOptions {
