@@ -1,6 +1,6 @@
 // Parsing and validation of what the runtime hands the plugin: the CNI_* environment and
 // the network configuration on stdin. Every refusal names the field and the fix.
-import { isAbsolute } from "node:path";
+import { isAbsolute } from "./path";
 import { CniError, ErrorCode } from "./errors";
 import { Cidr, cidrContains, cidrSize, formatCidr, tryParseCidr } from "./ipv4";
 import {

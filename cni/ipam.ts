@@ -19,7 +19,7 @@
 // (cni/safefs.ts), and entries that are not regular files are skipped and reported
 // (`warnings`), so stray state never blocks a DEL.
 import { type Dirent, Stats, closeSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeSync } from "./fs";
-import { join } from "node:path";
+import { join } from "./path";
 import { Attachment } from "./config";
 import { CniError, ErrorCode } from "./errors";
 import { fnv1a64 } from "./hash";

@@ -4,7 +4,7 @@
 // the node), so its name (eth0) never exists on the node, and many ADDs at once cannot
 // collide on it.
 import { readlinkSync, writeFileSync } from "./fs";
-import { basename } from "node:path";
+import { basename } from "./path";
 import { CniError, ErrorCode } from "./errors";
 import { ip, ipBatch, isNotFound } from "./exec";
 import { fnv1a64 } from "./hash";

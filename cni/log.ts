@@ -4,7 +4,7 @@
 // opened without following links or waiting on a FIFO, and only as a regular file with
 // one name.
 import { closeSync, constants, mkdirSync, writeSync } from "./fs";
-import { dirname } from "node:path";
+import { dirname } from "./path";
 import { openRegularForWrite } from "./safefs";
 import { Untrusted, untrustedPath } from "./trust";
 

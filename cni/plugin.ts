@@ -1,6 +1,6 @@
 // The CNI verbs, one small function each, and the dispatcher main.ts calls.
 import { Stats, accessSync, constants, statSync } from "./fs";
-import { delimiter, isAbsolute, join } from "node:path";
+import { delimiter, isAbsolute, join } from "./path";
 import {
   Environment,
   GC_ATTACHMENT_KEYS,

@@ -7,7 +7,7 @@
 // root's entries in it. A symlink on the way must be root's too, and its target is
 // checked the same way.
 import { Stats, lstatSync, realpathSync } from "./fs";
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "./path";
 
 export interface TrustOptions {
   /**
