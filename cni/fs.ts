@@ -25,20 +25,43 @@ const O = {
   X_OK: 1,
 };
 
-/** errno names, the same on x86_64 and arm64, for the `code` callers test. */
-const CODES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 4: "EINTR", 5: "EIO", 6: "ENXIO", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",
-  13: "EACCES", 16: "EBUSY", 17: "EEXIST", 18: "EXDEV", 19: "ENODEV", 20: "ENOTDIR", 21: "EISDIR",
-  22: "EINVAL", 23: "ENFILE", 24: "EMFILE", 26: "ETXTBSY", 27: "EFBIG", 28: "ENOSPC", 30: "EROFS",
-  31: "EMLINK", 36: "ENAMETOOLONG", 39: "ENOTEMPTY", 40: "ELOOP", 95: "EOPNOTSUPP", 122: "EDQUOT",
+/** errno: [code, message] as node:fs (libuv) words them; the numbers are the same on x86_64 and arm64. */
+const ERRORS: Record<number, [string, string]> = {
+  1: ["EPERM", "operation not permitted"],
+  2: ["ENOENT", "no such file or directory"],
+  4: ["EINTR", "interrupted system call"],
+  5: ["EIO", "i/o error"],
+  6: ["ENXIO", "no such device or address"],
+  9: ["EBADF", "bad file descriptor"],
+  11: ["EAGAIN", "resource temporarily unavailable"],
+  12: ["ENOMEM", "not enough memory"],
+  13: ["EACCES", "permission denied"],
+  16: ["EBUSY", "resource busy or locked"],
+  17: ["EEXIST", "file already exists"],
+  18: ["EXDEV", "cross-device link not permitted"],
+  19: ["ENODEV", "no such device"],
+  20: ["ENOTDIR", "not a directory"],
+  21: ["EISDIR", "illegal operation on a directory"],
+  22: ["EINVAL", "invalid argument"],
+  23: ["ENFILE", "file table overflow"],
+  24: ["EMFILE", "too many open files"],
+  26: ["ETXTBSY", "text file is busy"],
+  27: ["EFBIG", "file too large"],
+  28: ["ENOSPC", "no space left on device"],
+  30: ["EROFS", "read-only file system"],
+  31: ["EMLINK", "too many links"],
+  36: ["ENAMETOOLONG", "name too long"],
+  39: ["ENOTEMPTY", "directory not empty"],
+  40: ["ELOOP", "too many symbolic links encountered"],
+  122: ["EDQUOT", "disk quota exceeded"],
 };
 
-/** An error shaped like node:fs's: code, errno, syscall, path and Node's message. */
-function fail(l: Libc, syscall: string, path?: string, errno = l.errno()): never {
-  const code = CODES[errno] ?? `E${errno}`;
-  const text = l.cstring(l.strerror(errno)).toLowerCase();
-  const e = new Error(`${code}: ${text}, ${syscall}${path === undefined ? "" : ` '${path}'`}`) as NodeJS.ErrnoException;
-  Object.assign(e, { errno: -errno, code, syscall, ...(path === undefined ? {} : { path }) });
+/** An error shaped like node:fs's: code, errno, syscall, path (and dest) and its message. */
+function fail(l: Libc, syscall: string, path?: string, errno = l.errno(), dest?: string): never {
+  const [code, text] = ERRORS[errno] ?? [`E${errno}`, l.cstring(l.strerror(errno)).toLowerCase()];
+  const where = path === undefined ? "" : ` '${path}'${dest === undefined ? "" : ` -> '${dest}'`}`;
+  const e = new Error(`${code}: ${text}, ${syscall}${where}`) as NodeJS.ErrnoException;
+  Object.assign(e, { errno: -errno, code, syscall, ...(path === undefined ? {} : { path }), ...(dest === undefined ? {} : { dest }) });
   throw e;
 }
 
@@ -89,7 +112,7 @@ function statx(l: Libc, syscall: string, dirfd: number, path: string, flags: num
   const buf = new Uint8Array(256);
   if (l.statx(dirfd, cstr(path), flags, STATX_BASIC_STATS, buf) === 0) return new Stat(buf);
   const errno = l.errno();
-  if (missingOk && (errno === 2 || errno === 20)) return undefined;
+  if (missingOk && errno === 2) return undefined;
   return fail(l, syscall, dirfd === AT_FDCWD ? path : undefined, errno);
 }
 
@@ -126,11 +149,12 @@ function libcFs(l: Libc) {
   const check = (syscall: string, path: string, rc: number): void => {
     if (rc !== 0) fail(l, syscall, path);
   };
-  const mkdirOne = (path: string, mode: number): boolean => {
-    if (l.mkdir(cstr(path), mode) === 0) return true;
+  /** One level of mkdir -p: a directory already there is fine; a file fails at the next level (ENOTDIR), or here as `given` when last. */
+  const mkdirOne = (path: string, mode: number, given?: string): void => {
+    if (l.mkdir(cstr(path), mode) === 0) return;
     const errno = l.errno();
-    if (errno === 17 && statx(l, "mkdir", AT_FDCWD, path, 0)?.isDirectory()) return false;
-    return fail(l, "mkdir", path, errno);
+    if (errno === 17 && (given === undefined || statx(l, "mkdir", AT_FDCWD, path, 0)?.isDirectory())) return;
+    fail(l, "mkdir", given ?? path, errno);
   };
   const realpathSync = (path: string): string => {
     const p = l.realpath(cstr(path), null);
@@ -179,7 +203,9 @@ function libcFs(l: Libc) {
         closeSync(fd);
       }
     },
-    linkSync: (from: string, to: string) => check("link", from, l.link(cstr(from), cstr(to))),
+    linkSync: (from: string, to: string): void => {
+      if (l.link(cstr(from), cstr(to)) !== 0) fail(l, "link", from, l.errno(), to);
+    },
     unlinkSync: (path: string) => check("unlink", path, l.unlink(cstr(path))),
     accessSync: (path: string, mode = O.F_OK) => check("access", path, l.access(cstr(path), mode)),
     mkdirSync: (path: string, options?: { recursive?: boolean; mode?: number }): void => {
@@ -188,10 +214,10 @@ function libcFs(l: Libc) {
         check("mkdir", path, l.mkdir(cstr(path), mode));
         return;
       }
-      const parts = path.split("/");
+      const parts = path.replace(/\/+$/, "").split("/");
       for (let i = 2; i <= parts.length; i++) {
         const dir = parts.slice(0, i).join("/");
-        if (dir) mkdirOne(dir, mode);
+        if (dir) mkdirOne(dir, mode, i === parts.length ? path : undefined);
       }
     },
     readlinkSync: (path: string): string => {
