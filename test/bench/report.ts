@@ -279,7 +279,8 @@ function profileTable(title: string, p: Profile): string[] {
     ...p.steps.map((st, i) => row([`child ${i + 1}: \`${st.command}\``, ms(st.ms), ""])),
     row(["time with any child running", ms(p.childrenMs), ""]),
     row(["verb time with no child running (JS, fs, netlink)", ms(p.jsOnlyMs), ""]),
-    row([`of which synchronous fs calls (${p.fsCount}: IPAM files, sysfs, log)`, ms(p.fsMs), ""]),
+    // Under Bun the plugin's file calls are libc through bun:ffi (cni/fs.ts), which the hook does not see.
+    ...(p.fsCount > 0 ? [row([`of which node:fs calls (${p.fsCount}: IPAM files, sysfs, log)`, ms(p.fsMs), ""])] : []),
     row(["tail (log line, exit)", ms(p.tailMs), ""]),
     row(["process start to the exit event", ms(p.totalMs), ms(p.floorTotalMs)]),
     row(["wall time seen by the caller (exec to reaped)", ms(p.wallMs), ms(p.floorWallMs)]),
