@@ -34,6 +34,9 @@ export interface ClusterPlanInput {
   readonly workerCount: number;
 }
 
+/** The node pod subnets' prefix lengths podnet plans: /16 (65533 pods a node) to /28 (13). */
+export const NODE_MASK_SIZE_RANGE = { min: 16, max: 28 } as const;
+
 export const CONTROL_PLANE_NAME = "control-plane";
 
 export function workerName(ordinal: number): string {
@@ -46,8 +49,9 @@ export function planProblems(input: ClusterPlanInput): string[] {
   const cluster = tryParseCidr(input.clusterCidr);
   if (!cluster.ok) problems.push(`clusterCidr: ${cluster.reason}`);
   const mask = input.nodeMaskSize;
-  if (!Number.isInteger(mask) || mask < 16 || mask > 28) {
-    problems.push(`nodeMaskSize: ${mask} must be a whole number from 16 to 28 (24 gives each node 253 pods)`);
+  const { min, max } = NODE_MASK_SIZE_RANGE;
+  if (!Number.isInteger(mask) || mask < min || mask > max) {
+    problems.push(`nodeMaskSize: ${mask} must be a whole number from ${min} to ${max} (24 gives each node 253 pods)`);
   }
   const workers = input.workerCount;
   if (!Number.isInteger(workers) || workers < 0) {
