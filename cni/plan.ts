@@ -26,7 +26,7 @@ export interface NodePlan {
 }
 
 export interface ClusterPlanInput {
-  /** The cluster (pod) CIDR, e.g. 10.244.0.0/16: the labs' "network". */
+  /** The cluster (pod) CIDR, e.g. 10.244.0.0/16. */
   readonly clusterCidr: string;
   /** Prefix length of each node's pod subnet, e.g. 24. */
   readonly nodeMaskSize: number;
