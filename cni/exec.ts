@@ -1,10 +1,12 @@
 // Running the node's own tools. Each call is one process: netlink work is batched into a
 // single `ip -batch` per namespace, so an ADD costs a handful of execs.
-import { spawnSync } from "node:child_process";
+import type * as ChildProcess from "node:child_process";
 import { CniError, ErrorCode } from "./errors";
 
 // Runtimes call plugins with their own environment, which may lack the sbin directories.
-export const TOOL_PATH = [process.env.PATH ?? "", "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
+// Empty entries (an unset PATH arrives as "/opt/podnet/bin:" from the shebang) would mean
+// the current directory: dropped.
+export const TOOL_PATH = [...(process.env.PATH ?? "").split(":"), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
   .filter(Boolean)
   .join(":");
 
@@ -21,6 +23,9 @@ export const execStats = { count: 0, ms: 0 };
 export function run(command: string, args: string[], input?: string): RunResult {
   const started = process.hrtime.bigint();
   execStats.count += 1;
+  // Loaded on first use: a call whose links all go through netlink starts no process, and
+  // loading child_process costs Bun about a millisecond of every start.
+  const { spawnSync } = require("node:child_process") as typeof ChildProcess;
   const out = spawnSync(command, args, {
     input,
     encoding: "utf8",

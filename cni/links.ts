@@ -9,6 +9,7 @@ import { CniError, ErrorCode } from "./errors";
 import { ip, ipBatch, isNotFound } from "./exec";
 import { fnv1a64 } from "./hash";
 import { Cidr, formatCidr, formatIPv4, gatewayOf, macForIp, parseIPv4 } from "./ipv4";
+import { NetlinkError, createPodVeth, deleteLink } from "./netlink";
 
 export interface BridgeSpec {
   name: string;
@@ -194,22 +195,47 @@ function conflictOr(error: unknown, bridge: BridgeSpec): unknown {
 }
 
 /**
- * The one-process ADD (cni/nodestate.ts), for a node checked recently: `ip` inside the pod
- * creates the pair, sends the node end to this process's namespace, plugged into the
- * bridge by its ifindex and up, and configures the pod end; hairpin is set through sysfs.
- * Returns undefined, leaving nothing behind, when the pair could not be made this way or
- * its node end is not on the bridge (replaced since sysfs was read): the caller then takes
- * the full path, which also reports any real error.
+ * The one-process ADD (cni/nodestate.ts), for a node checked recently: the pair is made
+ * with its node end plugged into the bridge by ifindex and up, and the pod end configured,
+ * over netlink from this process (cni/netlink.ts), or where that is unavailable by `ip`
+ * inside the pod; hairpin is set through sysfs. Returns undefined, leaving nothing
+ * behind, when the pair could not be made this way or its node end is not on the bridge
+ * (replaced since sysfs was read): the caller then takes the full path, which also
+ * reports any real error.
  */
 export function createAttachmentFromPod(spec: AttachmentSpec, bridgeIfindex: number): { podMac: string; hostMac: string } | undefined {
   const podMac = macForIp(spec.podIp);
   const hostMac = hostVethMac(spec.podIp);
+  const made = createPodVeth({
+    name: spec.hostIfname,
+    mac: hostMac,
+    mtu: spec.mtu,
+    master: bridgeIfindex,
+    peerName: spec.ifname,
+    peerMac: podMac,
+    netns: spec.netns,
+    podIp: spec.podIp,
+    prefix: spec.subnet.prefix,
+    gateway: gatewayOf(spec.subnet),
+  });
+  if (made === "refused") return undefined;
+  if (made === "unavailable" && !createPodVethWithIp(spec, bridgeIfindex, hostMac, podMac)) return undefined;
+  if (sysfsMaster(spec.hostIfname) !== spec.bridge) {
+    deleteHostVeth(spec.hostIfname);
+    return undefined;
+  }
+  if (spec.hairpin) setHairpin(spec.hostIfname);
+  return { podMac, hostMac };
+}
+
+/** createAttachmentFromPod's pair and pod set-up by one `ip -batch` in the pod; false when the pair could not be made. */
+function createPodVethWithIp(spec: AttachmentSpec, bridgeIfindex: number, hostMac: string, podMac: string): boolean {
   const mtu = String(spec.mtu);
   const commands = [
     // netns as a path: a bare PID could also name a namespace under /run/netns. The kernel
     // looks the master's ifindex up in the node's namespace; ip takes "if<N>" as N unless
     // the pod has a device of that very name (a fresh pod namespace has none), and the
-    // master check below catches any other outcome.
+    // caller's master check catches any other outcome.
     `link add ${spec.hostIfname} address ${hostMac} mtu ${mtu} netns /proc/${process.pid}/ns/net master if${bridgeIfindex} up ` +
       `type veth peer name ${spec.ifname} address ${podMac} mtu ${mtu}`,
     "link set lo up",
@@ -221,15 +247,10 @@ export function createAttachmentFromPod(spec: AttachmentSpec, bridgeIfindex: num
     ipBatch(commands, spec.netns);
   } catch (error) {
     // A failed link add made nothing (the kernel creates the pair whole or not at all).
-    if (error instanceof CniError && error.failedCommand === `"ip ${commands[0]}"`) return undefined;
+    if (error instanceof CniError && error.failedCommand === `"ip ${commands[0]}"`) return false;
     throw error;
   }
-  if (sysfsMaster(spec.hostIfname) !== spec.bridge) {
-    deleteHostVeth(spec.hostIfname);
-    return undefined;
-  }
-  if (spec.hairpin) setHairpin(spec.hostIfname);
-  return { podMac, hostMac };
+  return true;
 }
 
 /** The bridge a node-side link is plugged into, as sysfs shows it. */
@@ -262,6 +283,13 @@ export function setBridgeAlias(bridge: string, alias: string): void {
 
 /** Removes the veth pair (deleting the node end takes the pod end with it). Idempotent. */
 export function deleteHostVeth(hostIfname: string): boolean {
+  try {
+    const deleted = deleteLink(hostIfname);
+    if (deleted !== undefined) return deleted;
+  } catch (error) {
+    if (error instanceof NetlinkError) throw new CniError(ErrorCode.NetworkSetupFailed, `cannot delete ${hostIfname}: ${error.message}`);
+    throw error;
+  }
   const res = ip(["link", "del", hostIfname]);
   if (res.status === 0) return true;
   if (isNotFound(res.stderr)) return false;

@@ -20,12 +20,14 @@ export interface LogEntry {
   result: "ok" | "error";
   code?: number;
   msg?: string;
+  /** Process start to the call's first line: the runtime's start-up and the bundle's load. */
+  loadMs?: number;
   durationMs: number;
   /** Processes the call ran (ip, iptables-save, ...) and the time spent in them. */
   execs?: number;
   execMs?: number;
-  /** Whether V8's code cache spared compiling the plugin (cni/codecache.ts). */
-  codeCache?: string;
+  /** What ran the bundle, e.g. "bun 1.4.5": shows a node runs the pinned runtime. */
+  runtime?: string;
   /** Stray entries the IPAM store skipped (not regular files), for an operator to remove. */
   warnings?: string[];
 }

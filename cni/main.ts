@@ -1,18 +1,8 @@
-// The plugin body: cni/launcher.ts compiles this bundle (with V8's code cache) and calls
-// main once per process.
+// Entry point of dist/podnet (installed as /opt/cni/bin/podnet): one CNI call per process.
 import { readFileSync, writeSync } from "node:fs";
-import type { CodeCacheState } from "./codecache";
 import { execStats } from "./exec";
 import { appendLog } from "./log";
 import { invoke } from "./plugin";
-
-export interface MainOptions {
-  codeCache: CodeCacheState;
-}
-
-export interface PluginBody {
-  main(options: MainOptions): number;
-}
 
 function readStdin(): string {
   try {
@@ -24,8 +14,16 @@ function readStdin(): string {
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
+/** The runtime the bundle runs on, for the log: "bun 1.4.5" on a node. */
+export function runtimeName(): string {
+  const bun = (process.versions as Record<string, string | undefined>).bun;
+  return bun ? `bun ${bun}` : `node ${process.versions.node}`;
+}
+
 /** Runs the call the environment and stdin describe; returns the exit code. */
-export function main(options: MainOptions): number {
+export function main(): number {
+  // performance.now() counts from the process's start: the runtime's start-up and the bundle's load.
+  const loadMs = performance.now();
   const started = process.hrtime.bigint();
   const call = invoke(process.env, readStdin());
   // writeSync, not process.stdout: creating the stdout stream costs about a millisecond.
@@ -35,11 +33,14 @@ export function main(options: MainOptions): number {
     appendLog(call.log.file, {
       time: new Date().toISOString(),
       ...call.log.entry,
+      loadMs: round(loadMs),
       durationMs: round(durationMs),
       execs: execStats.count,
       execMs: round(execStats.ms),
-      codeCache: options.codeCache,
+      runtime: runtimeName(),
     });
   }
   return call.exitCode;
 }
+
+process.exitCode = main();

@@ -62,14 +62,26 @@ function connectionTo(node: ClusterNode, privateKey: pulumi.Output<string>, limi
   return sshConnection({ host: node.publicIp, user: SSH_USER, privateKey, hostKey: node.hostPublicKey }, limits);
 }
 
-/** What every worker's steps share: the control plane, its init, the sealing key pair. */
-interface WorkerContext {
+/** What the steps share: the component's name and args, the control plane, the sealing key pair. */
+interface StepContext {
   readonly name: string;
   readonly args: BootstrapArgs;
   readonly controlPlane: ClusterNode;
-  readonly init: command.remote.Command;
+  /** How the commands reach a node: its pinned host key, the stack's SSH key, the boot-time dial. */
+  readonly connection: (node: ClusterNode) => ReturnType<typeof connectionTo>;
   readonly sealPublicKey: pulumi.Output<string>;
   readonly sealPrivateKey: pulumi.Output<string>;
+}
+
+/** A worker's steps also wait for the control plane's init. */
+interface WorkerContext extends StepContext {
+  readonly init: command.remote.Command;
+}
+
+/** The steps every node runs before it joins (or initialises) the cluster. */
+interface NodeSteps {
+  readonly wait: command.remote.Command;
+  readonly cni: command.remote.Command;
 }
 
 export class KubeadmBootstrap extends pulumi.ComponentResource {
@@ -84,6 +96,8 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
   readonly kubeconfig: pulumi.Output<string>;
   /** Resolves once every node has joined and reported Ready. */
   readonly ready: pulumi.Output<string[]>;
+  /** How the commands reach the control plane, for steps that run there after the bootstrap. */
+  readonly controlPlaneConnection: command.types.input.remote.ConnectionArgs;
 
   constructor(name: string, args: BootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
     super("podnet:aws:KubeadmBootstrap", name, {}, opts);
@@ -96,31 +110,64 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
 
     const connection = (node: ClusterNode) => connectionTo(node, args.sshPrivateKeyPem);
 
+    this.controlPlaneConnection = connection(controlPlane);
+
     // Readiness and the conflist, on every node.
-    const perNode = new Map<string, { wait: command.remote.Command; cni: command.remote.Command }>();
+    const context: StepContext = { name, args, controlPlane, connection, sealPublicKey, sealPrivateKey };
+    const perNode = new Map<string, NodeSteps>();
     for (const node of args.nodes) {
-      const wait = new command.remote.Command(`${name}-wait-${node.plan.name}`, {
-        ...COMMON,
-        connection: connection(node),
-        create: remoteScript(waitForNodeScript({ nodeName: node.plan.name, kubernetesVersion: args.kubernetesVersion })),
-        triggers: [node.instance.id],
-      }, { parent: this, dependsOn: [node.instance, ...args.dependsOn] });
-      const cni = new command.remote.Command(`${name}-cni-${node.plan.name}`, {
-        ...COMMON,
-        connection: connection(node),
-        create: remoteScript(writeConflistScript({
-          nodeName: node.plan.name,
-          conflistJson: renderConflistJson(node.plan, { clusterCidr: args.clusterCidr }),
-        })),
-        triggers: [node.instance.id],
-      }, { parent: this, dependsOn: [wait] });
-      this.waits.push(wait);
-      this.conflists.push(cni);
-      perNode.set(node.plan.name, { wait, cni });
+      const steps = this.prepareNode(node, context);
+      this.waits.push(steps.wait);
+      this.conflists.push(steps.cni);
+      perNode.set(node.plan.name, steps);
     }
 
-    const cp = perNode.get(controlPlane.plan.name)!;
-    this.init = new command.remote.Command(`${name}-init`, {
+    this.init = this.initControlPlane(perNode.get(controlPlane.plan.name)!, context);
+    this.kubeconfigCommand = this.readKubeconfig(context);
+    this.kubeconfig = pulumi.secret(
+      pulumi
+        .all([this.kubeconfigCommand.stdout, sealPrivateKey, controlPlane.publicIp])
+        .apply(([stdout, key, publicIp]) =>
+          renderKubeconfig({ name: args.kubeconfigName, publicIp, credentials: parseAdminConf(unseal(stdout, key)) }),
+        ),
+    );
+
+    const workerContext: WorkerContext = { ...context, init: this.init };
+    for (const node of args.nodes.filter((n) => n.plan.role === "worker")) {
+      this.workers.push(this.bootstrapWorker(node, perNode.get(node.plan.name)!, workerContext));
+    }
+
+    this.ready = pulumi.all([
+      this.init.stdout.apply(() => controlPlane.plan.name),
+      ...this.workers.map((w) => w.register.stdout.apply(() => w.node.plan.name)),
+    ]);
+    this.registerOutputs({ ready: this.ready });
+  }
+
+  /** A node's wait (cloud-init, the image) and then its conflist. */
+  private prepareNode(node: ClusterNode, { name, args, connection: connect }: StepContext): NodeSteps {
+    const connection = connect(node);
+    const wait = new command.remote.Command(`${name}-wait-${node.plan.name}`, {
+      ...COMMON,
+      connection,
+      create: remoteScript(waitForNodeScript({ nodeName: node.plan.name, kubernetesVersion: args.kubernetesVersion })),
+      triggers: [node.instance.id],
+    }, { parent: this, dependsOn: [node.instance, ...args.dependsOn] });
+    const cni = new command.remote.Command(`${name}-cni-${node.plan.name}`, {
+      ...COMMON,
+      connection,
+      create: remoteScript(writeConflistScript({
+        nodeName: node.plan.name,
+        conflistJson: renderConflistJson(node.plan, { clusterCidr: args.clusterCidr }),
+      })),
+      triggers: [node.instance.id],
+    }, { parent: this, dependsOn: [wait] });
+    return { wait, cni };
+  }
+
+  /** kubeadm init on the control plane, from the config rendered for its addresses. */
+  private initControlPlane({ wait, cni }: NodeSteps, { name, args, controlPlane, connection }: StepContext): command.remote.Command {
+    return new command.remote.Command(`${name}-init`, {
       ...COMMON,
       connection: connection(controlPlane),
       create: pulumi.all([controlPlane.privateIp, controlPlane.publicIp]).apply(([privateIp, publicIp]) =>
@@ -138,41 +185,25 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
         })),
       ),
       triggers: [controlPlane.instance.id],
-    }, { parent: this, dependsOn: [cp.wait, cp.cni] });
+    }, { parent: this, dependsOn: [wait, cni] });
+  }
 
-    this.kubeconfigCommand = new command.remote.Command(`${name}-kubeconfig`, {
+  /** admin.conf, read sealed once init is done. */
+  private readKubeconfig({ name, controlPlane, connection, sealPublicKey }: StepContext): command.remote.Command {
+    return new command.remote.Command(`${name}-kubeconfig`, {
       ...SEALED,
       connection: connection(controlPlane),
       create: sealPublicKey.apply((pem) => remoteScript(readKubeconfigScript({ controlPlaneName: controlPlane.plan.name, publicKeyPem: pem }))),
       triggers: [this.init.id],
     }, { parent: this, dependsOn: [this.init], additionalSecretOutputs: ["stdout"] });
-    this.kubeconfig = pulumi.secret(
-      pulumi
-        .all([this.kubeconfigCommand.stdout, sealPrivateKey, controlPlane.publicIp])
-        .apply(([stdout, key, publicIp]) =>
-          renderKubeconfig({ name: args.kubeconfigName, publicIp, credentials: parseAdminConf(unseal(stdout, key)) }),
-        ),
-    );
-
-    const context: WorkerContext = { name, args, controlPlane, init: this.init, sealPublicKey, sealPrivateKey };
-    for (const node of args.nodes.filter((n) => n.plan.role === "worker")) {
-      this.workers.push(this.bootstrapWorker(node, perNode.get(node.plan.name)!, context));
-    }
-
-    this.ready = pulumi.all([
-      this.init.stdout.apply(() => controlPlane.plan.name),
-      ...this.workers.map((w) => w.register.stdout.apply(() => w.node.plan.name)),
-    ]);
-    this.registerOutputs({ ready: this.ready });
   }
 
   /** A worker's token, join, podCIDR and Ready, and its drain when it leaves. */
   private bootstrapWorker(
     node: ClusterNode,
-    { wait, cni }: { wait: command.remote.Command; cni: command.remote.Command },
-    { name, args, controlPlane, init, sealPublicKey, sealPrivateKey }: WorkerContext,
+    { wait, cni }: NodeSteps,
+    { name, args, controlPlane, connection, init, sealPublicKey, sealPrivateKey }: WorkerContext,
   ): WorkerBootstrap {
-    const connection = (target: ClusterNode, limits?: DialLimits) => connectionTo(target, args.sshPrivateKeyPem, limits);
     // A token made for this worker, by the control plane, when this worker needs it.
     const joinToken = new command.remote.Command(`${name}-join-token-${node.plan.name}`, {
       ...SEALED,
@@ -206,7 +237,7 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
     // to drain from, reachable or not.
     const drain = new command.remote.Command(`${name}-drain-${node.plan.name}`, {
       ...COMMON,
-      connection: connection(controlPlane, DRAIN_DIAL),
+      connection: connectionTo(controlPlane, args.sshPrivateKeyPem, DRAIN_DIAL),
       delete: remoteScript(drainNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name })),
       triggers: [node.instance.id, init.id],
     }, { parent: this, dependsOn: [register], deleteBeforeReplace: true, deletedWith: controlPlane.instance });

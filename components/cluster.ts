@@ -7,10 +7,12 @@ import { planCluster, type NodePlan } from "../cni/plan";
 import { KubeadmBootstrap } from "./bootstrap";
 import { kubernetesMinorOf, planInputOf, setCommand, type ClusterConfig } from "./config";
 import { Network } from "./network";
-import { Nodes, SSH_USER } from "./nodes";
+import { type ClusterNode, Machines, SSH_USER } from "./nodes";
 import { PodRoutes } from "./podRoutes";
 import { checkArchitecture, checkFixedSettings, fixedSettingsOf, type FixedSettings } from "./preflight";
+import { ConnectivityCheck, type ConnectivityOutput } from "./verify";
 
+/** One row of the `nodes` stack output: a node as a user looks it up. */
 export interface NodeRow {
   readonly name: string;
   readonly role: NodePlan["role"];
@@ -46,19 +48,21 @@ export class Cluster extends pulumi.ComponentResource {
   readonly plan: NodePlan[];
   readonly provider: aws.Provider;
   readonly network: Network;
-  readonly machines: Nodes;
+  readonly machines: Machines;
   readonly podRoutes: PodRoutes;
   readonly bootstrap: KubeadmBootstrap;
+  readonly check: ConnectivityCheck;
   readonly availabilityZone: pulumi.Output<string>;
   /** The settings a running cluster cannot change, checked against the last update's (preflight.ts). */
   readonly networkSettings: pulumi.Output<FixedSettings>;
 
-  // Stack outputs.
+  // Stack outputs (index.ts exports each under its own name, nodeTable as `nodes`).
   readonly controlPlanePublicIp: pulumi.Output<string>;
-  readonly nodes: pulumi.Output<NodeRow[]>;
+  readonly nodeTable: pulumi.Output<NodeRow[]>;
   readonly kubeconfig: pulumi.Output<string>;
   readonly sshPrivateKey: pulumi.Output<string>;
   readonly usage: pulumi.Output<string>;
+  readonly connectivity: pulumi.Output<ConnectivityOutput>;
 
   constructor(name: string, config: ClusterConfig, opts?: pulumi.ComponentResourceOptions) {
     super("podnet:aws:Cluster", name, {}, opts);
@@ -71,21 +75,9 @@ export class Cluster extends pulumi.ComponentResource {
     this.networkSettings = checkFixedSettings(name, fixedSettingsOf(config), this);
     const region = this.networkSettings.apply(() => config.region);
     this.provider = new aws.Provider(`${name}-aws`, { region, defaultTags: { tags } }, { parent: this });
-    const componentTags = {};
     const childOpts = { parent: this, providers: [this.provider] };
 
-    const instanceTypes = [config.controlPlaneInstanceType, config.workerInstanceType];
-    const zone = config.availabilityZone
-      ? pulumi.output(config.availabilityZone)
-      : aws.ec2
-          .getInstanceTypeOfferingsOutput({
-            locationType: "availability-zone",
-            filters: [{ name: "instance-type", values: [...new Set(instanceTypes)] }],
-          }, { parent: this, provider: this.provider })
-          .apply((offerings) => pickAvailabilityZone(offerings, instanceTypes));
-    // The subnet, and so every node, waits for the instance types to fit the image.
-    const architecture = checkArchitecture(config, { parent: this, provider: this.provider });
-    this.availabilityZone = pulumi.all([zone, architecture]).apply(([az]) => az);
+    this.availabilityZone = this.zoneFor(config);
 
     this.network = new Network(`${name}`, {
       vpcCidr: config.vpcCidr,
@@ -93,10 +85,9 @@ export class Cluster extends pulumi.ComponentResource {
       clusterCidr: config.clusterCidr,
       availabilityZone: this.availabilityZone,
       adminCidrs: config.adminCidrs,
-      tags: componentTags,
     }, childOpts);
 
-    this.machines = new Nodes(`${name}`, {
+    this.machines = new Machines(`${name}`, {
       plan: this.plan,
       subnetId: this.network.subnet.id,
       securityGroupId: this.network.securityGroup.id,
@@ -108,7 +99,6 @@ export class Cluster extends pulumi.ComponentResource {
       region: config.region,
       kubernetesVersion: config.kubernetesVersion,
       imageArch: config.imageArch,
-      tags: componentTags,
       dependsOn: [this.network.defaultRoute, this.network.routeTableAssociation],
     }, childOpts);
 
@@ -128,31 +118,65 @@ export class Cluster extends pulumi.ComponentResource {
       dependsOn: [...this.podRoutes.routes, ...this.network.rules],
     }, childOpts);
 
+    // The last step: the lab's checks on this cluster, once every node is Ready.
+    this.check = new ConnectivityCheck(`${name}`, {
+      connection: this.bootstrap.controlPlaneConnection,
+      nodes: this.machines.nodes,
+      ready: [this.bootstrap.init, ...this.bootstrap.workers.map((w) => w.register)],
+      mode: config.verify,
+    }, childOpts);
+
     this.controlPlanePublicIp = this.machines.controlPlaneEip.publicIp;
-    this.nodes = pulumi.all(
-      this.machines.nodes.map((node) =>
-        pulumi.all([node.privateIp, node.publicIp, node.eni]).apply(([privateIp, publicIp, eni]): NodeRow => ({
-          name: node.plan.name,
-          role: node.plan.role,
-          privateIp,
-          publicIp,
-          podCidr: node.plan.podCidr,
-          eni,
-        })),
-      ),
-    );
+    this.nodeTable = nodeTableOf(this.machines.nodes);
     this.kubeconfig = this.bootstrap.kubeconfig;
     this.sshPrivateKey = this.machines.sshPrivateKeyPem;
     this.usage = this.controlPlanePublicIp.apply((ip) => usageText(stack, ip));
+    this.connectivity = this.check.connectivity;
     this.registerOutputs({
       controlPlanePublicIp: this.controlPlanePublicIp,
-      nodes: this.nodes,
+      nodes: this.nodeTable,
       kubeconfig: this.kubeconfig,
       sshPrivateKey: this.sshPrivateKey,
       usage: this.usage,
+      connectivity: this.connectivity,
       networkSettings: this.networkSettings,
     });
   }
+
+  /**
+   * The subnet's zone: the configured one, else the first (by name) offering both instance
+   * types. The subnet, and so every node, also waits for the instance types to fit the image.
+   */
+  private zoneFor(config: ClusterConfig): pulumi.Output<string> {
+    const invokeOpts = { parent: this, provider: this.provider };
+    const instanceTypes = [config.controlPlaneInstanceType, config.workerInstanceType];
+    const zone = config.availabilityZone
+      ? pulumi.output(config.availabilityZone)
+      : aws.ec2
+          .getInstanceTypeOfferingsOutput({
+            locationType: "availability-zone",
+            filters: [{ name: "instance-type", values: [...new Set(instanceTypes)] }],
+          }, invokeOpts)
+          .apply((offerings) => pickAvailabilityZone(offerings, instanceTypes));
+    const architecture = checkArchitecture(config, invokeOpts);
+    return pulumi.all([zone, architecture]).apply(([az]) => az);
+  }
+}
+
+/** The `nodes` output: one row per node, in plan order. */
+export function nodeTableOf(nodes: readonly ClusterNode[]): pulumi.Output<NodeRow[]> {
+  return pulumi.all(
+    nodes.map((node) =>
+      pulumi.all([node.privateIp, node.publicIp, node.eni]).apply(([privateIp, publicIp, eni]): NodeRow => ({
+        name: node.plan.name,
+        role: node.plan.role,
+        privateIp,
+        publicIp,
+        podCidr: node.plan.podCidr,
+        eni,
+      })),
+    ),
+  );
 }
 
 /** How to use the kubeconfig and SSH key outputs without leaving secrets lying around. */

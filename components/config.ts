@@ -8,8 +8,13 @@ import { NODE_MASK_SIZE_RANGE, planProblems, type ClusterPlanInput } from "../cn
 import { parseAdminCidrs } from "./adminCidrs";
 import { regionProblems, resolveRegion, unknownKeyProblems, type RegionSources } from "./configKeys";
 import { DEFAULT_IMAGE_ARCH, DEFAULT_KUBERNETES_MINOR, KUBERNETES_MINORS, type ImageArch } from "./image";
+import { NETWORK_DEFAULTS } from "../model/defaults";
 
 export const CONFIG_NAMESPACE = "podnet";
+
+/** podnet:verify: fail (a failed check fails the update), report (keep the cluster, only report), off. */
+export type VerifyMode = "fail" | "report" | "off";
+export const VERIFY_MODES: readonly VerifyMode[] = ["fail", "report", "off"];
 
 export interface ClusterConfig {
   /** AWS region every resource is created in: aws:region, else AWS_REGION / AWS_DEFAULT_REGION (components/configKeys.ts). */
@@ -38,11 +43,13 @@ export interface ClusterConfig {
   readonly adminCidrs: readonly string[];
   /** The VPC route table's route quota: node routes plus the default route must fit. */
   readonly routeTableQuota: number;
+  /** The connectivity checks at the end of `pulumi up` (components/verify.ts): fail, report or off. */
+  readonly verify: VerifyMode;
 }
 
 /**
- * Every key with its default; adminCidrs has none and must be set, and region (the old name
- * of aws:region) has none so that an unset one defers to aws:region. Pulumi.yaml declares the
+ * Every key with its default; adminCidrs has none and must be set, and region (an alias of
+ * aws:region) has none so that an unset one defers to aws:region. Pulumi.yaml declares the
  * same values.
  */
 export const CONFIG_DEFAULTS = {
@@ -51,16 +58,13 @@ export const CONFIG_DEFAULTS = {
   controlPlaneInstanceType: "t3.medium",
   workerInstanceType: "t3.small",
   rootVolumeSizeGiB: 30,
-  vpcCidr: "10.0.0.0/16",
-  subnetCidr: "10.0.1.0/24",
-  clusterCidr: "10.244.0.0/16",
-  nodeMaskSize: 24,
-  serviceCidr: "10.96.0.0/12",
+  ...NETWORK_DEFAULTS,
   kubernetesVersion: DEFAULT_KUBERNETES_MINOR,
   amiId: "",
   amiOwner: "self",
   imageArch: DEFAULT_IMAGE_ARCH,
   routeTableQuota: 50,
+  verify: "fail",
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS | "adminCidrs" | "region";
@@ -187,6 +191,10 @@ export function parseConfig(source: ConfigSource, context: ConfigContext = {}): 
   checkKubernetesVersion(kubernetesVersion, problem);
   const image = checkImage(read, problem);
   const adminCidrs = parseAdminCidrs(source("adminCidrs"), (message, fix) => problem("adminCidrs", message, fix));
+  const verify = read.text("verify");
+  if (!(VERIFY_MODES as readonly string[]).includes(verify)) {
+    problem("verify", `"${verify}" must be fail (a failed connectivity check fails pulumi up), report (only report it) or off`, setCommand("verify", "report"));
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -205,14 +213,15 @@ export function parseConfig(source: ConfigSource, context: ConfigContext = {}): 
     ...image,
     adminCidrs,
     routeTableQuota,
+    verify: verify as VerifyMode,
   };
 }
 
 // Where a fix moves an overlapping network: the first of these clear of the others. The
 // lists share no addresses, so fixes applied one after another never collide.
-const VPC_CANDIDATES = ["10.0.0.0/16", "10.1.0.0/16", "192.168.0.0/16"];
-const CLUSTER_CANDIDATES = ["10.244.0.0/16", "10.245.0.0/16", "100.64.0.0/16"];
-const SERVICE_CANDIDATES = ["10.96.0.0/12", "172.16.0.0/12", "100.80.0.0/12"];
+const VPC_CANDIDATES = [NETWORK_DEFAULTS.vpcCidr, "10.1.0.0/16", "192.168.0.0/16"];
+const CLUSTER_CANDIDATES = [NETWORK_DEFAULTS.clusterCidr, "10.245.0.0/16", "100.64.0.0/16"];
+const SERVICE_CANDIDATES = [NETWORK_DEFAULTS.serviceCidr, "172.16.0.0/12", "100.80.0.0/12"];
 
 /** The first candidate that overlaps none of the given networks (the first one if all do). */
 function clearOf(candidates: readonly string[], avoid: ReadonlyArray<Cidr | undefined>): Cidr {

@@ -62,7 +62,7 @@ export function unknownKeyProblems(namespace: string, setKeys: readonly string[]
 export interface RegionSources {
   /** aws:region from the stack config: what every Pulumi AWS program reads. */
   readonly awsRegion?: string;
-  /** podnet:region, kept so existing stacks work; it must agree with aws:region. */
+  /** podnet:region, an alias of aws:region; when both are set they must agree. */
   readonly podnetRegion?: string;
   /** The environment the provider falls back to. */
   readonly env?: Readonly<Record<string, string | undefined>>;

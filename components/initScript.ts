@@ -9,11 +9,10 @@
 import { INIT_TOKEN_DESCRIPTION } from "./kubeadm";
 import {
   ADMIN_KUBECONFIG,
+  bashScript,
   heredoc,
   KUBEADM_CONFIG_DIR,
-  KUBECTL_ADMIN,
   KUBERNETES_VERSION_PLACEHOLDER,
-  prelude,
   setPodCidrFunction,
   shellQuote,
 } from "./scripts";
@@ -21,8 +20,9 @@ import {
 /** Written once init has completed here: from then on the script never resets this node. */
 export const INIT_DONE_MARKER = `${KUBEADM_CONFIG_DIR}/init-done`;
 /**
- * The same evidence without the marker (a cluster initialised by an older script): init's
- * kubelet-finalize phase, next to last, points kubelet.conf at the rotated client certificate.
+ * The same evidence where init completed but the marker was never written (the script stopped
+ * after kubeadm init): init's kubelet-finalize phase, next to last, points kubelet.conf at the
+ * rotated client certificate.
  */
 const KUBELET_FINALIZED = "grep -qs 'kubelet-client-current.pem' /etc/kubernetes/kubelet.conf";
 
@@ -98,33 +98,37 @@ function initFunctions(): string {
  * (reset what an earlier try left, init).
  */
 export function kubeadmInitScript(input: { nodeName: string; kubeadmConfig: string; podCidr: string }): string {
-  return [
-    prelude("init", input.nodeName),
-    KUBECTL_ADMIN,
-    `CONFIG=${KUBEADM_CONFIG_DIR}/kubeadm-init.yaml`,
-    `DONE=${INIT_DONE_MARKER}`,
-    `INIT_TOKEN_DESCRIPTION_B64=${shellQuote(Buffer.from(INIT_TOKEN_DESCRIPTION, "utf8").toString("base64"))}`,
-    setPodCidrFunction(),
-    apiFunctions(),
-    initFunctions(),
-    `install -d -m 0700 ${KUBEADM_CONFIG_DIR}`,
-    heredoc('cat >"$CONFIG.template"', "PODNET_KUBEADM", input.kubeadmConfig),
-    "version=$(kubeadm version -o short)",
-    `sed "s/${KUBERNETES_VERSION_PLACEHOLDER}/$version/" "$CONFIG.template" >"$CONFIG"`,
-    'rm -f "$CONFIG.template"',
-    `if [[ -f "$DONE" ]] || ${KUBELET_FINALIZED}; then`,
-    `  api_answers || fail "kubeadm init completed on this node before, but the API server does not answer; find out why (journalctl -u kubelet, crictl ps -a) or start a new cluster: pulumi up --replace <control-plane instance URN>"`,
-    "  finish_or_skip",
-    `elif [[ -f ${ADMIN_KUBECONFIG} ]] && api_answers; then`,
-    "  finish_or_skip",
-    "else",
-    "  fresh_init",
-    "fi",
-    "delete_init_tokens",
-    'touch "$DONE"',
-    'wait_for_node "$NODE"',
-    `set_pod_cidr "$NODE" ${shellQuote(input.podCidr)}`,
-    'wait_ready "$NODE"',
-    "",
-  ].join("\n");
+  return bashScript({
+    step: "init",
+    node: input.nodeName,
+    admin: true,
+    setup: [
+      `CONFIG=${KUBEADM_CONFIG_DIR}/kubeadm-init.yaml`,
+      `DONE=${INIT_DONE_MARKER}`,
+      `INIT_TOKEN_DESCRIPTION_B64=${shellQuote(Buffer.from(INIT_TOKEN_DESCRIPTION, "utf8").toString("base64"))}`,
+      setPodCidrFunction(),
+      apiFunctions(),
+      initFunctions(),
+    ],
+    body: [
+      `install -d -m 0700 ${KUBEADM_CONFIG_DIR}`,
+      heredoc('cat >"$CONFIG.template"', "PODNET_KUBEADM", input.kubeadmConfig),
+      "version=$(kubeadm version -o short)",
+      `sed "s/${KUBERNETES_VERSION_PLACEHOLDER}/$version/" "$CONFIG.template" >"$CONFIG"`,
+      'rm -f "$CONFIG.template"',
+      `if [[ -f "$DONE" ]] || ${KUBELET_FINALIZED}; then`,
+      `  api_answers || fail "kubeadm init completed on this node before, but the API server does not answer; find out why (journalctl -u kubelet, crictl ps -a) or start a new cluster: pulumi up --replace <control-plane instance URN>"`,
+      "  finish_or_skip",
+      `elif [[ -f ${ADMIN_KUBECONFIG} ]] && api_answers; then`,
+      "  finish_or_skip",
+      "else",
+      "  fresh_init",
+      "fi",
+      "delete_init_tokens",
+      'touch "$DONE"',
+      'wait_for_node "$NODE"',
+      `set_pod_cidr "$NODE" ${shellQuote(input.podCidr)}`,
+      'wait_ready "$NODE"',
+    ],
+  });
 }

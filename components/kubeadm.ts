@@ -1,8 +1,9 @@
-// kubeadm configuration files for the control plane and the workers, rendered from plain
-// values so they can be unit-tested. Strings are emitted JSON-quoted, which YAML reads as
-// the same scalars, so no value can break the document.
+// kubeadm configuration files for the control plane and the workers, and the stack's kubeconfig,
+// built as typed objects (the fields of kubeadm's own API types) and written by the one YAML
+// serializer (yaml.ts), so they can be unit-tested against the field names of each API version.
 import { API_SERVER_PORT } from "../model/ports";
 import { KUBERNETES_VERSION_PLACEHOLDER } from "./scripts";
+import { toYaml, toYamlStream } from "./yaml";
 
 export { API_SERVER_PORT };
 
@@ -16,24 +17,86 @@ export const CLUSTER_NAME = "podnet";
 export const INIT_TOKEN_DESCRIPTION = "podnet: made by kubeadm init, deleted when init is done";
 export const INIT_TOKEN_TTL = "10m";
 
-/** v1beta4 (list-style extraArgs) from Kubernetes 1.31; v1beta3 (map-style) before. */
+/** The kubeadm config API a Kubernetes minor reads. */
+export type KubeadmApi = "v1beta3" | "v1beta4";
+/** The first minor whose kubeadm reads v1beta4 (list-style extra arguments). */
+export const V1BETA4_FROM_MINOR = 31;
+
+/** The one version switch: v1beta4 from Kubernetes 1.31, v1beta3 before. */
+export function kubeadmApiOf(kubernetesMinor: number): KubeadmApi {
+  return kubernetesMinor >= V1BETA4_FROM_MINOR ? "v1beta4" : "v1beta3";
+}
+
+/** The apiVersion every kubeadm document for this minor carries. */
 export function kubeadmApiVersion(kubernetesMinor: number): string {
-  return kubernetesMinor >= 31 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3";
+  return `kubeadm.k8s.io/${kubeadmApiOf(kubernetesMinor)}`;
 }
 
-type Args = ReadonlyArray<readonly [string, string]>;
+// The fields podnet sets, named and shaped as in kubeadm's types.go (cmd/kubeadm/app/apis/kubeadm/v1beta3
+// and v1beta4; BootstrapToken from apis/bootstraptoken/v1).
 
-function q(value: string): string {
-  return JSON.stringify(value);
+/** v1beta4's Arg; v1beta3 takes the same arguments as a map of name to value. */
+export interface Arg {
+  readonly name: string;
+  readonly value: string;
+}
+export type ExtraArgs = readonly Arg[] | Readonly<Record<string, string>>;
+
+export interface NodeRegistrationOptions {
+  readonly name: string;
+  readonly criSocket: string;
+  readonly kubeletExtraArgs: ExtraArgs;
 }
 
-/** Renders extra arguments in the shape the API version expects, indented under `key:`. */
-function extraArgs(key: string, args: Args, kubernetesMinor: number, indent: string): string[] {
-  if (args.length === 0) return [];
-  if (kubernetesMinor >= 31) {
-    return [`${indent}${key}:`, ...args.flatMap(([name, value]) => [`${indent}  - name: ${q(name)}`, `${indent}    value: ${q(value)}`])];
-  }
-  return [`${indent}${key}:`, ...args.map(([name, value]) => `${indent}  ${q(name)}: ${q(value)}`)];
+export interface APIEndpoint {
+  readonly advertiseAddress: string;
+  readonly bindPort: number;
+}
+
+export interface BootstrapToken {
+  readonly description: string;
+  readonly ttl: string;
+}
+
+interface TypeMeta<Kind extends string> {
+  readonly apiVersion: string;
+  readonly kind: Kind;
+}
+
+export interface InitConfiguration extends TypeMeta<"InitConfiguration"> {
+  readonly localAPIEndpoint: APIEndpoint;
+  readonly nodeRegistration: NodeRegistrationOptions;
+  readonly bootstrapTokens: readonly BootstrapToken[];
+}
+
+export interface ClusterConfiguration extends TypeMeta<"ClusterConfiguration"> {
+  readonly clusterName: string;
+  readonly kubernetesVersion: string;
+  readonly controlPlaneEndpoint: string;
+  readonly networking: { readonly podSubnet: string; readonly serviceSubnet: string };
+  readonly apiServer: { readonly certSANs: readonly string[] };
+  readonly controllerManager: { readonly extraArgs: ExtraArgs };
+}
+
+export interface JoinConfiguration extends TypeMeta<"JoinConfiguration"> {
+  readonly discovery: {
+    readonly bootstrapToken: {
+      readonly apiServerEndpoint: string;
+      readonly token: string;
+      readonly caCertHashes: readonly string[];
+    };
+  };
+  readonly nodeRegistration: NodeRegistrationOptions;
+}
+
+/** Extra arguments in the shape the API version takes: a list of name/value (v1beta4) or a map (v1beta3). */
+export function extraArgs(api: KubeadmApi, args: ReadonlyArray<readonly [string, string]>): ExtraArgs {
+  return api === "v1beta4" ? args.map(([name, value]) => ({ name, value })) : Object.fromEntries(args);
+}
+
+/** How a node registers, on init and on join alike: its plan name, containerd, and its VPC address. */
+export function nodeRegistration(api: KubeadmApi, nodeName: string, privateIp: string): NodeRegistrationOptions {
+  return { name: nodeName, criSocket: CRI_SOCKET, kubeletExtraArgs: extraArgs(api, [["node-ip", privateIp]]) };
 }
 
 export interface InitConfigInput {
@@ -53,38 +116,33 @@ export interface InitConfigInput {
  * kubernetesVersion is a placeholder the init script fills from the image's kubeadm, so the
  * version deployed is the one whose images the AMI pre-pulled.
  */
-export function renderInitConfig(input: InitConfigInput): string {
-  const api = kubeadmApiVersion(input.kubernetesMinor);
-  const endpoint = `${input.privateIp}:${API_SERVER_PORT}`;
+export function initConfiguration(input: InitConfigInput): [InitConfiguration, ClusterConfiguration] {
+  const api = kubeadmApiOf(input.kubernetesMinor);
+  const apiVersion = kubeadmApiVersion(input.kubernetesMinor);
   return [
-    `apiVersion: ${api}`,
-    "kind: InitConfiguration",
-    "localAPIEndpoint:",
-    `  advertiseAddress: ${q(input.privateIp)}`,
-    `  bindPort: ${API_SERVER_PORT}`,
-    "nodeRegistration:",
-    `  name: ${q(input.nodeName)}`,
-    `  criSocket: ${q(CRI_SOCKET)}`,
-    ...extraArgs("kubeletExtraArgs", [["node-ip", input.privateIp]], input.kubernetesMinor, "  "),
-    "bootstrapTokens:",
-    `  - description: ${q(INIT_TOKEN_DESCRIPTION)}`,
-    `    ttl: ${q(INIT_TOKEN_TTL)}`,
-    "---",
-    `apiVersion: ${api}`,
-    "kind: ClusterConfiguration",
-    `clusterName: ${q(CLUSTER_NAME)}`,
-    `kubernetesVersion: ${q(KUBERNETES_VERSION_PLACEHOLDER)}`,
-    `controlPlaneEndpoint: ${q(endpoint)}`,
-    "networking:",
-    `  podSubnet: ${q(input.podSubnet)}`,
-    `  serviceSubnet: ${q(input.serviceSubnet)}`,
-    "apiServer:",
-    "  certSANs:",
-    ...[input.publicIp, input.privateIp, input.nodeName].map((san) => `    - ${q(san)}`),
-    "controllerManager:",
-    ...extraArgs("extraArgs", [["allocate-node-cidrs", "false"]], input.kubernetesMinor, "  "),
-    "",
-  ].join("\n");
+    {
+      apiVersion,
+      kind: "InitConfiguration",
+      localAPIEndpoint: { advertiseAddress: input.privateIp, bindPort: API_SERVER_PORT },
+      nodeRegistration: nodeRegistration(api, input.nodeName, input.privateIp),
+      bootstrapTokens: [{ description: INIT_TOKEN_DESCRIPTION, ttl: INIT_TOKEN_TTL }],
+    },
+    {
+      apiVersion,
+      kind: "ClusterConfiguration",
+      clusterName: CLUSTER_NAME,
+      kubernetesVersion: KUBERNETES_VERSION_PLACEHOLDER,
+      controlPlaneEndpoint: `${input.privateIp}:${API_SERVER_PORT}`,
+      networking: { podSubnet: input.podSubnet, serviceSubnet: input.serviceSubnet },
+      apiServer: { certSANs: [input.publicIp, input.privateIp, input.nodeName] },
+      controllerManager: { extraArgs: extraArgs(api, [["allocate-node-cidrs", "false"]]) },
+    },
+  ];
+}
+
+/** The init configuration as the file kubeadm init reads. */
+export function renderInitConfig(input: InitConfigInput): string {
+  return toYamlStream(initConfiguration(input));
 }
 
 export interface JoinCommand {
@@ -122,22 +180,19 @@ export interface JoinConfigInput {
 }
 
 /** JoinConfiguration for a worker, named like its plan entry. */
+export function joinConfiguration(input: JoinConfigInput): JoinConfiguration {
+  const { apiServerEndpoint, token, caCertHash } = input.join;
+  return {
+    apiVersion: kubeadmApiVersion(input.kubernetesMinor),
+    kind: "JoinConfiguration",
+    discovery: { bootstrapToken: { apiServerEndpoint, token, caCertHashes: [caCertHash] } },
+    nodeRegistration: nodeRegistration(kubeadmApiOf(input.kubernetesMinor), input.nodeName, input.privateIp),
+  };
+}
+
+/** The join configuration as the file kubeadm join reads. */
 export function renderJoinConfig(input: JoinConfigInput): string {
-  return [
-    `apiVersion: ${kubeadmApiVersion(input.kubernetesMinor)}`,
-    "kind: JoinConfiguration",
-    "discovery:",
-    "  bootstrapToken:",
-    `    apiServerEndpoint: ${q(input.join.apiServerEndpoint)}`,
-    `    token: ${q(input.join.token)}`,
-    "    caCertHashes:",
-    `      - ${q(input.join.caCertHash)}`,
-    "nodeRegistration:",
-    `  name: ${q(input.nodeName)}`,
-    `  criSocket: ${q(CRI_SOCKET)}`,
-    ...extraArgs("kubeletExtraArgs", [["node-ip", input.privateIp]], input.kubernetesMinor, "  "),
-    "",
-  ].join("\n");
+  return toYaml(joinConfiguration(input));
 }
 
 /** The credentials in kubeadm's admin.conf (base64 PEM, as kubeconfig files carry them). */
@@ -175,27 +230,31 @@ export interface KubeconfigInput {
  * cluster's context kubernetes-admin@<clusterName>).
  */
 export function renderKubeconfig(input: KubeconfigInput): string {
-  const user = `${input.name}-admin`;
-  return [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters:",
-    "  - name: " + q(input.name),
-    "    cluster:",
-    `      server: ${q(`https://${input.publicIp}:${API_SERVER_PORT}`)}`,
-    `      certificate-authority-data: ${q(input.credentials.certificateAuthorityData)}`,
-    "users:",
-    `  - name: ${q(user)}`,
-    "    user:",
-    `      client-certificate-data: ${q(input.credentials.clientCertificateData)}`,
-    `      client-key-data: ${q(input.credentials.clientKeyData)}`,
-    "contexts:",
-    `  - name: ${q(input.name)}`,
-    "    context:",
-    `      cluster: ${q(input.name)}`,
-    `      user: ${q(user)}`,
-    `current-context: ${q(input.name)}`,
-    "preferences: {}",
-    "",
-  ].join("\n");
+  const { name, credentials } = input;
+  const user = `${name}-admin`;
+  return toYaml({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [
+      {
+        name,
+        cluster: {
+          server: `https://${input.publicIp}:${API_SERVER_PORT}`,
+          "certificate-authority-data": credentials.certificateAuthorityData,
+        },
+      },
+    ],
+    users: [
+      {
+        name: user,
+        user: {
+          "client-certificate-data": credentials.clientCertificateData,
+          "client-key-data": credentials.clientKeyData,
+        },
+      },
+    ],
+    contexts: [{ name, context: { cluster: name, user } }],
+    "current-context": name,
+    preferences: {},
+  });
 }

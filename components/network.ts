@@ -10,7 +10,6 @@ export interface NetworkArgs {
   readonly clusterCidr: string;
   readonly availabilityZone: pulumi.Input<string>;
   readonly adminCidrs: readonly string[];
-  readonly tags: Record<string, string>;
 }
 
 export class Network extends pulumi.ComponentResource {
@@ -33,7 +32,8 @@ export class Network extends pulumi.ComponentResource {
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("podnet:aws:Network", name, {}, opts);
     const parent = { parent: this };
-    const tagged = (suffix: string) => ({ ...args.tags, Name: `${name}-${suffix}` });
+    // The provider tags every resource with the stack; each gets its Name here.
+    const tagged = (suffix: string) => ({ Name: `${name}-${suffix}` });
 
     this.vpc = new aws.ec2.Vpc(`${name}-vpc`, {
       cidrBlock: args.vpcCidr,

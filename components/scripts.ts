@@ -59,7 +59,7 @@ export function innerScript(remote: string): string {
 }
 
 /** The start of every script: strict bash, and log/fail helpers that name the step and node. */
-export function prelude(step: string, node: string): string {
+function prelude(step: string, node: string): string {
   return [
     "#!/usr/bin/env bash",
     "set -euo pipefail",
@@ -76,65 +76,99 @@ export function shellQuote(value: string): string {
 }
 
 /** kubectl as the cluster admin, on the control plane. */
-export const KUBECTL_ADMIN = `export KUBECONFIG=${ADMIN_KUBECONFIG}`;
+const KUBECTL_ADMIN = `export KUBECONFIG=${ADMIN_KUBECONFIG}`;
+
+/** What a script holds besides the prelude every script starts with. */
+export interface ScriptParts {
+  /** The step, named in every log line: wait, cni, init, join, ... */
+  readonly step: string;
+  /** The node the script runs on, named in every log line. */
+  readonly node: string;
+  /** kubectl as the cluster admin (scripts that run on the control plane). */
+  readonly admin?: boolean;
+  /** The stack's public key: the script can seal what it prints for the stack alone (seal.ts). */
+  readonly sealFor?: string;
+  /** The variables and functions the body uses. */
+  readonly setup?: readonly string[];
+  /** The commands. */
+  readonly body: readonly string[];
+}
+
+/** A whole script: prelude, admin kubeconfig, seal, setup and body, in that order, ending in a newline. */
+export function bashScript(parts: ScriptParts): string {
+  return [
+    prelude(parts.step, parts.node),
+    ...(parts.admin ? [KUBECTL_ADMIN] : []),
+    ...(parts.sealFor === undefined ? [] : [sealFunction(parts.sealFor)]),
+    ...(parts.setup ?? []),
+    ...parts.body,
+    "",
+  ].join("\n");
+}
+
+const NOT_A_NODE_IMAGE = "the AMI is not a podnet node image";
 
 /**
  * Waits until a node can be bootstrapped: cloud-init done, the image's runtime and tools in
  * place, and kubeadm at the minor the stack was configured for.
  */
 export function waitForNodeScript(input: { nodeName: string; kubernetesVersion: string }): string {
-  return [
-    prelude("wait", input.nodeName),
-    `WANT_MINOR=${shellQuote(input.kubernetesVersion)}`,
-    'log "waiting for cloud-init to finish"',
-    "status=0",
-    "cloud-init status --wait >/dev/null || status=$?",
-    'case "$status" in',
-    "  0) ;;",
-    '  2) log "cloud-init finished with recoverable errors; continuing"; cloud-init status --long >&2 || true ;;',
-    '  *) cloud-init status --long >&2 || true; fail "cloud-init failed (exit $status); see /var/log/cloud-init-output.log" ;;',
-    "esac",
-    "for unit in containerd kubelet; do",
-    '  systemctl cat "$unit.service" >/dev/null 2>&1 || fail "$unit.service is missing: the AMI is not a podnet node image (npm run image)"',
-    "done",
-    "systemctl is-active --quiet containerd || { systemctl status containerd --no-pager >&2 || true; fail \"containerd is not running\"; }",
-    `for tool in kubeadm kubelet kubectl openssl ${PLUGIN_PATH}; do`,
-    '  command -v "$tool" >/dev/null || fail "$tool is missing: the AMI is not a podnet node image (npm run image)"',
-    "done",
-    "version=$(kubeadm version -o short)",
-    'case "$version" in',
-    '  "v$WANT_MINOR".*) ;;',
-    '  *) fail "the image has kubeadm $version but podnet:kubernetesVersion is $WANT_MINOR; build a matching image or set the key" ;;',
-    "esac",
-    '[[ "$(hostname)" == "$NODE" ]] || log "warning: hostname is $(hostname), node name is $NODE"',
-    'log "ready: kubeadm $version, $(containerd --version)"',
-    "",
-  ].join("\n");
+  return bashScript({
+    step: "wait",
+    node: input.nodeName,
+    setup: [`WANT_MINOR=${shellQuote(input.kubernetesVersion)}`],
+    body: [
+      'log "waiting for cloud-init to finish"',
+      "status=0",
+      "cloud-init status --wait >/dev/null || status=$?",
+      'case "$status" in',
+      "  0) ;;",
+      '  2) log "cloud-init finished with recoverable errors; continuing"; cloud-init status --long >&2 || true ;;',
+      '  *) cloud-init status --long >&2 || true; fail "cloud-init failed (exit $status); see /var/log/cloud-init-output.log" ;;',
+      "esac",
+      "for unit in containerd kubelet; do",
+      `  systemctl cat "$unit.service" >/dev/null 2>&1 || fail "$unit.service is missing: ${NOT_A_NODE_IMAGE} (npm run image)"`,
+      "done",
+      "systemctl is-active --quiet containerd || { systemctl status containerd --no-pager >&2 || true; fail \"containerd is not running\"; }",
+      `for tool in kubeadm kubelet kubectl openssl ${PLUGIN_PATH}; do`,
+      `  command -v "$tool" >/dev/null || fail "$tool is missing: ${NOT_A_NODE_IMAGE} (npm run image)"`,
+      "done",
+      "version=$(kubeadm version -o short)",
+      'case "$version" in',
+      '  "v$WANT_MINOR".*) ;;',
+      '  *) fail "the image has kubeadm $version but podnet:kubernetesVersion is $WANT_MINOR; build a matching image or set the key" ;;',
+      "esac",
+      '[[ "$(hostname)" == "$NODE" ]] || log "warning: hostname is $(hostname), node name is $NODE"',
+      'log "ready: kubeadm $version, $(containerd --version)"',
+    ],
+  });
 }
 
 /** Installs the node's conflist (rendered by cni/conflist.ts) atomically; unchanged files are left alone. */
 export function writeConflistScript(input: { nodeName: string; conflistJson: string }): string {
-  return [
-    prelude("cni", input.nodeName),
-    `[[ -x ${PLUGIN_PATH} ]] || fail "${PLUGIN_PATH} is missing: the AMI is not a podnet node image"`,
-    `install -d -m 0755 ${CNI_CONF_DIR}`,
-    `tmp=$(mktemp ${CNI_CONF_DIR}/.podnet.XXXXXX)`,
-    "trap 'rm -f \"$tmp\"' EXIT",
-    heredoc('cat >"$tmp"', "PODNET_CONFLIST", input.conflistJson),
-    'chmod 0644 "$tmp"',
-    `if cmp -s "$tmp" ${CONFLIST_PATH}; then`,
-    `  log "${CONFLIST_PATH} is up to date"`,
-    "else",
-    `  mv -f "$tmp" ${CONFLIST_PATH}`,
-    `  log "wrote ${CONFLIST_PATH}"`,
-    "fi",
-    "shopt -s nullglob",
-    `for other in ${CNI_CONF_DIR}/*.conf ${CNI_CONF_DIR}/*.conflist ${CNI_CONF_DIR}/*.json; do`,
-    `  [[ "$other" == ${CONFLIST_PATH} ]] || log "warning: $other is also present; the runtime uses the first file by name"`,
-    "done",
-    `cat ${CONFLIST_PATH} >&2`,
-    "",
-  ].join("\n");
+  return bashScript({
+    step: "cni",
+    node: input.nodeName,
+    body: [
+      `[[ -x ${PLUGIN_PATH} ]] || fail "${PLUGIN_PATH} is missing: ${NOT_A_NODE_IMAGE}"`,
+      `install -d -m 0755 ${CNI_CONF_DIR}`,
+      `tmp=$(mktemp ${CNI_CONF_DIR}/.podnet.XXXXXX)`,
+      "trap 'rm -f \"$tmp\"' EXIT",
+      heredoc('cat >"$tmp"', "PODNET_CONFLIST", input.conflistJson),
+      'chmod 0644 "$tmp"',
+      `if cmp -s "$tmp" ${CONFLIST_PATH}; then`,
+      `  log "${CONFLIST_PATH} is up to date"`,
+      "else",
+      `  mv -f "$tmp" ${CONFLIST_PATH}`,
+      `  log "wrote ${CONFLIST_PATH}"`,
+      "fi",
+      "shopt -s nullglob",
+      `for other in ${CNI_CONF_DIR}/*.conf ${CNI_CONF_DIR}/*.conflist ${CNI_CONF_DIR}/*.json; do`,
+      `  [[ "$other" == ${CONFLIST_PATH} ]] || log "warning: $other is also present; the runtime uses the first file by name"`,
+      "done",
+      `cat ${CONFLIST_PATH} >&2`,
+    ],
+  });
 }
 
 /** Bash that sets a Node's spec.podCIDR once, and refuses to pretend when it already holds another. */
@@ -190,26 +224,30 @@ export function sealFunction(publicKeyPem: string): string {
 
 /** A join token for one worker, created on the control plane; the join line leaves sealed. */
 export function joinTokenScript(input: { controlPlaneName: string; workerName: string; publicKeyPem: string }): string {
-  return [
-    prelude("join-token", input.controlPlaneName),
-    KUBECTL_ADMIN,
-    sealFunction(input.publicKeyPem),
-    `log "creating a ${JOIN_TOKEN_TTL} join token for ${input.workerName}"`,
-    `kubeadm token create --ttl ${JOIN_TOKEN_TTL} --description ${shellQuote(`podnet: join of ${input.workerName}`)} --print-join-command | seal`,
-    "",
-  ].join("\n");
+  return bashScript({
+    step: "join-token",
+    node: input.controlPlaneName,
+    admin: true,
+    sealFor: input.publicKeyPem,
+    body: [
+      `log "creating a ${JOIN_TOKEN_TTL} join token for ${input.workerName}"`,
+      `kubeadm token create --ttl ${JOIN_TOKEN_TTL} --description ${shellQuote(`podnet: join of ${input.workerName}`)} --print-join-command | seal`,
+    ],
+  });
 }
 
 /** Reads admin.conf, sealed, for the stack's kubeconfig output. */
 export function readKubeconfigScript(input: { controlPlaneName: string; publicKeyPem: string }): string {
-  return [
-    prelude("kubeconfig", input.controlPlaneName),
-    sealFunction(input.publicKeyPem),
-    `[[ -f ${ADMIN_KUBECONFIG} ]] || fail "${ADMIN_KUBECONFIG} is missing: kubeadm init has not run"`,
-    `seal <${ADMIN_KUBECONFIG}`,
-    'log "admin kubeconfig read (sealed)"',
-    "",
-  ].join("\n");
+  return bashScript({
+    step: "kubeconfig",
+    node: input.controlPlaneName,
+    sealFor: input.publicKeyPem,
+    body: [
+      `[[ -f ${ADMIN_KUBECONFIG} ]] || fail "${ADMIN_KUBECONFIG} is missing: kubeadm init has not run"`,
+      `seal <${ADMIN_KUBECONFIG}`,
+      'log "admin kubeconfig read (sealed)"',
+    ],
+  });
 }
 
 /**
@@ -220,44 +258,47 @@ export function readKubeconfigScript(input: { controlPlaneName: string; publicKe
  */
 export function kubeadmJoinScript(input: { nodeName: string; caCertHash: string }): string {
   const config = `${KUBEADM_CONFIG_DIR}/kubeadm-join.yaml`;
-  return [
-    prelude("join", input.nodeName),
-    `WANT_CA=${shellQuote(input.caCertHash)}`,
-    "ca_hash() {",
-    "  openssl x509 -in /etc/kubernetes/pki/ca.crt -noout -pubkey | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1",
-    "}",
-    `install -d -m 0700 ${KUBEADM_CONFIG_DIR}`,
-    `trap 'rm -f ${config}' EXIT`,
-    `( umask 077; cat >${config} )`,
-    `grep -q '^kind: JoinConfiguration$' ${config} || fail "no JoinConfiguration on stdin"`,
-    "if [[ -f /etc/kubernetes/kubelet.conf ]]; then",
-    '  have="sha256:$(ca_hash)"',
-    '  if [[ "$have" == "$WANT_CA" ]]; then',
-    '    log "already joined to this cluster; kubeadm join skipped"',
-    "    systemctl is-active --quiet kubelet || systemctl restart kubelet",
-    "    exit 0",
-    "  fi",
-    '  log "joined to another cluster (CA $have); kubeadm reset before joining this one"',
-    "  kubeadm reset --force >&2",
-    "fi",
-    'log "kubeadm join (the config holds the token and is removed afterwards)"',
-    `kubeadm join --config ${config} >&2`,
-    'log "joined"',
-    "",
-  ].join("\n");
+  return bashScript({
+    step: "join",
+    node: input.nodeName,
+    setup: [
+      `WANT_CA=${shellQuote(input.caCertHash)}`,
+      "ca_hash() {",
+      "  openssl x509 -in /etc/kubernetes/pki/ca.crt -noout -pubkey | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1",
+      "}",
+    ],
+    body: [
+      `install -d -m 0700 ${KUBEADM_CONFIG_DIR}`,
+      `trap 'rm -f ${config}' EXIT`,
+      `( umask 077; cat >${config} )`,
+      `grep -q '^kind: JoinConfiguration$' ${config} || fail "no JoinConfiguration on stdin"`,
+      "if [[ -f /etc/kubernetes/kubelet.conf ]]; then",
+      '  have="sha256:$(ca_hash)"',
+      '  if [[ "$have" == "$WANT_CA" ]]; then',
+      '    log "already joined to this cluster; kubeadm join skipped"',
+      "    systemctl is-active --quiet kubelet || systemctl restart kubelet",
+      "    exit 0",
+      "  fi",
+      '  log "joined to another cluster (CA $have); kubeadm reset before joining this one"',
+      "  kubeadm reset --force >&2",
+      "fi",
+      'log "kubeadm join (the config holds the token and is removed afterwards)"',
+      `kubeadm join --config ${config} >&2`,
+      'log "joined"',
+    ],
+  });
 }
 
 /** On the control plane once a worker joined: its spec.podCIDR, then Ready. */
 export function registerNodeScript(input: { controlPlaneName: string; nodeName: string; podCidr: string }): string {
-  return [
-    prelude("register", input.controlPlaneName),
-    KUBECTL_ADMIN,
-    setPodCidrFunction(),
-    `wait_for_node ${shellQuote(input.nodeName)}`,
-    `set_pod_cidr ${shellQuote(input.nodeName)} ${shellQuote(input.podCidr)}`,
-    `wait_ready ${shellQuote(input.nodeName)}`,
-    "",
-  ].join("\n");
+  const node = shellQuote(input.nodeName);
+  return bashScript({
+    step: "register",
+    node: input.controlPlaneName,
+    admin: true,
+    setup: [setPodCidrFunction()],
+    body: [`wait_for_node ${node}`, `set_pod_cidr ${node} ${shellQuote(input.podCidr)}`, `wait_ready ${node}`],
+  });
 }
 
 /**
@@ -266,22 +307,24 @@ export function registerNodeScript(input: { controlPlaneName: string; nodeName: 
  * altogether when the control plane goes too, and bounds its SSH dial: bootstrap.ts.)
  */
 export function drainNodeScript(input: { controlPlaneName: string; nodeName: string }): string {
-  return [
-    prelude("drain", input.controlPlaneName),
-    KUBECTL_ADMIN,
-    `TARGET=${shellQuote(input.nodeName)}`,
-    `if [[ ! -f ${ADMIN_KUBECONFIG} ]]; then log "no admin.conf; nothing to drain"; exit 0; fi`,
-    'if ! out=$(kubectl get node "$TARGET" -o name --request-timeout=20s 2>&1); then',
-    '  if [[ "$out" == *NotFound* ]]; then log "Node $TARGET is not in the cluster"; exit 0; fi',
-    '  log "warning: cannot reach the API server ($out); Node $TARGET not drained"',
-    "  exit 0",
-    "fi",
-    'log "draining $TARGET"',
-    'kubectl drain "$TARGET" --ignore-daemonsets --delete-emptydir-data --force --timeout=120s >&2 || log "warning: drain of $TARGET did not finish; deleting the Node anyway"',
-    'kubectl delete node "$TARGET" --ignore-not-found --request-timeout=30s >&2 || { log "warning: Node $TARGET not deleted"; exit 0; }',
-    'log "Node $TARGET deleted"',
-    "",
-  ].join("\n");
+  return bashScript({
+    step: "drain",
+    node: input.controlPlaneName,
+    admin: true,
+    setup: [`TARGET=${shellQuote(input.nodeName)}`],
+    body: [
+      `if [[ ! -f ${ADMIN_KUBECONFIG} ]]; then log "no admin.conf; nothing to drain"; exit 0; fi`,
+      'if ! out=$(kubectl get node "$TARGET" -o name --request-timeout=20s 2>&1); then',
+      '  if [[ "$out" == *NotFound* ]]; then log "Node $TARGET is not in the cluster"; exit 0; fi',
+      '  log "warning: cannot reach the API server ($out); Node $TARGET not drained"',
+      "  exit 0",
+      "fi",
+      'log "draining $TARGET"',
+      'kubectl drain "$TARGET" --ignore-daemonsets --delete-emptydir-data --force --timeout=120s >&2 || log "warning: drain of $TARGET did not finish; deleting the Node anyway"',
+      'kubectl delete node "$TARGET" --ignore-not-found --request-timeout=30s >&2 || { log "warning: Node $TARGET not deleted"; exit 0; }',
+      'log "Node $TARGET deleted"',
+    ],
+  });
 }
 
 /** A node's SSH host key pair, OpenSSH formats (as @pulumi/tls gives them). */

@@ -42,25 +42,3 @@ export function judge(probe: Probe, e: Expectation): { ok: boolean; seen: string
   const ok = (e.peer === undefined || probe.seen.peer === e.peer) && (e.agent === undefined || probe.seen.agent === e.agent);
   return { ok, seen };
 }
-
-function pad(text: string, width: number): string {
-  return text.length >= width ? text : text + " ".repeat(width - text.length);
-}
-
-/** The table, grouped by phase, with a PASS/FAIL column. */
-export function renderTable(rows: readonly CheckRow[]): string {
-  const headers = ["check", "from", "to", "expected", "seen", "ms", "result"];
-  const cells = rows.map((r) => [r.group, r.from, r.to, r.expect, r.seen, String(r.ms), r.ok ? "PASS" : "FAIL"]);
-  const widths = headers.map((h, i) => Math.min(48, Math.max(h.length, ...cells.map((c) => c[i].length))));
-  const line = (c: string[]) => `  ${c.map((x, i) => pad(x, widths[i])).join("  ")}`.trimEnd();
-  const out: string[] = [line(headers), `  ${widths.map((w) => "-".repeat(w)).join("  ")}`];
-  let phase = "";
-  rows.forEach((r, i) => {
-    if (r.phase !== phase) {
-      phase = r.phase;
-      out.push(`  [${phase}]`);
-    }
-    out.push(line(cells[i]));
-  });
-  return out.join("\n");
-}

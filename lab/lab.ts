@@ -3,18 +3,19 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { CODE_CACHE_DIR_ENV } from "../cni/codecache";
 import { cidrContainsIp, parseCidr, parseIPv4 } from "../cni/ipv4";
 import { Actor, Perturbation } from "../model/checks";
 import { CHECK_TABLE, LIFECYCLE_ROWS } from "../model/checkTable";
+import { NETWORK_DEFAULTS } from "../model/defaults";
 import { clusterDnsIp, kubeletResolvConf, serviceFqdn } from "../model/dns";
 import { API_SERVER_PORT, SSH_PORT } from "../model/ports";
 import { POD_CIDR_RULE, nodeSecurityGroup, withoutRule } from "../model/securityGroups";
 import { runTable } from "../model/runChecks";
 import { AgentHandle, bundleAgent, startAgent, stopPids } from "./agents";
-import { CheckRow, renderTable } from "./checks";
+import { CheckRow } from "./checks";
 import { LabDriver, labTopology } from "./driver";
-import { CniCallError, CniResult, CniRuntime, NetworkList, RuntimeConf, parseNetworkList } from "./libcni";
+import { pathWithBun } from "./bun";
+import { CniCallError, CniResult, CniRuntime, NetworkList, RUNTIME_PATH, RuntimeConf, parseNetworkList } from "./libcni";
 import { runIperf } from "./iperf";
 import {
   INTERNET_PORT,
@@ -23,7 +24,6 @@ import {
   LabPlan,
   LabPod,
   NODE_PORT,
-  STACK_DEFAULTS,
   VpcRoute,
   buildPlan,
   planNamespaces,
@@ -98,7 +98,7 @@ export function bundlePath(): string {
 
 export function preflight(options: LabOptions): string[] {
   const problems: string[] = [];
-  if (process.getuid?.() !== 0) problems.push("the lab creates network namespaces: run it as root (sudo npm run lab)");
+  if (process.getuid?.() !== 0) problems.push("the lab creates network namespaces: run it as root (in a root shell, or sudo npm run lab)");
   const tools: Array<[string, string]> = [
     ["ip", "iproute2"],
     ["nsenter", "util-linux"],
@@ -247,8 +247,9 @@ export class Lab {
           cacheDir: join(plan.cacheDir, node.name),
           runtimeNetns: node.netns,
           maxVersion: LAB_RUNTIME_MAX_VERSION,
-          // The plugin's code cache in the lab's run directory, so `lab down` removes it.
-          env: { [CODE_CACHE_DIR_ENV]: join(plan.runDir, "codecache") },
+          // The runtime's own PATH with the pinned Bun first, which dist/podnet's shebang finds.
+          env: { PATH: pathWithBun(RUNTIME_PATH) },
+          callLog: join(node.dir, "cni-calls.log"),
         }),
       );
     }
@@ -364,7 +365,7 @@ export class Lab {
     this.guard();
     // kubelet writes the pod's resolv.conf (ClusterFirst: the kube-dns Service, the namespace's search path).
     mkdirSync(dirname(pod.resolvConf), { recursive: true });
-    writeFileSync(pod.resolvConf, kubeletResolvConf(clusterDnsIp(STACK_DEFAULTS.serviceCidr), "default"));
+    writeFileSync(pod.resolvConf, kubeletResolvConf(clusterDnsIp(NETWORK_DEFAULTS.serviceCidr), "default"));
     const agent = await startAgent({
       agentJs: this.agentJs,
       dir: this.plan.agentDir,
@@ -554,26 +555,6 @@ export class Lab {
     await this.connectivity("after re-add");
     await this.cniCheck("after re-add");
     this.mark("recheckMs", t1);
-  }
-
-  /** The results: the table, the throughput, and the verdict. */
-  summary(): string {
-    const lines = ["", renderTable(this.rows), ""];
-    const failed = this.rows.filter((r) => !r.ok);
-    const tp = this.report.throughput;
-    if (tp) {
-      lines.push(`Throughput (iperf3, TCP, ${tp.seconds} s each; node -> node crosses the VPC bridge, pod -> pod is also routed by both nodes and the router):`);
-      lines.push(`  pod -> pod across nodes  ${`${tp.podToPod.from} -> ${tp.podToPod.to}`.padEnd(34)} ${tp.podToPod.gbps.toFixed(2).padStart(7)} Gbit/s  (${tp.podToPod.retransmits} retransmits)`);
-      lines.push(`  node -> node             ${`${tp.nodeToNode.from} -> ${tp.nodeToNode.to}`.padEnd(34)} ${tp.nodeToNode.gbps.toFixed(2).padStart(7)} Gbit/s  (${tp.nodeToNode.retransmits} retransmits)`);
-      lines.push(`  pod/node ratio           ${(tp.podToPod.gbps / tp.nodeToNode.gbps).toFixed(2)}`);
-      lines.push("");
-    }
-    lines.push(
-      failed.length === 0
-        ? `All ${this.rows.length} checks passed.`
-        : `${failed.length} of ${this.rows.length} checks FAILED: ${failed.map((f) => `${f.group} (${f.from} -> ${f.to})`).join("; ")}`,
-    );
-    return lines.join("\n");
   }
 
   /** Commands to poke around a kept lab. */

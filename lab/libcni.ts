@@ -12,9 +12,12 @@
 //   - DEL runs them in reverse order with the cached result as prevResult, then drops
 //     the cache; CHECK runs them in order with the cached result;
 //   - VERSION validates that every plugin speaks the list's version.
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, appendFileSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { onNode, run } from "./sh";
+
+/** The PATH a runtime such as containerd (run by systemd) hands plugins. */
+export const RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export type Verb = "ADD" | "DEL" | "CHECK" | "VERSION";
 
@@ -83,6 +86,8 @@ export interface RuntimeOptions {
   readonly maxVersion: string;
   /** The runtime's own environment beyond PATH, which plugins inherit as from any runtime. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Appends one JSON line per plugin call (what was sent, how it ended): a failed lab keeps it. */
+  readonly callLog?: string;
 }
 
 function compareVersions(a: string, b: string): number {
@@ -155,7 +160,7 @@ export class CniRuntime {
     const path = this.findPlugin(plugin.type);
     const env: NodeJS.ProcessEnv = {
       // A runtime's own environment; the plugin must find ip/iptables through PATH alone.
-      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      PATH: RUNTIME_PATH,
       CNI_COMMAND: verb,
       CNI_PATH: this.options.binDirs.join(":"),
       ...this.options.env,
@@ -169,6 +174,11 @@ export class CniRuntime {
     const started = Date.now();
     const ran = await run(onNode(this.options.runtimeNetns, [path]), { input: JSON.stringify(stdin), env, timeoutMs: 30_000 });
     this.calls.push({ plugin: plugin.type, verb, ms: Date.now() - started });
+    if (this.options.callLog) {
+      const call = { time: new Date(started).toISOString(), verb, plugin: plugin.type, containerId: rt?.containerId, ifname: rt?.ifname, netns: rt?.netns };
+      const outcome = ran.status === 0 ? { status: 0 } : { status: ran.status, stdout: ran.stdout, stderr: ran.stderr };
+      appendFileSync(this.options.callLog, `${JSON.stringify({ ...call, ms: Date.now() - started, ...outcome, stdin })}\n`);
+    }
     if (ran.status !== 0) {
       let code: number | undefined;
       let msg = ran.stderr.trim() || `exit ${ran.status}`;

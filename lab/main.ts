@@ -3,87 +3,28 @@
 //   npm run lab                          bring it up, run every check, print the table, tear down
 //   npm run lab -- --workers 3 --keep    three workers, and leave it up to poke around
 //   npm run lab -- down                  remove a lab left up with --keep
+//   npm run lab -- --help
+//
+// Everything the user typed is checked first; only `up` then installs what the lab needs
+// (scripts/setup.sh lab) and builds the plugin. A failed run keeps its evidence in a
+// directory it names (lab/evidence.ts) and still removes every namespace.
 //
 // Exit status: 0 every check passed, 1 a check failed or the lab could not be built,
 // 2 bad usage, 128+signal when interrupted (130 for Ctrl-C), after cleaning up.
-import { writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
+import { dirname, join } from "node:path";
+import { Cli, UsageError, USAGE, npmSwallowed, parseArgs } from "./args";
+import { evidenceDirFor } from "./evidence";
 import { Aborted, Lab, LabBusy, LabReport, preflight } from "./lab";
-import { DEFAULT_PREFIX, LabOptions, MAX_WORKERS, MIN_WORKERS, optionProblems } from "./plan";
+import { DEFAULT_PREFIX } from "./plan";
+import { Style, failureLines, fit, fittedLines, renderSummary, styleFor } from "./report";
 import { finalSweep, teardown } from "./state";
 
-export const USAGE = `usage: npm run lab -- [up] [--workers N] [--keep] [--prefix NAME] [--iperf-seconds S] [--json FILE]
-       npm run lab -- down [--prefix NAME]
+export { parseArgs, USAGE } from "./args";
 
-  up (default)       build the lab, run the checks and the iperf3 figures, then remove it
-  down               remove a lab left up with --keep (or by a crash)
-  --workers N        worker nodes behind the control plane (${MIN_WORKERS}-${MAX_WORKERS}, default 2)
-  --keep             leave the lab up after the checks and print commands to poke around
-  --prefix NAME      namespace/run-dir prefix (default ${DEFAULT_PREFIX}): labs with different
-                     prefixes run side by side
-  --iperf-seconds S  length of each iperf3 run (default 2; 0 skips the throughput figures)
-  --json FILE        also write the full report (checks, pods, timings, throughput) as JSON`;
-
-export interface Cli {
-  command: "up" | "down" | "help";
-  options: LabOptions;
-  json?: string;
-}
-
-export function parseArgs(argv: readonly string[]): Cli {
-  let command: Cli["command"] = "up";
-  let prefix = DEFAULT_PREFIX;
-  let workers = 2;
-  let keep = false;
-  let iperfSeconds = 2;
-  let json: string | undefined;
-  const value = (i: number, flag: string): string => {
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new Error(`${flag} needs a value`);
-    return v;
-  };
-  const number = (text: string, flag: string): number => {
-    if (!/^\d+(\.\d+)?$/.test(text)) throw new Error(`${flag} ${text}: not a number`);
-    return Number(text);
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
-    const take = () => (inline !== undefined ? inline : value(i++, flag));
-    switch (flag) {
-      case "up":
-      case "down":
-        command = flag;
-        break;
-      case "help":
-      case "--help":
-      case "-h":
-        command = "help";
-        break;
-      case "--keep":
-        keep = true;
-        break;
-      case "--workers":
-        workers = number(take(), flag);
-        break;
-      case "--prefix":
-        prefix = take();
-        break;
-      case "--iperf-seconds":
-        iperfSeconds = number(take(), flag);
-        break;
-      case "--json":
-        json = take();
-        break;
-      default:
-        throw new Error(`unknown argument ${arg}`);
-    }
-  }
-  const options: LabOptions = { prefix, workers, keep, iperfSeconds };
-  const problems = command === "up" ? optionProblems(options) : optionProblems({ ...options, workers: MIN_WORKERS, iperfSeconds: 0 });
-  if (problems.length > 0) throw new Error(problems.join("\n"));
-  return { command, options, json };
-}
+const ROOT = join(__dirname, "..");
 
 async function down(prefix: string): Promise<number> {
   const report = await teardown(prefix);
@@ -91,7 +32,7 @@ async function down(prefix: string): Promise<number> {
     console.log(`lab down: nothing to remove for prefix ${prefix}`);
   } else {
     console.log(
-      `lab down: removed ${report.namespaces.length} namespaces (${report.namespaces.join(", ") || "none"}), stopped ${report.processes} processes` +
+      `lab down: removed ${report.namespaces.length} namespaces, stopped ${report.processes} processes` +
         `${report.runDir ? `, removed /run/podnet-lab/${prefix}` : ""}`,
     );
   }
@@ -99,39 +40,73 @@ async function down(prefix: string): Promise<number> {
   return report.problems.length === 0 ? 0 : 1;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  let cli: Cli;
-  try {
-    cli = parseArgs(argv);
-  } catch (e) {
-    console.error(`lab: ${(e as Error).message}\n${USAGE}`);
+/** What `up` needs before it can start: the lab's packages and a fresh dist/podnet. */
+function prepare(): string | undefined {
+  const setup = spawnSync("bash", [join(ROOT, "scripts", "setup.sh"), "lab"], { cwd: ROOT, stdio: "inherit" });
+  if (setup.status !== 0) return "scripts/setup.sh lab failed (see above)";
+  const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: ROOT, encoding: "utf8" });
+  if (build.status !== 0) return `npm run build failed:\n${build.stdout}${build.stderr}`;
+  return undefined;
+}
+
+/** Parses and checks everything the user typed; a message and exit status 2 on a problem. */
+function readCli(argv: readonly string[], env: NodeJS.ProcessEnv): Cli | number {
+  const swallowed = npmSwallowed(env, argv);
+  if (swallowed) {
+    console.error(swallowed);
     return 2;
   }
+  try {
+    return parseArgs(argv, env.INIT_CWD ?? process.cwd());
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`lab: ${e.message}`);
+    return 2;
+  }
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const cli = readCli(argv, env);
+  if (typeof cli === "number") return cli;
   if (cli.command === "help") {
     console.log(USAGE);
     return 0;
   }
+  if (process.getuid?.() !== 0) {
+    console.error(`lab: ${cli.command === "down" ? "lab down removes" : "the lab creates"} network namespaces: run it as root (in a root shell, or sudo npm run lab)`);
+    return 1;
+  }
   if (cli.command === "down") return down(cli.options.prefix);
-
+  const unprepared = prepare();
+  if (unprepared) {
+    console.error(`lab: ${unprepared}`);
+    return 1;
+  }
   const problems = preflight(cli.options);
   if (problems.length > 0) {
     console.error(`lab: cannot start:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     return 1;
   }
+  return up(cli);
+}
+
+async function up(cli: Cli): Promise<number> {
+  const style = styleFor(process.stdout, cli.wide);
+  const say = fittedLines((l) => console.log(l), style);
   const started = Date.now();
-  const lab = new Lab(cli.options, { line: (t) => console.log(t) });
+  const lab = new Lab(cli.options, { line: say });
   const prefix = cli.options.prefix;
-  let cleaning: Promise<void> | undefined;
-  const cleanup = async (why: string): Promise<void> => {
+  const downCommand = `npm run lab -- down${prefix === DEFAULT_PREFIX ? "" : ` --prefix ${prefix}`}`;
+  let cleaning: Promise<string | undefined> | undefined;
+  const cleanup = async (why: string, evidenceDir?: string): Promise<string | undefined> => {
     cleaning ??= (async () => {
       const t0 = Date.now();
-      console.log(`[cleanup] ${why}: removing the lab (prefix ${prefix})`);
-      const report = await teardown(prefix);
+      say(`[cleanup] ${why}: removing the lab (prefix ${prefix})`);
+      const report = await teardown(prefix, { keepEvidenceIn: evidenceDir });
       lab.report.timings.teardownMs = Date.now() - t0;
-      console.log(
-        `[cleanup] removed ${report.namespaces.length} namespaces, stopped ${report.processes} processes, run dir ${report.runDir ? "removed" : "absent"} (${Date.now() - t0} ms)`,
-      );
+      say(`[cleanup] removed ${report.namespaces.length} namespaces, stopped ${report.processes} processes, run dir ${report.runDir ? "removed" : "absent"} (${Date.now() - t0} ms)`);
       for (const p of report.problems) console.error(`[cleanup] ${p}`);
+      return report.evidenceDir;
     })();
     return cleaning;
   };
@@ -160,7 +135,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await lab.up();
     await lab.runChecks();
     await lab.throughput();
-    console.log(lab.summary());
+    console.log(renderSummary(lab.rows, lab.report.throughput, style));
     lab.report.ok = lab.rows.length > 0 && lab.rows.every((r) => r.ok);
     code = lab.report.ok ? 0 : 1;
     if (cli.options.keep) {
@@ -173,23 +148,56 @@ export async function main(argv: readonly string[]): Promise<number> {
       return signalExit(interrupted ?? "SIGINT");
     }
     lab.report.error = (e as Error).message;
-    console.error(`lab: ${(e as Error).message}`);
+    for (const l of fit(`lab: ${(e as Error).message}`, style.wide ? Infinity : style.width)) console.error(l);
     if (e instanceof LabBusy) return 1;
-    if (lab.rows.length > 0) console.log(lab.summary());
+    if (lab.rows.length > 0) console.log(renderSummary(lab.rows, lab.report.throughput, style));
     if (cli.options.keep) {
       kept = true;
-      console.error(`lab: left up for inspection (--keep); remove it with npm run lab -- down${prefix === DEFAULT_PREFIX ? "" : ` --prefix ${prefix}`}`);
+      console.error(`lab: left up for inspection (--keep); remove it with ${downCommand}`);
     }
   }
-  if (!kept) await cleanup(code === 0 ? "done" : "finished with failures");
+  let evidence: string | undefined;
+  if (!kept) {
+    const keepIn = code === 0 ? undefined : keepEvidence(prefix, lab.report);
+    evidence = await cleanup(code === 0 ? "done" : "finished with failures", keepIn);
+  }
   if (interrupted) {
     await cleaning;
     return signalExit(interrupted);
   }
   lab.report.timings.totalMs = Date.now() - started;
-  console.log(`lab: ${lab.report.ok ? "PASS" : "FAIL"} in ${(lab.report.timings.totalMs / 1000).toFixed(1)} s${kept ? " (kept up)" : ""}`);
-  if (cli.json) writeReport(cli.json, lab.report);
+  if (cli.json && !writeReport(cli.json, { ...lab.report, ...(evidence ? { evidenceDir: evidence } : {}) })) code = 1;
+  finalWords(lab.report, evidence, kept, style).forEach((l) => say(l));
   return code;
+}
+
+/** The run's own account of a failure, first into the evidence directory; the teardown adds the rest. */
+function keepEvidence(prefix: string, report: LabReport): string | undefined {
+  const dir = evidenceDirFor(prefix);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const plain: Style = { wide: true, color: false, width: Infinity };
+    const failed = failureLines(report.checks, plain);
+    const lines = [...(report.error ? [`lab error: ${report.error}`] : []), ...failed];
+    writeFileSync(join(dir, "failed-rows.txt"), `${lines.join("\n")}\n`);
+    writeFileSync(join(dir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
+    return dir;
+  } catch (e) {
+    console.error(`lab: could not keep the evidence in ${dir}: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+function finalWords(report: LabReport, evidence: string | undefined, kept: boolean, style: Style): string[] {
+  const verdict = report.ok ? "PASS" : "FAIL";
+  const lines = [`lab: ${style.color ? `\x1b[${report.ok ? "32" : "1;31"}m${verdict}\x1b[0m` : verdict} in ${((report.timings.totalMs ?? 0) / 1000).toFixed(1)} s${kept ? " (kept up)" : ""}`];
+  if (evidence) {
+    lines.push(
+      `lab: the evidence is kept in ${evidence}: failed-rows.txt, report.json, and per node nodes/<node>/podnet.log ` +
+        "(the plugin's log), cni-calls.log (every CNI call), network.txt (addresses, routes, iptables-save)",
+    );
+  }
+  return lines;
 }
 
 /** The shell's convention: 128 + the signal's number (130 for Ctrl-C). */
@@ -197,8 +205,19 @@ function signalExit(signal: NodeJS.Signals): number {
   return 128 + (constants.signals[signal] ?? 2);
 }
 
-function writeReport(file: string, report: LabReport): void {
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+/** Writes --json; a new file in a user's directory (sudo npm run lab) is given to that user. */
+function writeReport(file: string, report: LabReport & { evidenceDir?: string }): boolean {
+  try {
+    const isNew = !existsSync(file);
+    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    const dir = statSync(dirname(file));
+    if (isNew && process.getuid?.() === 0 && dir.uid !== 0) chownSync(file, dir.uid, dir.gid);
+    console.log(`lab: report written to ${file}`);
+    return true;
+  } catch (e) {
+    console.error(`lab: cannot write the report to ${file}: ${(e as Error).message}`);
+    return false;
+  }
 }
 
 if (require.main === module) {

@@ -5,17 +5,9 @@ import { join } from "node:path";
 import { CONFLIST_FILE, renderConflistJson } from "../cni/conflist";
 import { broadcastOf, cidrContainsIp, formatIPv4, parseCidr } from "../cni/ipv4";
 import { NodePlan, planCluster, planProblems } from "../cni/plan";
+import { NETWORK_DEFAULTS } from "../model/defaults";
 import { clusterDnsIp } from "../model/dns";
 import { DNS_PORT } from "../model/ports";
-
-/** The stack's defaults (components/config.ts): the lab reproduces that cluster. */
-export const STACK_DEFAULTS = {
-  vpcCidr: "10.0.0.0/16",
-  subnetCidr: "10.0.1.0/24",
-  clusterCidr: "10.244.0.0/16",
-  nodeMaskSize: 24,
-  serviceCidr: "10.96.0.0/12",
-} as const;
 
 export const DEFAULT_PREFIX = "pnlab";
 export const RUN_ROOT = "/run/podnet-lab";
@@ -150,7 +142,7 @@ export function optionProblems(options: LabOptions): string[] {
     problems.push(`--iperf-seconds ${options.iperfSeconds}: use 0 (skip) to 60`);
   }
   problems.push(
-    ...planProblems({ clusterCidr: STACK_DEFAULTS.clusterCidr, nodeMaskSize: STACK_DEFAULTS.nodeMaskSize, workerCount: options.workers }),
+    ...planProblems({ clusterCidr: NETWORK_DEFAULTS.clusterCidr, nodeMaskSize: NETWORK_DEFAULTS.nodeMaskSize, workerCount: options.workers }),
   );
   return problems;
 }
@@ -177,11 +169,11 @@ export function buildPlan(options: LabOptions): LabPlan {
   if (problems.length > 0) throw new Error(problems.join("\n"));
   const prefix = options.prefix;
   const runDir = runDirOf(prefix);
-  const subnet = parseCidr(STACK_DEFAULTS.subnetCidr);
+  const subnet = parseCidr(NETWORK_DEFAULTS.subnetCidr);
   const routerIp = formatIPv4(subnet.network + 1);
   const nodePlans = planCluster({
-    clusterCidr: STACK_DEFAULTS.clusterCidr,
-    nodeMaskSize: STACK_DEFAULTS.nodeMaskSize,
+    clusterCidr: NETWORK_DEFAULTS.clusterCidr,
+    nodeMaskSize: NETWORK_DEFAULTS.nodeMaskSize,
     workerCount: options.workers,
   });
   const nodes: LabNode[] = nodePlans.map((plan) => {
@@ -192,13 +184,13 @@ export function buildPlan(options: LabOptions): LabPlan {
       plan,
       name: plan.name,
       netns: `${prefix}-${plan.name}`,
-      ip: nodeIp(STACK_DEFAULTS.subnetCidr, plan.index),
+      ip: nodeIp(NETWORK_DEFAULTS.subnetCidr, plan.index),
       routerPort: routerPortOf(plan),
       dir,
       conflistPath: join(dir, "net.d", CONFLIST_FILE),
       // The one difference from AWS: all lab nodes share this machine's file system, so
       // each gets its own IPAM store and log through the rendering function's options.
-      conflistJson: renderConflistJson(plan, { clusterCidr: STACK_DEFAULTS.clusterCidr, dataDir, logFile }),
+      conflistJson: renderConflistJson(plan, { clusterCidr: NETWORK_DEFAULTS.clusterCidr, dataDir, logFile }),
       dataDir,
       logFile,
     };
@@ -225,7 +217,7 @@ export function buildPlan(options: LabOptions): LabPlan {
     { name: "web", namespace: "default", ip: "10.96.0.20", port: WEB_PORT, protocol: "tcp", endpoint: web, targetPort: WEB_PORT, tag: "WEB" },
     { name: "echo", namespace: "default", ip: "10.96.0.30", port: ECHO_PORT, protocol: "udp", endpoint: web, targetPort: ECHO_PORT, tag: "ECHO" },
     // kubeadm gives kube-dns the 10th address of the service CIDR.
-    { name: "kube-dns", namespace: "kube-system", ip: clusterDnsIp(STACK_DEFAULTS.serviceCidr), port: DNS_PORT, protocol: "udp", endpoint: dns, targetPort: DNS_PORT, tag: "DNS" },
+    { name: "kube-dns", namespace: "kube-system", ip: clusterDnsIp(NETWORK_DEFAULTS.serviceCidr), port: DNS_PORT, protocol: "udp", endpoint: dns, targetPort: DNS_PORT, tag: "DNS" },
   ];
   return {
     options,
@@ -238,10 +230,10 @@ export function buildPlan(options: LabOptions): LabPlan {
     internet: { netns: `${prefix}-internet`, ip: INTERNET_IP },
     admin: { netns: `${prefix}-admin`, ip: ADMIN_IP, routerPort: "adm0" },
     adminCidrs: ADMIN_CIDRS,
-    subnetCidr: STACK_DEFAULTS.subnetCidr,
+    subnetCidr: NETWORK_DEFAULTS.subnetCidr,
     subnetPrefix: subnet.prefix,
-    vpcCidr: STACK_DEFAULTS.vpcCidr,
-    clusterCidr: STACK_DEFAULTS.clusterCidr,
+    vpcCidr: NETWORK_DEFAULTS.vpcCidr,
+    clusterCidr: NETWORK_DEFAULTS.clusterCidr,
     nodes,
     workers,
     // Exactly what the stack puts in the VPC route table: one route per node, pod CIDR -> node.

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, wr
 import { join } from "node:path";
 import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../cni/netfilter";
 import { stopPids } from "./agents";
+import { collectEvidence } from "./evidence";
 import { RUN_ROOT, labNamespacePattern, runDirOf } from "./plan";
 import { NETNS_DIR, netnsPath, runSync } from "./sh";
 
@@ -22,7 +23,6 @@ export interface LabState {
   /** Agent pids (they run from the run dir; any other process in a lab namespace is found by ip netns pids). */
   pids: number[];
 }
-
 
 export function stateFileOf(prefix: string): string {
   return join(runDirOf(prefix), "state.json");
@@ -112,16 +112,28 @@ export interface TeardownReport {
   namespaces: string[];
   processes: number;
   runDir: boolean;
+  /** Where the evidence was kept, when it was asked for. */
+  evidenceDir?: string;
   problems: string[];
+}
+
+export interface TeardownOptions {
+  /** Keep the evidence of a failed run here (lab/evidence.ts) before removing anything. */
+  readonly keepEvidenceIn?: string;
 }
 
 /**
  * Removes everything a lab with this prefix made. Never throws: it keeps going and
  * reports what it could not remove.
  */
-export async function teardown(prefix: string): Promise<TeardownReport> {
+export async function teardown(prefix: string, options: TeardownOptions = {}): Promise<TeardownReport> {
   const state = readState(prefix);
   const report: TeardownReport = { namespaces: [], processes: 0, runDir: false, problems: [] };
+  if (options.keepEvidenceIn !== undefined) {
+    // While the namespaces still exist: their addresses, routes and rules are evidence too.
+    report.problems.push(...collectEvidence(prefix, labNamespaces(prefix, state), options.keepEvidenceIn));
+    report.evidenceDir = options.keepEvidenceIn;
+  }
   const marker = `${runDirOf(prefix)}/`;
   // A lab interrupted mid-step may create one more namespace or agent while this runs:
   // repeat until a pass finds nothing.

@@ -1,5 +1,5 @@
 # The podnet node image: Ubuntu 24.04 LTS with containerd, kubeadm/kubelet/kubectl, the CNI
-# binaries, Node.js and the podnet plugin baked in, so a node boots ready for kubeadm.
+# binaries, the pinned Bun and the podnet plugin baked in, so a node boots ready for kubeadm.
 # Build with `npm run image` (packer/build.sh); see docs/image.md.
 
 locals {
@@ -9,6 +9,8 @@ locals {
   cni_bin_dir  = "/opt/cni/bin"
   cni_conf_dir = "/etc/cni/net.d"
   plugin_path  = "${local.cni_bin_dir}/podnet"
+  # Where dist/podnet's shebang looks for Bun first: NODE_RUNTIME_DIR in cni/runtime.ts.
+  bun_dir = "/opt/podnet/bin"
 
   # The bundle `npm run build` writes (cni/build.mjs: dist/podnet), uploaded as is.
   plugin_bundle = var.plugin_bundle != "" ? var.plugin_bundle : "${path.root}/../dist/podnet"
@@ -31,6 +33,13 @@ locals {
     "PODNET_APT_HELPER=${local.apt_helper_upload}",
     "PODNET_BOOT_ID_BEFORE_REBOOT=${local.boot_id_before_reboot}",
     "IMAGE_NAME=${local.ami_name}",
+    "BUN_VERSION=${var.bun_version}",
+    "BUN_DIR=${local.bun_dir}",
+    "NPM_REGISTRY=${var.npm_registry}",
+    "BUN_INTEGRITY_X64=${var.bun_integrity["bun-linux-x64"]}",
+    "BUN_INTEGRITY_X64_BASELINE=${var.bun_integrity["bun-linux-x64-baseline"]}",
+    "BUN_INTEGRITY_AARCH64=${var.bun_integrity["bun-linux-aarch64"]}",
+    "AGNHOST_IMAGE=${var.agnhost_image}",
   ]
   # sha256(file()) rather than filesha256() so that packer 1.6.6 can validate the template
   # too; esbuild writes ASCII, which file() reads unchanged. The install script checks the
@@ -130,7 +139,7 @@ build {
       "${path.root}/scripts/20-kubernetes.sh",
       "${path.root}/scripts/30-containerd.sh",
       "${path.root}/scripts/40-cni-plugins.sh",
-      "${path.root}/scripts/50-nodejs.sh",
+      "${path.root}/scripts/50-bun.sh",
       "${path.root}/scripts/60-podnet.sh",
       "${path.root}/scripts/65-unattended-upgrades.sh",
     ]

@@ -59,3 +59,36 @@ variable "ssh_source_cidrs" {
   default     = []
   description = "CIDRs the build instance's temporary security group admits SSH from; empty means only this machine's public IP, as https://checkip.amazonaws.com reports it (set it when a NAT changes that address between connections)."
 }
+
+variable "agnhost_image" {
+  type        = string
+  default     = "registry.k8s.io/e2e-test-images/agnhost:2.53"
+  description = "The image the connectivity checks run (verify/manifests.ts AGNHOST_IMAGE, which must be the same), pre-pulled so no registry is on their critical path."
+
+  validation {
+    condition     = regex_replace(var.agnhost_image, "^[a-z0-9.-]+(/[a-z0-9._-]+)+:[0-9]+[.][0-9]+$", "") == ""
+    error_message = "The agnhost_image variable must be a pinned image such as registry.k8s.io/e2e-test-images/agnhost:2.53."
+  }
+}
+
+variable "bun_version" {
+  type        = string
+  default     = "1.4.5"
+  description = "Bun version the plugin runs on: the @oven/bun-linux-* version package.json pins (test/packer.test.ts checks it)."
+}
+
+variable "bun_integrity" {
+  type = map(string)
+  default = {
+    "bun-linux-x64"          = "sha512-IWX9BELoGHAUtMonkeSaNaZwXzRk+oDw6Mk+HBFXd3KHYIBNBsIGRupMZPcgNoDbJpLu6gAJjIoIVPZtt1aJ1g=="
+    "bun-linux-x64-baseline" = "sha512-s8yMwYcFnnrA178gji0gZbkE2WVDej/Ti1x770oPfihxyRxSMNhGhiAQNXV53aDeraZxksdvKV/RAdQBCd0qPA=="
+    "bun-linux-aarch64"      = "sha512-4BXmsSKnjOrlGWqZV4x/oWa7AVoR+B6lCXddMzOAXBIm3t50eslg9wb66gmtW1AamEQ1l1CDvmmruysEhqOWMg=="
+  }
+  description = "sha512 integrity of each @oven/bun-linux-* tarball at bun_version, as package-lock.json records it; 50-bun.sh refuses any other file."
+}
+
+variable "npm_registry" {
+  type        = string
+  default     = "https://registry.npmjs.org"
+  description = "npm registry (or mirror) the Bun tarball is fetched from; the integrity check makes any mirror safe."
+}

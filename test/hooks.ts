@@ -1,22 +1,19 @@
 // Mocha root hooks, loaded for every test file (.mocharc.json "require").
 //
-// The plugin keeps V8's code cache in /var/cache/podnet (cni/codecache.ts). Tests point it
-// at a directory of their own, inherited by everything they start (the plugin, podman,
-// ctr), and remove it at the end: a test run leaves nothing in /var/cache.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { CODE_CACHE_DIR_ENV } from "../cni/codecache";
+// dist/podnet's shebang runs the first `bun` on PATH after /opt/podnet/bin (where the image
+// installs it): the tests put the pinned Bun from node_modules first on PATH, inherited by
+// everything they start (the plugin, podman, ctr and containerd), so every test execs the
+// bundle with the runtime nodes run it with.
+import { pathWithBun } from "../lab/bun";
 
-let codeCacheDir: string | undefined;
+let savedPath: string | undefined;
 
 export const mochaHooks = {
   beforeAll(): void {
-    codeCacheDir = mkdtempSync(join(tmpdir(), "podnet-codecache-"));
-    process.env[CODE_CACHE_DIR_ENV] = codeCacheDir;
+    savedPath = process.env.PATH;
+    process.env.PATH = pathWithBun(savedPath);
   },
   afterAll(): void {
-    if (codeCacheDir) rmSync(codeCacheDir, { recursive: true, force: true });
-    delete process.env[CODE_CACHE_DIR_ENV];
+    process.env.PATH = savedPath;
   },
 };

@@ -4,11 +4,12 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderConflistJson } from "../cni/conflist";
 import { planCluster } from "../cni/plan";
+import { EVIDENCE_ROOT } from "../lab/evidence";
 import { parseArgs } from "../lab/main";
 import { checkSpec } from "../model/checkTable";
 import { buildPlan, labNamespacePattern, planNamespaces, runDirOf } from "../lab/plan";
@@ -95,10 +96,12 @@ describe("lab plan and CLI", () => {
 describe("npm run lab, end to end @root", function () {
   this.timeout(180_000);
   const prefix = `pnle2e${randomBytes(2).toString("hex")}`;
-  const reportFile = join(tmpdir(), `${prefix}-report.json`);
+  // In a directory of an ordinary user's, as `sudo npm run lab -- --json r.json` writes it.
+  const reportDir = join(tmpdir(), `${prefix}-report`);
+  const reportFile = join(reportDir, "report.json");
 
   after(() => {
-    rmSync(reportFile, { force: true });
+    rmSync(reportDir, { recursive: true, force: true });
     // If an assertion failed half-way, leave nothing behind either.
     if (existsSync(runDirOf(prefix)) || sh("ip", ["netns", "list"]).includes(`${prefix}-`)) {
       spawnSync(process.execPath, ["--import", "tsx", "lab/main.ts", "down", "--prefix", prefix], { cwd: ROOT });
@@ -111,13 +114,23 @@ describe("npm run lab, end to end @root", function () {
     }
     const before = hostSnapshot();
     const started = Date.now();
+    mkdirSync(reportDir);
+    chownSync(reportDir, 65534, 65534);
     const run = await runLab(["--prefix", prefix, "--iperf-seconds", "1", "--json", reportFile]);
     const elapsed = Date.now() - started;
     const output = `${run.stdout}\n${run.stderr}`;
     assert.equal(run.code, 0, `lab exited ${run.code}:\n${output.slice(-6000)}`);
     assert.match(run.stdout, /All \d+ checks passed\./);
+    // The default output fits a 120-column terminal (no colour: stdout is a pipe here).
+    const tooWide = `${run.stdout}\n${run.stderr}`.split("\n").filter((l) => l.length > 120);
+    assert.deepEqual(tooWide, [], "every line of the default output fits 120 columns");
+    assert.doesNotMatch(run.stdout, /\x1b\[/, "no colour when stdout is not a terminal");
+    // A run that passed keeps no evidence.
+    const kept = existsSync(EVIDENCE_ROOT) ? readdirSync(EVIDENCE_ROOT).filter((d) => d.startsWith(`${prefix}-`)) : [];
+    assert.deepEqual(kept, []);
 
     const report = JSON.parse(readFileSync(reportFile, "utf8")) as LabReport;
+    assert.equal(statSync(reportFile).uid, 65534, "the report belongs to the directory's owner, not root");
     assert.equal(report.ok, true);
     assert.equal(report.prefix, prefix);
     const failed = report.checks.filter((c) => !c.ok);

@@ -100,9 +100,7 @@ describe("node image scripts (packer/scripts, packer/lib)", function () {
     });
 
     it("is the only apt_get: every script that uses apt sources it, none calls apt-get itself", function () {
-      // 50-nodejs.sh is being replaced by the runtime install script of issue 17; it keeps
-      // its own copy until then (apt is idle by then: 01 has waited and held the jobs off).
-      const pending = new Set(["50-nodejs.sh"]);
+      const pending = new Set<string>();
       const source = '. "${PODNET_APT_HELPER:?PODNET_APT_HELPER must name packer/lib/apt.sh as uploaded}"';
       let users = 0;
       for (const name of readdirSync(scriptsDir).filter((f) => !pending.has(f))) {
@@ -243,7 +241,8 @@ for my $unit (@ARGV[1..$#ARGV]) { my $v = 1;
     function record(bootIdBefore: string | undefined) {
       const s = node()
         .add("kubeadm", "echo v1.35.2")
-        .add("dpkg-query", 'printf "%s-1" "$3"');
+        .add("dpkg-query", 'printf "%s-1" "$3"')
+        .add("bun", "echo 1.4.5");
       const marker = join(s.dir, "boot-id-before-reboot");
       if (bootIdBefore !== undefined) writeFileSync(marker, bootIdBefore);
       const release = join(s.dir, "etc", "podnet", "image-release");
@@ -253,6 +252,7 @@ for my $unit (@ARGV[1..$#ARGV]) { my $v = 1;
         PODNET_PLUGIN_SHA256: "ab".repeat(32),
         PODNET_BOOT_ID_BEFORE_REBOOT: marker,
         IMAGE_RELEASE_FILE: release,
+        BUN_DIR: join(s.dir, "bin"),
       });
       return { r, release };
     }
@@ -266,6 +266,7 @@ for my $unit (@ARGV[1..$#ARGV]) { my $v = 1;
       assert.match(text, new RegExp(`^KERNEL=${kernel.replace(/[.+]/g, "\\$&")}$`, "m"));
       assert.match(text, /^CONTAINERD=containerd-1$/m);
       assert.match(text, /^KUBERNETES_VERSION=v1\.35\.2$/m);
+      assert.match(text, /^BUN=1\.4\.5$/m, "the runtime's version, from BUN_DIR");
     });
 
     it("refuses to record from the boot before the reboot, or without one", function () {

@@ -20,7 +20,6 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { DEFAULT_CODE_CACHE_DIR } from "../cni/codecache";
 import { CNI_BIN_DIR, CNI_CONF_DIR, PLUGIN_PATH } from "../cni/conflist";
 import {
   AMI_TAG_ARCH,
@@ -31,7 +30,9 @@ import {
   amiNameFilter,
   type ImageArch,
 } from "../components/image";
-import { watchDefaultCodeCache } from "./helpers/system";
+import { NODE_RUNTIME_DIR } from "../cni/runtime";
+import { bunBinDir, bunPackage, pinnedBunVersion } from "../lab/bun";
+import { AGNHOST_IMAGE } from "../verify/manifests";
 
 const repo = resolve(__dirname, "..");
 const packerDir = join(repo, "packer");
@@ -332,7 +333,7 @@ describe("node image (packer/)", function () {
       ["20-kubernetes.sh", [/pkgs\.k8s\.io\/core:\/stable:\/v\$\{KUBERNETES_MINOR\}\/deb\//, /apt-mark hold kubelet kubeadm kubectl/]],
       ["30-containerd.sh", [/install --no-install-recommends containerd runc/, /^version = 3$/m, /kubeadm config images list/]],
       ["40-cni-plugins.sh", [/kubernetes-cni/, /for plugin in loopback portmap/]],
-      ["50-nodejs.sh", [/install --no-install-recommends nodejs/, /major < 18/]],
+      ["50-bun.sh", [/curl -fsSL/, /sha512sum/, /grep -qw avx2 \/proc\/cpuinfo/, /--version/]],
       ["65-unattended-upgrades.sh", [/cluster_packages=\(containerd runc kubelet kubeadm kubectl cri-tools kubernetes-cni\)/]],
       ["70-prepull-images.sh", [/kubeadm config images pull/]],
       ["99-cleanup.sh", [/apt_get clean/, /cloud-init clean --logs --machine-id/, /rm -rf \/var\/lib\/cni/]],
@@ -349,11 +350,14 @@ describe("node image (packer/)", function () {
     const install = (sha: string) => {
       mkdirSync(join(node, "tmp"), { recursive: true });
       cpSync(bundle, upload);
-      return run("bash", [join(scriptsDir, "60-podnet.sh")], {
+      // As on a node: the pinned Bun in /opt/podnet/bin (a private mount of this repository's).
+      const onNode = `mount -t tmpfs tmpfs /opt && mkdir -p ${NODE_RUNTIME_DIR} && mount --bind ${bunBinDir()} ${NODE_RUNTIME_DIR} && exec bash "$0"`;
+      return run("unshare", ["-m", "sh", "-c", onNode, join(scriptsDir, "60-podnet.sh")], {
         ...process.env,
         PODNET_PLUGIN_UPLOAD: upload,
         PODNET_PLUGIN_PATH: target,
         PODNET_PLUGIN_SHA256: sha,
+        BUN_DIR: NODE_RUNTIME_DIR,
       });
     };
 
@@ -362,20 +366,94 @@ describe("node image (packer/)", function () {
     assert.match(refused.stderr, /the image is tagged 0{64}/);
     assert.ok(!existsSync(target));
 
-    const cacheFiles = () => (existsSync(DEFAULT_CODE_CACHE_DIR) ? readdirSync(DEFAULT_CODE_CACHE_DIR).sort() : []);
-    const cacheBefore = cacheFiles();
-    const cache = watchDefaultCodeCache();
-    let ok;
-    try {
-      ok = install(sha256(bundle));
-      assert.deepEqual(cacheFiles(), cacheBefore, "the install check leaves no code cache in the image");
-    } finally {
-      cache.restore();
-    }
+    const ok = install(sha256(bundle));
     assert.equal(ok.status, 0, output(ok));
     assert.equal(sha256(target), sha256(bundle));
     assert.equal(statSync(target).mode & 0o777, 0o755);
     assert.ok(!existsSync(upload), "the upload is removed");
     assert.match(ok.stdout, /"supportedVersions"/, "the installed plugin answered CNI VERSION");
+  });
+
+  it("pins the Bun of package.json, with package-lock.json's integrity, where the shebang looks", function () {
+    const values = inspect();
+    assert.equal(local(values, "bun_dir"), NODE_RUNTIME_DIR);
+    const lock = JSON.parse(readFileSync(join(repo, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string; integrity?: string }> };
+    const pinned = hclMap(values.get("var.bun_integrity") ?? "");
+    const packages = ["bun-linux-x64", "bun-linux-x64-baseline", "bun-linux-aarch64"];
+    assert.deepEqual(Object.keys(pinned).sort(), [...packages].sort());
+    for (const name of packages) {
+      const locked = lock.packages[`node_modules/@oven/${name}`];
+      assert.ok(locked, `package-lock.json has no @oven/${name}`);
+      assert.equal(locked.version, values.get("var.bun_version"), `bun_version is the locked @oven/${name}`);
+      assert.equal(pinned[name], locked.integrity, `bun_integrity["${name}"] is package-lock.json's`);
+    }
+    assert.equal(values.get("var.bun_version"), pinnedBunVersion(), "bun_version is package.json's");
+    const template = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
+    for (const env of ["BUN_VERSION=${var.bun_version}", "BUN_DIR=${local.bun_dir}", 'BUN_INTEGRITY_AARCH64=${var.bun_integrity["bun-linux-aarch64"]}']) {
+      assert.ok(template.includes(`"${env}"`), `the shell provisioner passes ${env}`);
+    }
+  });
+
+  it("50-bun.sh installs the tarball whose sha512 is pinned for this CPU and refuses any other", function () {
+    const version = pinnedBunVersion();
+    const pkg = bunPackage().replace("@oven/", "");
+    // A registry in a directory: the tarball layout npm serves, with a stand-in bun.
+    const registry = join(work, "registry");
+    const staging = join(work, "bun-package");
+    mkdirSync(join(staging, "package", "bin"), { recursive: true });
+    writeFileSync(join(staging, "package", "bin", "bun"), `#!/bin/sh\necho ${version}\n`, { mode: 0o755 });
+    const tarball = join(registry, "@oven", pkg, "-", `${pkg}-${version}.tgz`);
+    mkdirSync(join(tarball, ".."), { recursive: true });
+    assert.equal(run("tar", ["-czf", tarball, "-C", staging, "package"]).status, 0);
+    const integrity = `sha512-${createHash("sha512").update(readFileSync(tarball)).digest("base64")}`;
+    const other = `sha512-${createHash("sha512").update("another file").digest("base64")}`;
+    const bunDir = join(work, "opt-podnet-bin");
+    const install = (sri: string) =>
+      run("bash", [join(scriptsDir, "50-bun.sh")], {
+        ...process.env,
+        BUN_VERSION: version,
+        BUN_DIR: bunDir,
+        NPM_REGISTRY: `file://${registry}`,
+        BUN_INTEGRITY_X64: sri,
+        BUN_INTEGRITY_X64_BASELINE: sri,
+        BUN_INTEGRITY_AARCH64: sri,
+      });
+
+    const refused = install(other);
+    assert.notEqual(refused.status, 0, "installed a tarball whose sha512 is not the pinned one");
+    assert.match(refused.stderr, /package-lock\.json pins/);
+    assert.ok(!existsSync(join(bunDir, "bun")));
+
+    const ok = install(integrity);
+    assert.equal(ok.status, 0, output(ok));
+    assert.equal(statSync(join(bunDir, "bun")).mode & 0o777, 0o755);
+    assert.match(ok.stdout, new RegExp(`bun: ${pkg} ${version.replace(/\./g, "\\.")} in `));
+  });
+
+  it("pre-pulls the connectivity checks' agnhost image, pinned as a variable equal to verify/manifests.ts", function () {
+    const values = inspect();
+    assert.equal(values.get("var.agnhost_image"), AGNHOST_IMAGE);
+    const template = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
+    assert.ok(template.includes('"AGNHOST_IMAGE=${var.agnhost_image}"'), "the shell provisioner passes AGNHOST_IMAGE");
+    for (const bad of ["registry.k8s.io/e2e-test-images/agnhost:latest", "registry.k8s.io/e2e-test-images/agnhost"]) {
+      const r = packer(["validate", "-var", `agnhost_image=${bad}`, copy]);
+      assert.notEqual(r.status, 0, `packer validate accepted agnhost_image=${bad}`);
+      assert.match(output(r), /must be a pinned image/);
+    }
+
+    // The script under bash with stub kubeadm and crictl: it pulls the image, then insists it is there.
+    const bin = join(work, "prepull-bin");
+    mkdirSync(bin, { recursive: true });
+    const pulled = join(work, "pulled");
+    writeFileSync(join(bin, "kubeadm"), '#!/bin/sh\ncase "$*" in\n  "version -o short") echo v1.35.1 ;;\n  "config images list"*) echo registry.k8s.io/pause:3.10 ;;\nesac\n', { mode: 0o755 });
+    writeFileSync(join(bin, "crictl"), `#!/bin/sh\ncase "$1" in\n  pull) echo "$2" >>${pulled} ;;\n  inspecti) grep -qxF "$2" ${pulled} 2>/dev/null || [ "$2" = registry.k8s.io/pause:3.10 ] ;;\nesac\n`, { mode: 0o755 });
+    const prepull = (extra: NodeJS.ProcessEnv) => run("bash", [join(scriptsDir, "70-prepull-images.sh")], { ...process.env, PATH: `${bin}:${process.env.PATH}`, ...extra });
+    const ok = prepull({ AGNHOST_IMAGE });
+    assert.equal(ok.status, 0, output(ok));
+    assert.equal(readFileSync(pulled, "utf8"), `${AGNHOST_IMAGE}\n`);
+    assert.match(ok.stdout, /prepull-images: 2 images for v1\.35\.1/);
+    const unset = prepull({ AGNHOST_IMAGE: "" });
+    assert.notEqual(unset.status, 0);
+    assert.match(unset.stderr, /AGNHOST_IMAGE is not set/);
   });
 });

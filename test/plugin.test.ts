@@ -1,12 +1,12 @@
 // The bundled plugin in real network namespaces: "the node" is a namespace, pods are
 // namespaces, and the machine's own namespace must come out exactly as it went in.
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CODE_CACHE_DIR_ENV, CODE_CACHE_SWITCH_ENV, DEFAULT_CODE_CACHE_DIR } from "../cni/codecache";
+import { pinnedBunVersion } from "../lab/bun";
 import { currentBootId } from "../cni/ipam";
 import { hostVethName } from "../cni/links";
-import { BUNDLE, Namespaces, PluginCall, hostSnapshot, requireRoot, runPlugin, tempDir, uniquePrefix, watchDefaultCodeCache } from "./helpers/system";
+import { BUNDLE, Namespaces, PluginCall, hostSnapshot, requireRoot, runPlugin, tempDir, uniquePrefix } from "./helpers/system";
 
 const SUBNET = "10.244.1.0/24";
 
@@ -149,7 +149,7 @@ describe("podnet plugin in network namespaces (root)", function () {
     await del(q);
   });
 
-  it("checks the node once per window: later ADDs run one process, in the pod; a stale mark brings flushed rules back", async () => {
+  it("checks the node once per window: later ADDs run no process (netlink from the plugin); a stale mark brings flushed rules back", async () => {
     const p = newPod();
     podIp(await add(p));
     const alias = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", "cni0"]))[0].ifalias as string;
@@ -157,7 +157,7 @@ describe("podnet plugin in network namespaces (root)", function () {
     assert.match(alias, new RegExp(`^podnet: node [0-9a-f]{12} netns ${inode} verified \\d+$`));
     const q = newPod();
     podIp(await add(q));
-    assert.equal(lastLog(q.id)?.execs, 1, "one ip batch in the pod: no bridge read, no iptables-save inside the window");
+    assert.equal(lastLog(q.id)?.execs, 0, "netlink from the plugin: no ip, no bridge read, no iptables-save inside the window");
     const hostEnd = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(q.id, "eth0")]))[0];
     assert.equal(hostEnd.master, "cni0");
     assert.ok(hostEnd.flags.includes("UP"));
@@ -168,7 +168,7 @@ describe("podnet plugin in network namespaces (root)", function () {
     const t = newPod();
     const readOnly = await runPlugin(node, { command: "ADD", containerId: t.id, netns: t.path, ifname: "eth0", readOnlySysfs: true }, JSON.stringify(conf()));
     podIp(readOnly);
-    assert.equal(lastLog(t.id)?.execs, 2, "the batch in the pod, then ip for hairpin");
+    assert.equal(lastLog(t.id)?.execs, 1, "netlink, then ip for hairpin");
     const tEnd = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(t.id, "eth0")]))[0];
     assert.equal(tEnd.linkinfo.info_slave_data.hairpin, true);
 
@@ -196,16 +196,56 @@ describe("podnet plugin in network namespaces (root)", function () {
     await del(first);
     const ok = newPod();
     const okIp = podIp(await add(ok));
-    assert.equal(lastLog(ok.id)?.execs, 1, "the node check is fresh");
+    assert.equal(lastLog(ok.id)?.execs, 0, "the node check is fresh");
     const p = newPod();
     ns.exec(p.name, "ip", ["link", "add", "eth0", "type", "veth", "peer", "name", "other0"]);
     const r = await add(p);
     assert.equal(r.code, 1);
     assert.match(String(r.json?.msg), /eth0 already exists/);
-    assert.equal(lastLog(p.id)?.execs, 3, "the one-process attempt, the node's ip batch of the full path, the rollback's ip link del");
+    assert.equal(lastLog(p.id)?.execs, 1, "the netlink attempt (refused), the node's ip batch of the full path (fails), the rollback over netlink");
     assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
     assert.deepEqual(reservations(), [okIp], "the failed ADD released its address");
     await del(ok);
+  });
+
+  it("inside the window, a pod step that fails over netlink deletes the pair and releases the address", async () => {
+    const ok = newPod();
+    podIp(await add(ok));
+    // The pod already has a default route, so the plugin's route add is refused (EEXIST)
+    // after the pair and the address are made.
+    const p = newPod();
+    ns.exec(p.name, "ip", ["link", "add", "x0", "type", "veth", "peer", "name", "x1"]);
+    ns.exec(p.name, "ip", ["addr", "add", "10.99.0.1/24", "dev", "x0"]);
+    ns.exec(p.name, "ip", ["link", "set", "x0", "up"]);
+    ns.exec(p.name, "ip", ["route", "add", "default", "via", "10.99.0.2", "dev", "x0"]);
+    const r = await add(p);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(String(r.json?.msg), /netlink failed in \/var\/run\/netns\/\S+: route add default dev eth0: File exists/);
+    assert.equal(lastLog(p.id)?.execs, 0, "no process: the failure and the rollback are netlink's");
+    assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
+    assert.equal(ns.tryExec(p.name, "ip", ["link", "show", "eth0"]).ok, false, "the pod end went with the pair");
+    assert.deepEqual(reservations(), [lastLog(ok.id)?.ip], "the failed ADD released its address");
+    await del(ok);
+  });
+
+  it("without Bun's FFI (the bundle run by Node) the one-process ADD and DEL take ip, with the same result", async () => {
+    const first = newPod();
+    podIp(await add(first));
+    const p = newPod();
+    const r = await runPlugin(node, { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0", runtime: process.execPath }, JSON.stringify(conf()));
+    const ip = podIp(r);
+    assert.equal(lastLog(p.id)?.runtime, `node ${process.versions.node}`);
+    assert.equal(lastLog(p.id)?.execs, 1, "one ip batch in the pod");
+    const hostEnd = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(p.id, "eth0")]))[0];
+    assert.equal(hostEnd.master, "cni0");
+    assert.equal(hostEnd.linkinfo.info_slave_data.hairpin, true);
+    assert.ok(ping(p.name, "10.244.1.1"));
+    const d = await runPlugin(node, { command: "DEL", containerId: p.id, netns: p.path, ifname: "eth0", runtime: process.execPath }, JSON.stringify(conf()));
+    assert.equal(d.code, 0, d.stdout);
+    assert.equal(lastLog(p.id)?.execs, 1, "ip link del");
+    assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
+    assert.ok(!reservations().includes(ip));
+    await del(first);
   });
 
   it("a CHECK that finds the bridge wrong inside the window makes the next ADD check the node and repair it", async () => {
@@ -461,83 +501,23 @@ describe("podnet plugin in network namespaces (root)", function () {
     assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
   });
 
-  it("compiles with V8's code cache: the first ADD saves it, later ones hit it; a bad file is replaced; off and untrusted leave it alone", async () => {
-    const cacheDir = join(dir.path, "codecache");
-    const addWith = async (extra: Record<string, string>) => {
-      const pod = newPod();
-      const r = await runPlugin(node, { command: "ADD", containerId: pod.id, netns: pod.path, ifname: "eth0", extra }, JSON.stringify(conf()));
-      podIp(r);
-      return { pod, result: r.json, codeCache: lastLog(pod.id)?.codeCache };
-    };
-    const cached = { [CODE_CACHE_DIR_ENV]: cacheDir };
-    const addFile = () => readdirSync(cacheDir).filter((f) => f.endsWith("-ADD.v8cache"));
-    const pods: Array<{ path: string; id: string }> = [];
-
-    const first = await addWith(cached);
-    pods.push(first.pod);
-    assert.equal(first.codeCache, "miss");
-    assert.equal(addFile().length, 1, "the first successful ADD saves the ADD cache");
-    const file = join(cacheDir, addFile()[0]);
-    assert.equal(statSync(cacheDir).mode & 0o777, 0o700);
-    assert.equal(statSync(file).mode & 0o777, 0o600);
-
-    const second = await addWith(cached);
-    pods.push(second.pod);
-    assert.equal(second.codeCache, "hit");
-    const shape = (r: Record<string, unknown> | undefined) => JSON.stringify(r).replace(/[0-9a-f]{2}(:[0-9a-f]{2}){5}|pn[0-9a-f]{13}|10\.244\.1\.\d+|\/var\/run\/netns\/[\w-]+/g, "_");
-    assert.equal(shape(second.result), shape(first.result), "the cached plugin answers as the compiled one");
-
-    writeFileSync(file, "not bytecode");
-    const rejected = await addWith(cached);
-    pods.push(rejected.pod);
-    assert.equal(rejected.codeCache, "rejected");
-    assert.notEqual(readFileSync(file, "utf8"), "not bytecode", "a rejected cache is replaced");
-    const again = await addWith(cached);
-    pods.push(again.pod);
-    assert.equal(again.codeCache, "hit");
-
-    const before = readdirSync(cacheDir).map((f) => `${f}@${statSync(join(cacheDir, f)).mtimeMs}`);
-    const off = await addWith({ ...cached, [CODE_CACHE_SWITCH_ENV]: "off" });
-    pods.push(off.pod);
-    assert.equal(off.codeCache, "off");
-    chmodSync(cacheDir, 0o777);
-    try {
-      const untrusted = await addWith(cached);
-      pods.push(untrusted.pod);
-      assert.equal(untrusted.codeCache, "untrusted");
-    } finally {
-      chmodSync(cacheDir, 0o700);
-    }
-    assert.deepEqual(readdirSync(cacheDir).map((f) => `${f}@${statSync(join(cacheDir, f)).mtimeMs}`), before, "off and untrusted neither write nor replace");
-    for (const pod of pods) assert.equal((await del(pod)).code, 0);
-  });
-
-  it("20 concurrent first ADDs with an empty code cache all succeed and leave one cache file, no temporary ones", async () => {
-    const cacheDir = join(dir.path, "codecache-burst");
-    const pods = Array.from({ length: 20 }, () => newPod());
-    const calls = await Promise.all(
-      pods.map((pod) =>
-        runPlugin(node, { command: "ADD", containerId: pod.id, netns: pod.path, ifname: "eth0", extra: { [CODE_CACHE_DIR_ENV]: cacheDir } }, JSON.stringify(conf())),
-      ),
-    );
-    assert.equal(new Set(calls.map(podIp)).size, 20);
-    assert.deepEqual(
-      readdirSync(cacheDir).map((f) => f.replace(/^[0-9a-f]{16}-node[\d.]+-\w+-/, "")),
-      ["ADD.v8cache"],
-    );
-    for (const pod of pods) assert.equal((await del(pod)).code, 0);
-  });
-
-  it("keeps the code cache in /var/cache/podnet when nothing else is set", async () => {
-    const cache = watchDefaultCodeCache();
-    const versionCache = (f: string) => f.endsWith(`-node${process.versions.node}-${process.arch}-VERSION.v8cache`);
-    try {
-      const r = await runPlugin(node, { command: "VERSION", extra: { [CODE_CACHE_DIR_ENV]: "" } }, JSON.stringify({ cniVersion: "1.0.0" }));
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.ok(readdirSync(DEFAULT_CODE_CACHE_DIR).some(versionCache), "VERSION saved its cache there");
-    } finally {
-      cache.restore();
-    }
+  it("runs on the pinned Bun and keeps the caller's runtime variables, .env and bunfig.toml away from it", async () => {
+    // Each of these would run hook.js inside the plugin if it reached the runtime.
+    const cwd = join(dir.path, "hostile-cwd");
+    mkdirSync(cwd);
+    const marker = join(dir.path, "hook-ran");
+    const hook = join(cwd, "hook.js");
+    writeFileSync(hook, `require("node:fs").writeFileSync(${JSON.stringify(marker)}, process.argv.join(" "));`);
+    writeFileSync(join(cwd, "bunfig.toml"), `preload = [${JSON.stringify(hook)}]\n`);
+    writeFileSync(join(cwd, ".env"), "CNI_IFNAME=hijack0\n");
+    const extra = { BUN_OPTIONS: `--preload ${hook}`, NODE_OPTIONS: `--require ${hook}`, BUN_INSPECT: "127.0.0.1:1", BUN_JSC_useJIT: "0", NODE_EXTRA_CA_CERTS: "/nonexistent" };
+    const p = newPod();
+    const r = await runPlugin(node, { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0", extra, cwd }, JSON.stringify(conf()));
+    podIp(r);
+    assert.equal(existsSync(marker), false, "no preload ran");
+    assert.ok(ns.tryExec(p.name, "ip", ["link", "show", "eth0"]).ok, "the .env file did not rename the interface");
+    assert.equal(lastLog(p.id)?.runtime, `bun ${pinnedBunVersion()}`);
+    assert.equal((await del(p)).code, 0);
   });
 
   /** One ADD and DEL that succeed and one ADD refused, for the log test. */
@@ -553,7 +533,7 @@ describe("podnet plugin in network namespaces (root)", function () {
     const lines = readFileSync(join(dir.path, "podnet.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     const add = lines.find((l) => l.verb === "ADD" && l.result === "ok");
     assert.ok(add);
-    for (const key of ["time", "verb", "containerId", "ifname", "netns", "ip", "result", "durationMs", "execs", "execMs", "codeCache"]) assert.ok(key in add, key);
+    for (const key of ["time", "verb", "containerId", "ifname", "netns", "ip", "result", "durationMs", "execs", "execMs", "runtime"]) assert.ok(key in add, key);
     const failed = lines.find((l) => l.result === "error");
     assert.ok(failed && typeof failed.code === "number" && failed.msg);
   });

@@ -20,7 +20,7 @@ describe("pulumi program (index.ts)", () => {
     const session = await startMocks();
     pulumi.runtime.setAllConfig({ "podnet:adminCidrs": '["203.0.113.7/32"]', "podnet:workerCount": "1", "podnet:clusterCidr": "10.50.0.0/16" });
     const program = runProgram();
-    assert.deepEqual(Object.keys(program).sort(), ["controlPlanePublicIp", "kubeconfig", "networkSettings", "nodes", "sshPrivateKey", "usage"]);
+    assert.deepEqual(Object.keys(program).sort(), ["connectivity", "controlPlanePublicIp", "kubeconfig", "networkSettings", "nodes", "sshPrivateKey", "usage"]);
     const nodes = (await valueOf(program.nodes)) as Array<{ name: string; podCidr: string }>;
     assert.deepEqual(nodes.map((n) => [n.name, n.podCidr]), [["control-plane", "10.50.0.0/24"], ["worker-1", "10.50.1.0/24"]]);
     assert.equal(await pulumi.isSecret(program.kubeconfig), true);

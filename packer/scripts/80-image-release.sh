@@ -5,7 +5,7 @@
 # with, so node.pkr.hcl reboots before this script, and the boot id it saved before the
 # reboot shows that this is the boot after it.
 set -euo pipefail
-: "${IMAGE_NAME:?}" "${PODNET_PLUGIN_PATH:?}" "${PODNET_PLUGIN_SHA256:?}" "${PODNET_BOOT_ID_BEFORE_REBOOT:?}"
+: "${IMAGE_NAME:?}" "${PODNET_PLUGIN_PATH:?}" "${PODNET_PLUGIN_SHA256:?}" "${PODNET_BOOT_ID_BEFORE_REBOOT:?}" "${BUN_DIR:?}"
 release=${IMAGE_RELEASE_FILE:-/etc/podnet/image-release}
 
 boot_id=$(cat /proc/sys/kernel/random/boot_id)
@@ -35,7 +35,7 @@ CRI_TOOLS=$(deb cri-tools)
 KUBERNETES_CNI=$(deb kubernetes-cni)
 CONTAINERD=$(deb containerd)
 RUNC=$(deb runc)
-NODEJS=$(deb nodejs)
+BUN=$(env -i "$BUN_DIR/bun" --version)
 PODNET_PLUGIN_PATH=${PODNET_PLUGIN_PATH}
 PODNET_PLUGIN_SHA256=${PODNET_PLUGIN_SHA256}
 RELEASE

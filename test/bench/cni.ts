@@ -1,14 +1,14 @@
 // npm run bench:cni: podnet next to Debian's reference bridge + host-local, on one
 // machine in one run. Each plugin gets a node netns of its own (pnb-*) and a worker there
 // that execs it as a runtime would; the workers are driven in lock step so the samples of
-// podnet, the reference and `node -e 0` (the floor of any Node-hosted plugin) interleave.
+// podnet, the reference and `bun -e 0` (the floor of any plugin on that runtime) interleave.
 //
 // Measures: ADD and DEL latency (median, p95) over sequential pods, a burst of concurrent
 // ADDs (successes, distinct IPs, wall time), the bundle's size and cold start (VERSION),
 // and, when strace is installed, a profile of podnet's ADD (processes, exec cost, JS time).
 // Prints a table and writes bench-results/cni.md. Removes every namespace it made.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -16,8 +16,10 @@ import { renderConflist } from "../../cni/conflist";
 import { IpamStore } from "../../cni/ipam";
 import { parseCidr } from "../../cni/ipv4";
 import { BUNDLE, CLUSTER_CIDR, ensureBundle, installCniBin, workerNode } from "../runtimes/cni";
-import { HostTraces, REPO_ROOT, describeCmd, nodeLockFile, onNode, requireRoot, requireTools, sh, tempDir, withPrivateVarLog } from "../runtimes/host";
-import { CallTrace, parseStrace } from "./profile";
+import { HostTraces, REPO_ROOT, describeCmd, must, nodeLockFile, onNode, requireRoot, requireTools, sh, tempDir, withPrivateVarLog } from "../runtimes/host";
+import { bunBinDir, pinnedBunVersion } from "../../lab/bun";
+import { CallTrace, ExecProfile, parseStrace, summariseStrace } from "./profile";
+import { type HookRun, type LoggedCall, type Profile, SPAWN_HOOK, type Series, median, p95, render, summarise } from "./report";
 import type { BurstResult, CallResult, Pod, Request } from "./worker";
 
 const SEQUENTIAL = Number(process.env.PNB_PODS ?? 60);
@@ -25,17 +27,6 @@ const BURST = Number(process.env.PNB_BURST ?? 100);
 const VERSION_RUNS = 30;
 const PROFILE_RUNS = 10;
 const PREFIX = `pnb-${process.pid}`;
-
-// ---------------------------------------------------------------------------- stats
-
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-const median = (v: number[]) => quantile(v, 0.5);
-const p95 = (v: number[]) => quantile(v, 0.95);
-const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : "n/a");
 
 // ---------------------------------------------------------------------------- workers
 
@@ -50,17 +41,18 @@ class Worker {
     plugin: string,
     configFile: string,
     cniPath: string,
-    codeCacheDir: string,
+    bun: string,
   ) {
     // A private mount namespace with a tmpfs on /var/log: podnet logs VERSION calls to
     // /var/log/podnet.log whatever the config says, and the bench must not write there.
     // As on a node: the plugin sees the node's own sysfs (where it reads the bridge).
     const argv = onNode(
       nodeNetns,
-      withPrivateVarLog([process.execPath, "--import", "tsx", join(REPO_ROOT, "test", "bench", "worker.ts"), plugin, configFile, cniPath]),
+      withPrivateVarLog([process.execPath, "--import", "tsx", join(REPO_ROOT, "test", "bench", "worker.ts"), plugin, configFile, cniPath, bun]),
     );
-    const env: NodeJS.ProcessEnv = { ...process.env, PODNET_CODE_CACHE_DIR: codeCacheDir };
+    const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.NODE_OPTIONS;
+    delete env.NODE_EXTRA_CA_CERTS;
     this.child = spawn(argv[0], argv.slice(1), { cwd: REPO_ROOT, env, stdio: ["pipe", "pipe", "pipe"] });
     this.child.stderr.setEncoding("utf8").on("data", (d: string) => (this.stderr += d));
     createInterface({ input: this.child.stdout }).on("line", (line) => this.waiting.shift()?.(line));
@@ -104,8 +96,6 @@ interface Side {
   label: string;
   node: string;
   pods: Pod[];
-  /** podnet: the pods of the sequential ADDs run with the code cache off. */
-  uncachedPods?: Pod[];
   worker?: Worker;
   dataDir: string;
   leftover: () => number;
@@ -126,170 +116,45 @@ function machine(): string {
     }
   })();
   const plugins = sh(["dpkg-query", "-W", "-f", "${Version}", "containernetworking-plugins"]).stdout.trim();
-  return `${cpus().length} cores (${model}), ${debian}, kernel ${release()}, node ${process.version}, containernetworking-plugins ${plugins || "?"}`;
-}
-
-// ---------------------------------------------------------------------------- profile
-
-/**
- * Preloaded with `node -r` into the plugin (or `node -e 0`): times every spawnSync from
- * inside the process, without ptrace's overhead. performance.now() counts from process start.
- */
-const SPAWN_HOOK = `"use strict";
-const { performance } = require("node:perf_hooks");
-const hookAt = performance.now();
-const cp = require("node:child_process");
-const fs = require("node:fs");
-const calls = [];
-const name = (command, args) => [command].concat(Array.isArray(args) ? args : []).join(" ");
-const spawnSync = cp.spawnSync;
-cp.spawnSync = function (command, args) {
-  const start = performance.now();
-  try {
-    return spawnSync.apply(this, arguments);
-  } finally {
-    calls.push({ command: name(command, args), start, end: performance.now(), background: false });
-  }
-};
-const fsCalls = { count: 0, ms: 0 };
-for (const fn of ["readFileSync", "writeFileSync", "appendFileSync", "mkdirSync", "readdirSync", "linkSync", "renameSync", "rmSync", "statSync", "existsSync", "unlinkSync", "accessSync"]) {
-  const original = fs[fn];
-  fs[fn] = function () {
-    const start = performance.now();
-    try {
-      return original.apply(this, arguments);
-    } finally {
-      fsCalls.count += 1;
-      fsCalls.ms += performance.now() - start;
-    }
-  };
-}
-const spawn = cp.spawn;
-cp.spawn = function (command, args) {
-  const start = performance.now();
-  const child = spawn.apply(this, arguments);
-  const call = { command: name(command, args), start, end: NaN, background: true };
-  calls.push(call);
-  child.on("exit", () => { call.end = performance.now(); });
-  return child;
-};
-process.on("exit", () => {
-  calls.sort((a, b) => a.start - b.start);
-  const exitAt = performance.now();
-  fs.writeFileSync(process.env.PNB_PROFILE_OUT, JSON.stringify({ hookAt, exitAt, calls, fs: fsCalls }));
-});
-`;
-
-interface HookRun {
-  /** Wall time the caller saw (spawn to reaped), set by the bench. */
-  wallMs?: number;
-  hookAt: number;
-  exitAt: number;
-  calls: Array<{ command: string; start: number; end: number; background: boolean }>;
-  /** Synchronous fs calls (IPAM files, boot id, log): count and time. */
-  fs: { count: number; ms: number };
-}
-
-interface Profile {
-  runs: number;
-  /** Process start to the first line of user code (node's own bootstrap). */
-  bootMs: number;
-  floorBootMs: number;
-  floorTotalMs: number;
-  /** A VERSION call's user-code time: loading the bundle plus a trivial verb. */
-  versionJsMs: number;
-  floorJsMs: number;
-  /** User code start (bundle load, stdin, config) to the first process. */
-  preSpawnMs: number;
-  /** Time at least one child process was running. */
-  childrenMs: number;
-  /** User code time with no child running (JS, fs, waiting for nothing). */
-  jsOnlyMs: number;
-  tailMs: number;
-  fsCount: number;
-  fsMs: number;
-  totalMs: number;
-  wallMs: number;
-  floorWallMs: number;
-  steps: Array<{ command: string; ms: number; background: boolean }>;
-}
-
-function unionMs(intervals: Array<{ start: number; end: number }>): number {
-  const sorted = intervals.filter((i) => Number.isFinite(i.end)).sort((a, b) => a.start - b.start);
-  let total = 0;
-  let curStart = -Infinity;
-  let curEnd = -Infinity;
-  for (const i of sorted) {
-    if (i.start > curEnd) {
-      if (curEnd > curStart) total += curEnd - curStart;
-      curStart = i.start;
-      curEnd = i.end;
-    } else {
-      curEnd = Math.max(curEnd, i.end);
-    }
-  }
-  if (curEnd > curStart) total += curEnd - curStart;
-  return total;
-}
-
-function summarise(runs: HookRun[], floors: HookRun[], versions: HookRun[]): Profile | undefined {
-  const ok = runs.filter((r) => r.calls.length > 0);
-  if (ok.length === 0) return undefined;
-  const n = median(ok.map((r) => r.calls.length));
-  const shape = ok.find((r) => r.calls.length === n) ?? ok[0];
-  const lastEnd = (r: HookRun) => Math.max(...r.calls.map((c) => (Number.isFinite(c.end) ? c.end : r.exitAt)));
-  return {
-    runs: ok.length,
-    bootMs: median(ok.map((r) => r.hookAt)),
-    floorBootMs: median(floors.map((f) => f.hookAt)),
-    floorTotalMs: median(floors.map((f) => f.exitAt)),
-    versionJsMs: median(versions.map((v) => v.exitAt - v.hookAt)),
-    floorJsMs: median(floors.map((f) => f.exitAt - f.hookAt)),
-    preSpawnMs: median(ok.map((r) => r.calls[0].start - r.hookAt)),
-    childrenMs: median(ok.map((r) => unionMs(r.calls))),
-    jsOnlyMs: median(ok.map((r) => r.exitAt - r.hookAt - unionMs(r.calls))),
-    tailMs: median(ok.map((r) => r.exitAt - lastEnd(r))),
-    fsCount: median(ok.map((r) => r.fs.count)),
-    fsMs: median(ok.map((r) => r.fs.ms)),
-    totalMs: median(ok.map((r) => r.exitAt)),
-    wallMs: median(ok.map((r) => r.wallMs ?? NaN)),
-    floorWallMs: median(floors.map((f) => f.wallMs ?? NaN)),
-    steps: shape.calls.map((c, i) => ({
-      command: c.command.length > 70 ? `${c.command.slice(0, 67)}...` : c.command,
-      ms: median(ok.filter((r) => r.calls[i]).map((r) => r.calls[i].end - r.calls[i].start)),
-      background: c.background,
-    })),
-  };
-}
-
-interface ExecProfile {
-  processes: number;
-  execs: number;
-  commands: string[];
-}
-
-function summariseStrace(traces: CallTrace[]): ExecProfile | undefined {
-  const ok = traces.filter((t) => t.exitAt > 0);
-  if (ok.length === 0) return undefined;
-  return {
-    processes: median(ok.map((t) => t.children.length)),
-    execs: median(ok.map((t) => t.children.reduce((n, c) => n + c.execs, 0))),
-    commands: ok[0].children.map((c) => `${c.command}${c.execs > 1 ? ` (${c.execs} execs)` : ""}`),
-  };
+  return `${cpus().length} cores (${model}), ${debian}, kernel ${release()}, containernetworking-plugins ${plugins || "?"}`;
 }
 
 // ---------------------------------------------------------------------------- main
 
-interface Series {
-  add: number[];
-  /** podnet only: sequential ADDs with PODNET_CODE_CACHE=off. */
-  addUncached: number[];
-  del: number[];
-  firstAdd?: number;
-  failures: string[];
-  burst?: { ok: number; distinct: number; wallMs: number; callMedian: number; callP95: number; errors: string[] };
-  burstDel?: { ok: number; wallMs: number };
-  leftover?: number;
+/**
+ * `bun -e 0` from a copy of the runtime whose pages were just dropped from the page cache
+ * (dd's nocache, for that file only), then again warm: what the first call after an
+ * install or a boot pays to read the binary. Median of a few rounds.
+ */
+function coldRuntimeStart(bun: string, dir: string): { coldMs: number; warmMs: number; mib: number } {
+  const copy = join(dir, "bun-cold");
+  copyFileSync(bun, copy);
+  chmodSync(copy, 0o755);
+  const cold: number[] = [];
+  const warm: number[] = [];
+  const time = () => {
+    const start = process.hrtime.bigint();
+    must([copy, "-e", "0"]);
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  };
+  for (let i = 0; i < 3; i++) {
+    must(["dd", `of=${copy}`, "oflag=nocache", "conv=notrunc,fdatasync", "count=0", "status=none"]);
+    cold.push(time());
+    warm.push(time());
+  }
+  const mib = statSync(copy).size / 1024 / 1024;
+  rmSync(copy, { force: true });
+  return { coldMs: median(cold), warmMs: median(warm), mib };
+}
+
+/** The plugin's log line for a container's last call. */
+function loggedCall(logFile: string, containerId: string): LoggedCall | undefined {
+  const lines = readFileSync(logFile, "utf8").trim().split("\n");
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const entry = JSON.parse(lines[i]) as LoggedCall & { containerId?: string };
+    if (entry.containerId === containerId) return entry;
+  }
+  return undefined;
 }
 
 async function main(): Promise<void> {
@@ -303,9 +168,11 @@ async function main(): Promise<void> {
   ensureBundle();
   installCniBin(binDir, ["loopback", "bridge", "host-local"]);
   const podnetPlugin = join(binDir, "podnet");
+  const bun = join(bunBinDir(), "bun");
 
   // podnet's config as a runtime hands it over: the conflist's podnet entry plus name and version.
-  const conflist = renderConflist(node, { clusterCidr: CLUSTER_CIDR, dataDir: join(dir, "podnet-ipam"), logFile: join(dir, "podnet.log"), portmap: false });
+  const podnetLog = join(dir, "podnet.log");
+  const conflist = renderConflist(node, { clusterCidr: CLUSTER_CIDR, dataDir: join(dir, "podnet-ipam"), logFile: podnetLog, portmap: false });
   const podnetConf = { cniVersion: conflist.cniVersion, name: conflist.name, ...conflist.plugins[0] };
   const refDataDir = join(dir, "ref-ipam");
   const refConf = {
@@ -330,7 +197,6 @@ async function main(): Promise<void> {
       label: "podnet",
       node: `${PREFIX}-podnet`,
       pods: pods("p"),
-      uncachedPods: pods("n").slice(0, SEQUENTIAL),
       dataDir: join(dir, "podnet-ipam"),
       leftover: () => new IpamStore(join(dir, "podnet-ipam"), conflist.name, parseCidr(node.podCidr)).list().length,
     },
@@ -352,7 +218,7 @@ async function main(): Promise<void> {
   const lockFiles: string[] = [];
   const cleanup = async () => {
     for (const side of sides) await side.worker?.stop().catch(() => undefined);
-    const names = sides.flatMap((s) => [s.node, ...[...s.pods, ...(s.uncachedPods ?? [])].map((p) => p.netns.slice("/run/netns/".length))]);
+    const names = sides.flatMap((s) => [s.node, ...s.pods.map((p) => p.netns.slice("/run/netns/".length))]);
     const existing = names.filter((n) => {
       try {
         statSync(`/run/netns/${n}`);
@@ -373,55 +239,69 @@ async function main(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
-  const series: Record<Side["key"], Series> = { podnet: { add: [], addUncached: [], del: [], failures: [] }, reference: { add: [], addUncached: [], del: [], failures: [] } };
+  const series: Record<Side["key"], Series> = { podnet: { add: [], del: [], failures: [] }, reference: { add: [], del: [], failures: [] } };
   const floor: number[] = [];
   const version: number[] = [];
   const floorVersion: number[] = [];
   let profile: Profile | undefined;
+  let firstAddProfile: Profile | undefined;
   let execProfile: ExecProfile | undefined;
   let profileNote = "";
+  let coldStart: ReturnType<typeof coldRuntimeStart> | undefined;
   try {
     // Namespaces: one node and its pods per plugin, made by one ip process.
-    ipBatch(sides.flatMap((s) => [`netns add ${s.node}`, ...[...s.pods, ...(s.uncachedPods ?? [])].map((p) => `netns add ${p.netns.slice("/run/netns/".length)}`)]));
+    ipBatch(sides.flatMap((s) => [`netns add ${s.node}`, ...s.pods.map((p) => `netns add ${p.netns.slice("/run/netns/".length)}`)]));
     for (const s of sides) {
       sh(["ip", "-n", s.node, "link", "set", "lo", "up"]);
       lockFiles.push(nodeLockFile(s.node));
     }
     for (const s of sides) {
       const plugin = s.key === "podnet" ? podnetPlugin : join(binDir, "bridge");
-      s.worker = new Worker(s.key, s.node, plugin, join(dir, `${s.key}.json`), binDir, join(dir, "codecache"));
+      s.worker = new Worker(s.key, s.node, plugin, join(dir, `${s.key}.json`), binDir, bun);
       await s.worker.ready();
     }
     const [pn, ref] = sides as [Side & { worker: Worker }, Side & { worker: Worker }];
-    const call = (s: Side & { worker: Worker }, verb: "ADD" | "DEL", pod: Pod, codeCache?: "off") =>
-      s.worker.request<CallResult>({ op: "call", verb, pod, codeCache });
+    const call = (s: Side & { worker: Worker }, verb: "ADD" | "DEL", pod: Pod) => s.worker.request<CallResult>({ op: "call", verb, pod });
+    const hook = join(dir, "spawn-hook.cjs");
+    writeFileSync(hook, SPAWN_HOOK);
+    let hooks = 0;
+    /** One call of podnet (or of `bun -e 0`) with the profiling hook, and what the plugin logged for it. */
+    const hooked = async (target: "plugin" | "floor", pod: Pod): Promise<HookRun | undefined> => {
+      const outFile = join(dir, `hook-${(hooks += 1)}.json`);
+      const r = await pn.worker.request<CallResult>({ op: "hooked", target, verb: "ADD", pod, hook, outFile });
+      if (!r.ok) return undefined;
+      const run = JSON.parse(readFileSync(outFile, "utf8")) as HookRun;
+      return { ...run, wallMs: r.ms, log: target === "plugin" ? loggedCall(podnetLog, pod.id) : undefined };
+    };
     const record = (s: Side, list: number[], r: CallResult, what: string) => {
       if (r.ok) list.push(r.ms);
       else series[s.key].failures.push(`${what}: ${r.error}`);
     };
 
-    // First ADD on a fresh node creates the bridge and node rules (and, for podnet, saves
-    // the ADD code cache): reported on its own.
+    // The first ADD on a fresh node creates the bridge and node rules: reported on its own,
+    // podnet's with the profile hook so its phases show.
     for (const s of [pn, ref]) {
       const warm = { id: `${PREFIX}-warm-${s.key}`, netns: s.pods[0].netns };
-      const r = await call(s, "ADD", warm);
-      if (!r.ok) throw new Error(`${s.label}: first ADD failed: ${r.error}`);
-      series[s.key].firstAdd = r.ms;
+      if (s === pn) {
+        const run = await hooked("plugin", warm);
+        if (!run) throw new Error(`${s.label}: first ADD failed`);
+        series[s.key].firstAdd = run.wallMs;
+        firstAddProfile = summarise([run], []);
+      } else {
+        const r = await call(s, "ADD", warm);
+        if (!r.ok) throw new Error(`${s.label}: first ADD failed: ${r.error}`);
+        series[s.key].firstAdd = r.ms;
+      }
       await call(s, "DEL", warm);
     }
 
-    process.stderr.write(`bench: ${SEQUENTIAL} sequential ADDs per plugin, interleaved with node -e 0 and podnet without code cache\n`);
-    const uncached = pn.uncachedPods ?? [];
+    process.stderr.write(`bench: ${SEQUENTIAL} sequential ADDs per plugin, interleaved with bun -e 0\n`);
     for (let i = 0; i < SEQUENTIAL; i++) {
-      const order = i % 2 === 0 ? ["floor", pn, "uncached", ref] : [ref, "uncached", pn, "floor"];
+      const order = i % 2 === 0 ? ["floor", pn, ref] : [ref, pn, "floor"];
       for (const o of order) {
         if (o === "floor") {
           const r = await pn.worker.request<CallResult>({ op: "floor" });
           if (r.ok) floor.push(r.ms);
-        } else if (o === "uncached") {
-          // Not deleted until the end: a DEL's kernel clean-up runs on after it returns and
-          // would slow the calls timed next.
-          record(pn, series.podnet.addUncached, await call(pn, "ADD", { ...uncached[i], id: `${uncached[i].id}-seq` }, "off"), `ADD ${i} (code cache off)`);
         } else {
           const s = o as Side & { worker: Worker };
           record(s, series[s.key].add, await call(s, "ADD", { ...s.pods[i], id: `${s.pods[i].id}-seq` }), `ADD ${i}`);
@@ -434,11 +314,6 @@ async function main(): Promise<void> {
         record(s, series[s.key].del, await call(s, "DEL", { ...s.pods[i], id: `${s.pods[i].id}-seq` }), `DEL ${i}`);
       }
     }
-    for (const pod of uncached) {
-      const r = await call(pn, "DEL", { ...pod, id: `${pod.id}-seq` });
-      if (!r.ok) series.podnet.failures.push(`DEL ${pod.id} (code cache off pod): ${r.error}`);
-    }
-
     process.stderr.write(`bench: cold start (CNI_COMMAND=VERSION) x${VERSION_RUNS}\n`);
     for (let i = 0; i < VERSION_RUNS; i++) {
       const v = await pn.worker.request<CallResult>({ op: "version" });
@@ -447,26 +322,19 @@ async function main(): Promise<void> {
       if (f.ok) floorVersion.push(f.ms);
     }
 
-    process.stderr.write(`bench: profiling ${PROFILE_RUNS} podnet ADDs from inside (spawnSync hook)\n`);
-    const hook = join(dir, "spawn-hook.cjs");
-    writeFileSync(hook, SPAWN_HOOK);
-    const hooked: HookRun[] = [];
-    const hookedFloor: HookRun[] = [];
-    const hookedVersion: HookRun[] = [];
+    process.stderr.write(`bench: profiling ${PROFILE_RUNS} podnet ADDs from inside (preloaded hook)\n`);
+    const runs: HookRun[] = [];
+    const floors: HookRun[] = [];
     for (let i = 0; i < PROFILE_RUNS; i++) {
       const pod = { ...pn.pods[i], id: `${pn.pods[i].id}-prof` };
-      const out = join(dir, `hook-add-${i}.json`);
-      const r = await pn.worker.request<CallResult>({ op: "hooked", target: "plugin", verb: "ADD", pod, hook, outFile: out });
-      if (r.ok) hooked.push({ ...(JSON.parse(readFileSync(out, "utf8")) as HookRun), wallMs: r.ms });
+      const run = await hooked("plugin", pod);
+      if (run) runs.push(run);
       await call(pn, "DEL", pod);
-      const fout = join(dir, `hook-floor-${i}.json`);
-      const f = await pn.worker.request<CallResult>({ op: "hooked", target: "floor", verb: "ADD", pod, hook, outFile: fout });
-      if (f.ok) hookedFloor.push({ ...(JSON.parse(readFileSync(fout, "utf8")) as HookRun), wallMs: f.ms });
-      const vout = join(dir, `hook-version-${i}.json`);
-      const v = await pn.worker.request<CallResult>({ op: "hooked", target: "version", verb: "ADD", pod, hook, outFile: vout });
-      if (v.ok) hookedVersion.push(JSON.parse(readFileSync(vout, "utf8")) as HookRun);
+      const floorRun = await hooked("floor", pod);
+      if (floorRun) floors.push(floorRun);
     }
-    profile = summarise(hooked, hookedFloor, hookedVersion);
+    profile = summarise(runs, floors);
+    coldStart = coldRuntimeStart(bun, dir);
 
     if (sh(["sh", "-c", "command -v strace"]).status === 0) {
       const adds: CallTrace[] = [];
@@ -506,111 +374,27 @@ async function main(): Promise<void> {
     await cleanup();
   }
 
-  const report = render(series, floor, version, floorVersion, profile, execProfile, profileNote, Date.now() - started);
+  const report = render({
+    machine: machine(),
+    runtime: `bun ${pinnedBunVersion()} (${bun})`,
+    burstSize: BURST,
+    bundleBytes: statSync(BUNDLE).size,
+    series,
+    floor,
+    version,
+    floorVersion,
+    profile,
+    firstAddProfile,
+    coldStart,
+    execProfile,
+    profileNote,
+    elapsedMs: Date.now() - started,
+  });
   process.stdout.write(`${report}\n`);
   const out = join(REPO_ROOT, "bench-results");
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, "cni.md"), `${report}\n`);
   process.stderr.write(`bench: wrote ${join(out, "cni.md")}\n`);
-}
-
-// ---------------------------------------------------------------------------- report
-
-function render(
-  series: Record<"podnet" | "reference", Series>,
-  floor: number[],
-  version: number[],
-  floorVersion: number[],
-  profile: Profile | undefined,
-  execProfile: ExecProfile | undefined,
-  profileNote: string,
-  elapsedMs: number,
-): string {
-  const pn = series.podnet;
-  const ref = series.reference;
-  const gap = median(pn.add) - median(floor);
-  const burstOk = pn.burst && pn.burst.ok === BURST && pn.burst.distinct === BURST;
-  const size = statSync(BUNDLE).size;
-  const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  const burstCell = (s: Series) => (s.burst ? `${s.burst.ok}/${BURST} ok, ${s.burst.distinct} distinct IPs, ${(s.burst.wallMs / 1000).toFixed(2)} s wall` : "n/a");
-  const lines = [
-    `# CNI bench: podnet vs reference bridge+host-local`,
-    "",
-    `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, one run on ${machine()}.`,
-    `Each plugin in its own node netns; ${pn.add.length} sequential pods each (ADD then DEL, timed one by one, interleaved with \`node -e 0\` and, for podnet, ${pn.addUncached.length} more ADDs with the code cache off); ` +
-      `a burst of ${BURST} concurrent ADDs each. Run took ${(elapsedMs / 1000).toFixed(0)} s.`,
-    "",
-    row(["", "podnet", "bridge+host-local", "`node -e 0` (floor)"]),
-    row(["---", "---", "---", "---"]),
-    row(["ADD median", ms(median(pn.add)), ms(median(ref.add)), ms(median(floor))]),
-    row(["ADD p95", ms(p95(pn.add)), ms(p95(ref.add)), ms(p95(floor))]),
-    row(["ADD median, code cache off (`PODNET_CODE_CACHE=off`)", ms(median(pn.addUncached)), "", ""]),
-    row(["DEL median", ms(median(pn.del)), ms(median(ref.del)), ""]),
-    row(["DEL p95", ms(p95(pn.del)), ms(p95(ref.del)), ""]),
-    row(["first ADD (creates bridge, rules; podnet: saves the code cache)", ms(pn.firstAdd ?? NaN), ms(ref.firstAdd ?? NaN), ""]),
-    row([`burst: ${BURST} concurrent ADDs`, burstCell(pn), burstCell(ref), ""]),
-    row([
-      "burst: per-call median / p95",
-      pn.burst ? `${ms(pn.burst.callMedian)} / ${ms(pn.burst.callP95)}` : "n/a",
-      ref.burst ? `${ms(ref.burst.callMedian)} / ${ms(ref.burst.callP95)}` : "n/a",
-      "",
-    ]),
-    row([
-      `burst: ${BURST} concurrent DELs`,
-      pn.burstDel ? `${pn.burstDel.ok}/${BURST} ok, ${(pn.burstDel.wallMs / 1000).toFixed(2)} s` : "n/a",
-      ref.burstDel ? `${ref.burstDel.ok}/${BURST} ok, ${(ref.burstDel.wallMs / 1000).toFixed(2)} s` : "n/a",
-      "",
-    ]),
-    row(["reservations left after all DELs", String(pn.leftover ?? "n/a"), String(ref.leftover ?? "n/a"), ""]),
-    row(["failed calls (sequential)", String(pn.failures.length), String(ref.failures.length), ""]),
-    "",
-    `Bundle: dist/podnet ${(size / 1024).toFixed(1)} KiB. Cold start (\`CNI_COMMAND=VERSION\`, ${version.length} runs): median ${ms(median(version))}, ` +
-      `p95 ${ms(p95(version))}; \`node -e 0\` alongside: median ${ms(median(floorVersion))} ` +
-      `(bundle load and JS start-up ≈ ${ms(median(version) - median(floorVersion))}).`,
-    "",
-    "Targets:",
-    `- ADD median within 15 ms of \`node -e 0\`: podnet is ${ms(gap)} above the floor: ${gap <= 15 ? "MET" : "MISSED"}.`,
-    `- burst ${BURST}/${BURST} with ${BURST} distinct IPs: ${burstOk ? "MET" : "MISSED"}${
-      pn.burst && pn.burst.errors.length ? ` (errors: ${pn.burst.errors.join("; ")})` : ""
-    }.`,
-  ];
-  if (profile) {
-    lines.push(
-      "",
-      `## Where podnet's ADD spends its time (${profile.runs} calls, medians, timed inside the process by a preloaded hook)`,
-      "",
-      row(["phase", "podnet ADD", "`node -e 0`"]),
-      row(["---", "---", "---"]),
-      row(["node bootstrap (process start to first user code)", ms(profile.bootMs), ms(profile.floorBootMs)]),
-      row(["user code to the first child process (bundle load, stdin, config)", ms(profile.preSpawnMs), ""]),
-      ...profile.steps.map((st, i) =>
-        row([`child ${i + 1}${st.background ? " (background spawn)" : " (spawnSync)"}: \`${st.command}\``, ms(st.ms), ""]),
-      ),
-      row(["time with any child running", ms(profile.childrenMs), ""]),
-      row(["user-code time with no child running (JS, fs)", ms(profile.jsOnlyMs), ms(profile.floorJsMs)]),
-      row([`of which synchronous fs calls (${profile.fsCount}: IPAM files, boot id, log)`, ms(profile.fsMs), ""]),
-      row(["after the last child exits (result, log, exit)", ms(profile.tailMs), ""]),
-      row(["process start to the exit event", ms(profile.totalMs), ms(profile.floorTotalMs)]),
-      row(["wall time seen by the caller (exec to reaped)", ms(profile.wallMs), ms(profile.floorWallMs)]),
-      "",
-      `A hooked VERSION call spends ${ms(profile.versionJsMs)} in user code (bundle load and compile plus a trivial verb); ` +
-        `\`node -e 0\` spends ${ms(profile.floorJsMs)}. The hook itself loads child_process and fs first (≈2-3 ms), ` +
-        "which the plugin needs anyway; in the floor column that load is the hook's own. A background spawn's end is when " +
-        "node saw it exit, which waits for synchronous work in progress.",
-    );
-  }
-  if (execProfile) {
-    lines.push(
-      "",
-      `strace: ${execProfile.processes} child process${execProfile.processes === 1 ? "" : "es"} and ${execProfile.execs} successful execs per ADD ` +
-        `(plus \`/usr/bin/env\` and node for the plugin itself): ${execProfile.commands.map((c) => `\`${c}\``).join(", ")}.`,
-    );
-  } else if (profileNote) {
-    lines.push("", profileNote);
-  }
-  const failures = [...pn.failures.map((f) => `podnet ${f}`), ...ref.failures.map((f) => `reference ${f}`)];
-  if (failures.length > 0) lines.push("", "Failed calls:", ...failures.slice(0, 10).map((f) => `- ${f}`));
-  return lines.join("\n");
 }
 
 main().catch((e: unknown) => {

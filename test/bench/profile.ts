@@ -1,5 +1,5 @@
 // Reads `strace -f -ttt -e trace=execve,clone,...,exit_group` output of one plugin call
-// into a timeline: when node started, each process the plugin spawned (fork -> exec ->
+// into a timeline: when the runtime started, each process the plugin spawned (fork -> exec ->
 // exit), and the plugin's exit. The bench turns a few of these into the ADD profile.
 
 export interface ChildProcessTrace {
@@ -14,7 +14,7 @@ export interface ChildProcessTrace {
 
 export interface CallTrace {
   startAt: number;
-  /** When the interpreter (node) was exec'd: after /usr/bin/env's PATH search. */
+  /** When the runtime (bun) was exec'd: after /usr/bin/env's PATH search. */
   nodeAt: number;
   exitAt: number;
   children: ChildProcessTrace[];
@@ -89,5 +89,24 @@ export function parseStrace(text: string): CallTrace | undefined {
     nodeAt: rootExec?.lastAt ?? firstSeen.get(root) ?? 0,
     exitAt: exits.get(root) ?? 0,
     children,
+  };
+}
+
+export interface ExecProfile {
+  processes: number;
+  execs: number;
+  commands: string[];
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.max(0, Math.ceil(v.length / 2) - 1)];
+
+/** Child processes and execs of a few traced calls (medians), and the first call's commands. */
+export function summariseStrace(traces: CallTrace[]): ExecProfile | undefined {
+  const ok = traces.filter((t) => t.exitAt > 0);
+  if (ok.length === 0) return undefined;
+  return {
+    processes: median(ok.map((t) => t.children.length)),
+    execs: median(ok.map((t) => t.children.reduce((n, c) => n + c.execs, 0))),
+    commands: ok[0].children.map((c) => `${c.command}${c.execs > 1 ? ` (${c.execs} execs)` : ""}`),
   };
 }

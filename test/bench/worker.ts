@@ -1,11 +1,12 @@
 // One bench worker per node netns: it execs one plugin the way a runtime does (stdin
 // config, CNI_* environment) and times each call. The bench drives the workers in lock
 // step over stdin/stdout (one JSON request and one JSON reply per line), so podnet, the
-// reference plugins and `node -e 0` are sampled interleaved and share the machine's noise.
+// reference plugins and `bun -e 0` are sampled interleaved and share the machine's noise.
 //
-//   node --import tsx test/bench/worker.ts <plugin> <config file> <CNI_PATH>
+//   node --import tsx test/bench/worker.ts <plugin> <config file> <CNI_PATH> <bun>
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 
 export interface Pod {
@@ -14,14 +15,13 @@ export interface Pod {
 }
 
 export type Request =
-  /** codeCache "off": the plugin runs with PODNET_CODE_CACHE=off (compiles its JS every call). */
-  | { op: "call"; verb: "ADD" | "DEL"; pod: Pod; codeCache?: "off" }
+  | { op: "call"; verb: "ADD" | "DEL"; pod: Pod }
   | { op: "floor" }
   | { op: "version" }
   | { op: "burst"; verb: "ADD" | "DEL"; pods: Pod[] }
-  /** One call under strace (exec/fork/exit timeline); target "floor" traces `node -e 0`. */
+  /** One call under strace (exec/fork/exit timeline); target "floor" traces `bun -e 0`. */
   | { op: "strace"; target: "plugin" | "floor"; verb: "ADD" | "DEL"; pod: Pod; traceFile: string }
-  /** One call with a preloaded hook (-r) that times every spawnSync in-process; writes JSON to outFile. */
+  /** One call with a preloaded hook (bun --preload) that times every spawnSync in-process; writes JSON to outFile. */
   | { op: "hooked"; target: "plugin" | "floor" | "version"; verb: "ADD" | "DEL"; pod: Pod; hook: string; outFile: string }
   | { op: "exit" };
 
@@ -37,25 +37,23 @@ export interface BurstResult {
   calls: CallResult[];
 }
 
-const [plugin, configFile, cniPath] = process.argv.slice(2);
-if (!plugin || !configFile || !cniPath) {
-  process.stderr.write("usage: worker.ts <plugin> <config file> <CNI_PATH>\n");
+const [plugin, configFile, cniPath, bun] = process.argv.slice(2);
+if (!plugin || !configFile || !cniPath || !bun) {
+  process.stderr.write("usage: worker.ts <plugin> <config file> <CNI_PATH> <bun>\n");
   process.exit(2);
 }
 const config = readFileSync(configFile, "utf8");
 
 /**
- * What a runtime passes; nothing of the bench's own node options leaks into the plugin.
- * The bench's code cache directory (PODNET_CODE_CACHE_DIR) is passed on.
+ * What a runtime passes: containerd's PATH, with the pinned Bun's directory first where a
+ * node has /opt/podnet/bin; nothing of the bench's own node options leaks into the plugin.
  */
-function envFor(verb: string, pod?: Pod, codeCache?: "off"): NodeJS.ProcessEnv {
+function envFor(verb: string, pod?: Pod): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
-    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    PATH: `${dirname(bun)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
     CNI_COMMAND: verb,
     CNI_PATH: cniPath,
   };
-  if (process.env.PODNET_CODE_CACHE_DIR) env.PODNET_CODE_CACHE_DIR = process.env.PODNET_CODE_CACHE_DIR;
-  if (codeCache) env.PODNET_CODE_CACHE = codeCache;
   if (pod) {
     env.CNI_CONTAINERID = pod.id;
     env.CNI_NETNS = pod.netns;
@@ -102,9 +100,9 @@ function timedAsync(verb: "ADD" | "DEL", pod: Pod): Promise<CallResult> {
 async function handle(req: Request): Promise<unknown> {
   switch (req.op) {
     case "call":
-      return timed(plugin, [], envFor(req.verb, req.pod, req.codeCache), config, req.verb);
+      return timed(plugin, [], envFor(req.verb, req.pod), config, req.verb);
     case "floor":
-      return timed(process.execPath, ["-e", "0"], envFor("NONE"), "", "NONE");
+      return timed(bun, ["-e", "0"], envFor("NONE"), "", "NONE");
     case "version":
       return timed(plugin, [], envFor("VERSION"), config, "VERSION");
     case "burst": {
@@ -113,7 +111,7 @@ async function handle(req: Request): Promise<unknown> {
       return { wallMs: Number(process.hrtime.bigint() - start) / 1e6, calls } satisfies BurstResult;
     }
     case "strace": {
-      const traced = req.target === "floor" ? [process.execPath, "-e", "0"] : [plugin];
+      const traced = req.target === "floor" ? [bun, "-e", "0"] : [plugin];
       return timed(
         "strace",
         ["-f", "--seccomp-bpf", "-qq", "-ttt", "-e", "trace=execve,clone,clone3,fork,vfork,exit_group", "-e", "signal=none", "-o", req.traceFile, ...traced],
@@ -126,8 +124,9 @@ async function handle(req: Request): Promise<unknown> {
       const floor = req.target === "floor";
       const verb = floor ? "NONE" : req.target === "version" ? "VERSION" : req.verb;
       const env = { ...envFor(verb, req.target === "plugin" ? req.pod : undefined), PNB_PROFILE_OUT: req.outFile };
-      const args = ["-r", req.hook, ...(floor ? ["-e", "0"] : [plugin])];
-      return timed(process.execPath, args, env, floor ? "" : config, verb);
+      // The shebang's own flags, so the hooked call loads the bundle as the plain one does.
+      const args = ["--no-env-file", "--config=/dev/null", "--preload", req.hook, ...(floor ? ["-e", "0"] : [plugin])];
+      return timed(bun, args, env, floor ? "" : config, verb);
     }
     case "exit":
       return {};

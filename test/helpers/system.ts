@@ -2,10 +2,9 @@
 // machine's own namespace is never touched. Names carry a per-process prefix so suites
 // running at the same time cannot collide.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync } from "node:fs";
+import { mkdtempSync, rmSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { CODE_CACHE_DIR_ENV, DEFAULT_CODE_CACHE_DIR } from "../../cni/codecache";
 import { onNode } from "../../lab/sh";
 import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../../cni/netfilter";
 
@@ -83,28 +82,6 @@ export function removeEmptyLockDir(): void {
   }
 }
 
-/**
- * What the plugin adds to its default code cache directory while a test runs: runtimes
- * call it with environments of their own (podman's DEL runs from conmon's clean-up process,
- * which does not inherit PODNET_CODE_CACHE_DIR). `restore` removes exactly that: the
- * directory if the test made it, otherwise only the files that were not there before.
- */
-export function watchDefaultCodeCache(): { restore: () => void } {
-  const existed = existsSync(DEFAULT_CODE_CACHE_DIR);
-  const before = new Set(existed ? readdirSync(DEFAULT_CODE_CACHE_DIR) : []);
-  return {
-    restore() {
-      if (!existed) {
-        rmSync(DEFAULT_CODE_CACHE_DIR, { recursive: true, force: true });
-        return;
-      }
-      for (const f of existsSync(DEFAULT_CODE_CACHE_DIR) ? readdirSync(DEFAULT_CODE_CACHE_DIR) : []) {
-        if (!before.has(f)) rmSync(join(DEFAULT_CODE_CACHE_DIR, f), { force: true });
-      }
-    },
-  };
-}
-
 export function uniquePrefix(tag: string): string {
   return `${tag}${process.pid.toString(36)}`;
 }
@@ -127,7 +104,7 @@ export interface PluginEnv {
   netns?: string;
   ifname?: string;
   args?: string;
-  /** More environment, e.g. PODNET_CODE_CACHE=off. */
+  /** More environment, e.g. a variable the shebang must keep from the plugin. */
   extra?: Record<string, string>;
   /**
    * Enter only the node's network namespace (nsenter --net), so the plugin's /sys still
@@ -137,6 +114,10 @@ export interface PluginEnv {
   netnsOnly?: boolean;
   /** The node's sysfs, read-only (as in some containers): the plugin cannot write to it. */
   readOnlySysfs?: boolean;
+  /** The directory the plugin is started in (runtimes start it wherever they are). */
+  cwd?: string;
+  /** Run the bundle with this runtime instead of through its shebang (e.g. Node, which has no bun:ffi). */
+  runtime?: string;
 }
 
 /** Runs the bundled plugin inside the node namespace, as a runtime on that node would. */
@@ -146,17 +127,16 @@ export function runPlugin(nodeNs: string, env: PluginEnv, stdin: string, onSpawn
   if (env.netns !== undefined) vars.CNI_NETNS = env.netns;
   if (env.ifname !== undefined) vars.CNI_IFNAME = env.ifname;
   if (env.args !== undefined) vars.CNI_ARGS = env.args;
-  // The test run's code cache directory (test/hooks.ts), never /var/cache/podnet.
-  if (process.env[CODE_CACHE_DIR_ENV]) vars[CODE_CACHE_DIR_ENV] = process.env[CODE_CACHE_DIR_ENV];
   Object.assign(vars, env.extra);
   return new Promise((resolvePromise, reject) => {
     // Both exec the plugin in place, so a kill -9 hits the plugin itself.
+    const plugin = env.runtime ? [env.runtime, BUNDLE] : [BUNDLE];
     const argv = env.netnsOnly
-      ? ["nsenter", `--net=/var/run/netns/${nodeNs}`, BUNDLE]
+      ? ["nsenter", `--net=/var/run/netns/${nodeNs}`, ...plugin]
       : env.readOnlySysfs
-        ? onNode(nodeNs, ["sh", "-c", 'mount -o remount,ro /sys && exec "$0"', BUNDLE])
-        : onNode(nodeNs, [BUNDLE]);
-    const child = spawn(argv[0], argv.slice(1), { env: vars, stdio: ["pipe", "pipe", "pipe"] });
+        ? onNode(nodeNs, ["sh", "-c", 'mount -o remount,ro /sys && exec "$0" "$@"', ...plugin])
+        : onNode(nodeNs, plugin);
+    const child = spawn(argv[0], argv.slice(1), { env: vars, cwd: env.cwd, stdio: ["pipe", "pipe", "pipe"] });
     if (child.pid !== undefined) onSpawn?.(child.pid);
     let stdout = "";
     let stderr = "";

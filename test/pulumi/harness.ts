@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "../../components/cluster";
 import type { ClusterConfig } from "../../components/config";
 import { seal } from "../../components/seal";
+import { connectivityOf } from "../../verify/node";
 
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -65,6 +66,19 @@ export const FAKE_ADMIN_CONF = [
   "    client-key-data: S0VZCg==",
   "",
 ].join("\n");
+
+/** What the control plane's verifier prints on stdout: a report with one passing row. */
+export const FAKE_CONNECTIVITY = connectivityOf({
+  ok: true,
+  runId: "abc123",
+  namespace: "podnet-verify-abc123",
+  nodes: ["control-plane", "worker-1"],
+  rows: [{ phase: "cluster", group: "pod -> pod, other node", from: "shell-worker-1", to: "web-worker-2 10.244.2.2:8080", expect: "src 10.244.1.3", seen: "src 10.244.1.3", ok: true, ms: 412 }],
+  failures: [],
+  cleanup: "namespace podnet-verify-abc123 removed",
+  ms: 30_000,
+});
+const VERIFY_COMMAND_MARK = 'cat >"$dir/verify.js"';
 
 function publicKeyIn(script: string): string {
   const match = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----\n/.exec(script);
@@ -173,6 +187,8 @@ class Recorder implements pulumi.runtime.Mocks {
         if (create.includes("kubeadm token create")) {
           const line = `kubeadm join 10.0.1.10:6443 --token ${FAKE_TOKEN} --discovery-token-ca-cert-hash ${FAKE_CA_HASH} \n`;
           state = { ...state, stdout: seal(line, publicKeyIn(create)), stderr: "" };
+        } else if (create.includes(VERIFY_COMMAND_MARK)) {
+          state = { ...state, stdout: JSON.stringify(FAKE_CONNECTIVITY), stderr: "" };
         } else if (create.includes("admin kubeconfig read")) {
           state = { ...state, stdout: seal(FAKE_ADMIN_CONF, publicKeyIn(create)), stderr: "" };
         } else {
@@ -300,7 +316,7 @@ export async function buildCluster(config: ClusterConfig, options: MockOptions =
   const session = await startMocks(options);
   const cluster = new Cluster("podnet", config);
   // Wait for the outputs (they depend on nearly everything), then for the stragglers.
-  await Promise.all([valueOf(cluster.nodes), valueOf(cluster.bootstrap.ready), valueOf(cluster.kubeconfig)].map((p) => p.catch(() => undefined)));
+  await Promise.all([valueOf(cluster.nodeTable), valueOf(cluster.bootstrap.ready), valueOf(cluster.kubeconfig)].map((p) => p.catch(() => undefined)));
   await session.settle();
   return { ...session, cluster, urnOf: (type, name) => session.one(type, name).urn };
 }

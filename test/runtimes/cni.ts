@@ -88,6 +88,7 @@ export interface PluginLogLine {
   msg?: string;
   netns?: string;
   pod?: string;
+  runtime?: string;
 }
 
 /** The plugin's own per-call log: proof that the installed bundle is what ran. */

@@ -8,11 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TOOL_PATH } from "../../cni/exec";
 import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../../cni/netfilter";
+import { pathWithBun } from "../../lab/bun";
 
 export const REPO_ROOT = join(__dirname, "..", "..");
 
-/** Runtimes and the plugin call sbin tools; the test process's PATH may lack them. */
-export const SBIN_PATH = TOOL_PATH;
+/**
+ * Runtimes and the plugin call sbin tools, which the test process's PATH may lack; the
+ * pinned Bun comes first, as /opt/podnet/bin does on a node (dist/podnet's shebang).
+ */
+export const SBIN_PATH = pathWithBun(TOOL_PATH);
 
 export interface Cmd {
   status: number;
