@@ -325,7 +325,9 @@ describe("podnet plugin in network namespaces (root)", function () {
       const r = await add(p, { cniVersion });
       assert.equal(r.code, 0, r.stdout);
       assert.equal(r.json?.cniVersion, cniVersion);
-      const ip = (r.json?.ips as Array<Record<string, unknown>>)[0];
+      const ips = r.json?.ips;
+      assert.ok(Array.isArray(ips) && ips.length > 0, `no ips in the ${cniVersion} result: ${r.stdout}`);
+      const ip = ips[0] as Record<string, unknown>;
       assert.equal(ip.version, cniVersion.startsWith("0.") ? "4" : undefined);
       await del(p, p.path, { cniVersion });
     }
