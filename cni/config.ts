@@ -6,6 +6,8 @@ import { Cidr, cidrContains, cidrSize, formatCidr, tryParseCidr } from "./ipv4";
 import {
   DEFAULT_BRIDGE,
   DEFAULT_DATA_DIR,
+  DEFAULT_HAIRPIN,
+  DEFAULT_IP_MASQ,
   DEFAULT_LOG_FILE,
   DEFAULT_MTU,
   PodnetPluginConf,
@@ -205,76 +207,137 @@ export function replyVersion(stdin: string): string {
   }
 }
 
-function cidrField(raw: Record<string, unknown>, field: string, example: string): Cidr {
-  if (raw[field] === undefined) throw invalid(field, "is required", `set it to a CIDR such as ${example}`);
-  const parsed = tryParseCidr(raw[field]);
-  if (!parsed.ok) throw invalid(field, parsed.reason, `set it to a CIDR such as ${example}`);
-  return parsed.cidr;
+/** A key's value, or why it is refused and, where it differs from the key's, the fix. */
+type Parsed<T> = { value: T } | { problem: string; fix?: string };
+
+/** One key of the network config on stdin: its default, its parser and the fix (skel's table, for stdin). */
+interface ConfKey<T> {
+  /** Used when the key is absent; a key without one is handed to parse as undefined. */
+  fallback?: T;
+  /** JSON null also picks the fallback. */
+  nullIsAbsent?: true;
+  parse: (value: unknown) => Parsed<T>;
+  fix: string;
+  /** A check against the keys read before it, which names the key it blames. */
+  relate?: (value: T, earlier: Partial<TableFields>) => { field: string; problem: string; fix: string } | undefined;
 }
 
-function booleanField(raw: Record<string, unknown>, field: string, fallback: boolean): boolean {
-  const v = raw[field];
-  if (v === undefined) return fallback;
-  if (typeof v !== "boolean") throw invalid(field, `must be true or false, not ${JSON.stringify(v)}`, `write "${field}": ${fallback}`);
-  return v;
+type TableKey = "name" | "subnet" | "clusterCidr" | "bridge" | "mtu" | "hairpin" | "ipMasq" | "dataDir" | "logFile";
+type TableFields = Pick<NetConf, TableKey>;
+type ConfTable = { readonly [K in TableKey]: ConfKey<NetConf[K]> };
+
+function cidrKey(example: string, check: (cidr: Cidr) => Parsed<Cidr> = (cidr) => ({ value: cidr })): ConfKey<Cidr> {
+  return {
+    parse: (v) => {
+      if (v === undefined) return { problem: "is required" };
+      const parsed = tryParseCidr(v);
+      return parsed.ok ? check(parsed.cidr) : { problem: parsed.reason };
+    },
+    fix: `set it to a CIDR such as ${example}`,
+  };
 }
 
-function pathField(raw: Record<string, unknown>, field: string, fallback: string, allowEmpty: boolean): string {
+function booleanKey(field: string, fallback: boolean): ConfKey<boolean> {
+  return {
+    fallback,
+    parse: (v) => (typeof v === "boolean" ? { value: v } : { problem: `must be true or false, not ${JSON.stringify(v)}` }),
+    fix: `write "${field}": ${fallback}`,
+  };
+}
+
+function pathKey(field: string, fallback: string, allowEmpty: boolean): ConfKey<string> {
+  return {
+    fallback,
+    parse: (v) =>
+      typeof v === "string" && (isAbsolute(v) || (allowEmpty && v === ""))
+        ? { value: v }
+        : { problem: `must be an absolute path${allowEmpty ? ' or ""' : ""}, not ${JSON.stringify(v)}` },
+    fix: `e.g. "${field}": "${fallback}"`,
+  };
+}
+
+/** Every key podnet reads from its network config, in the order they are checked. */
+const CONF_KEYS: ConfTable = {
+  name: {
+    parse: (v) =>
+      typeof v === "string" && NETWORK_NAME.test(v)
+        ? { value: v }
+        : { problem: `must be a network name of letters, digits, '_', '.' and '-', not ${JSON.stringify(v)}` },
+    fix: `e.g. "name": "podnet"`,
+  },
+  subnet: cidrKey("10.244.1.0/24", (subnet) => {
+    if (subnet.prefix > 30) {
+      return { problem: `${formatCidr(subnet)} leaves no address for pods beside the gateway`, fix: "use a prefix of /30 or shorter, normally /24" };
+    }
+    if (subnet.prefix < 8) return { problem: `${formatCidr(subnet)} is larger than /8`, fix: "give each node its own /24" };
+    return { value: subnet };
+  }),
+  clusterCidr: {
+    ...cidrKey("10.244.0.0/16"),
+    relate: (clusterCidr, { subnet }) =>
+      subnet && !cidrContains(clusterCidr, subnet)
+        ? {
+            field: "subnet",
+            problem: `${formatCidr(subnet)} is outside clusterCidr ${formatCidr(clusterCidr)}`,
+            fix: "the node's subnet must be one of the cluster CIDR's node subnets",
+          }
+        : undefined,
+  },
+  bridge: {
+    fallback: DEFAULT_BRIDGE,
+    nullIsAbsent: true,
+    parse: (v) => {
+      if (typeof v !== "string") return { problem: "must be an interface name" };
+      const problem = interfaceNameProblem(v);
+      return problem ? { problem } : { value: v };
+    },
+    fix: `e.g. "bridge": "${DEFAULT_BRIDGE}"`,
+  },
+  mtu: {
+    fallback: DEFAULT_MTU,
+    nullIsAbsent: true,
+    parse: (v) =>
+      typeof v === "number" && Number.isInteger(v) && v >= 576 && v <= 9216
+        ? { value: v }
+        : { problem: `must be a whole number from 576 to 9216, not ${JSON.stringify(v)}` },
+    fix: `e.g. "mtu": ${DEFAULT_MTU}`,
+  },
+  hairpin: booleanKey("hairpin", DEFAULT_HAIRPIN),
+  ipMasq: booleanKey("ipMasq", DEFAULT_IP_MASQ),
+  dataDir: pathKey("dataDir", DEFAULT_DATA_DIR, false),
+  logFile: pathKey("logFile", DEFAULT_LOG_FILE, true),
+};
+
+function readKey<T>(raw: Record<string, unknown>, field: string, key: ConfKey<T>, earlier: Partial<TableFields>): T {
   const v = raw[field];
-  if (v === undefined) return fallback;
-  if (typeof v !== "string" || (!isAbsolute(v) && !(allowEmpty && v === ""))) {
-    throw invalid(field, `must be an absolute path${allowEmpty ? ' or ""' : ""}, not ${JSON.stringify(v)}`, `e.g. "${field}": "${fallback}"`);
+  if (key.fallback !== undefined && (v === undefined || (v === null && key.nullIsAbsent))) return key.fallback;
+  const parsed = key.parse(v);
+  if (!("value" in parsed)) throw invalid(field, parsed.problem, parsed.fix ?? key.fix);
+  const conflict = key.relate?.(parsed.value, earlier);
+  if (conflict) throw invalid(conflict.field, conflict.problem, conflict.fix);
+  return parsed.value;
+}
+
+/** Refuses keys that are another spelling of a podnet key, which would otherwise be ignored. */
+function refuseMisspellings(raw: Record<string, unknown>): void {
+  for (const key of Object.keys(raw)) {
+    const right = FIELD_SPELLINGS[key.toLowerCase()];
+    if (right && right !== key) throw invalid(key, "is not a podnet field", `did you mean "${right}"?`);
   }
-  return v;
+  if (raw.clusterCidr === undefined && raw.network !== undefined) {
+    throw invalid("network", "is the labs' name for the cluster CIDR", 'rename it to "clusterCidr"');
+  }
 }
 
 /** Validates the plugin's network config (the podnet entry of a conflist, as the runtime passes it). */
 export function parseNetConf(raw: Record<string, unknown>): NetConf {
   const cniVersion = requestedVersion(raw);
-  for (const key of Object.keys(raw)) {
-    const right = FIELD_SPELLINGS[key.toLowerCase()];
-    if (right && right !== key) throw invalid(key, "is not a podnet field", `did you mean "${right}"?`);
+  refuseMisspellings(raw);
+  const fields: Partial<Record<TableKey, unknown>> = {};
+  for (const field of Object.keys(CONF_KEYS) as TableKey[]) {
+    fields[field] = readKey<unknown>(raw, field, CONF_KEYS[field] as ConfKey<unknown>, fields as Partial<TableFields>);
   }
-  const name = raw.name;
-  if (typeof name !== "string" || !NETWORK_NAME.test(name)) {
-    throw invalid("name", `must be a network name of letters, digits, '_', '.' and '-', not ${JSON.stringify(name)}`, `e.g. "name": "podnet"`);
-  }
-  if (raw.clusterCidr === undefined && raw.network !== undefined) {
-    throw invalid("network", "is the labs' name for the cluster CIDR", 'rename it to "clusterCidr"');
-  }
-  const subnet = cidrField(raw, "subnet", "10.244.1.0/24");
-  if (subnet.prefix > 30) {
-    throw invalid("subnet", `${formatCidr(subnet)} leaves no address for pods beside the gateway`, "use a prefix of /30 or shorter, normally /24");
-  }
-  if (subnet.prefix < 8) throw invalid("subnet", `${formatCidr(subnet)} is larger than /8`, "give each node its own /24");
-  const clusterCidr = cidrField(raw, "clusterCidr", "10.244.0.0/16");
-  if (!cidrContains(clusterCidr, subnet)) {
-    throw invalid(
-      "subnet",
-      `${formatCidr(subnet)} is outside clusterCidr ${formatCidr(clusterCidr)}`,
-      "the node's subnet must be one of the cluster CIDR's node subnets",
-    );
-  }
-  const bridge = raw.bridge ?? DEFAULT_BRIDGE;
-  if (typeof bridge !== "string") throw invalid("bridge", "must be an interface name", `e.g. "bridge": "${DEFAULT_BRIDGE}"`);
-  const bridgeProblem = interfaceNameProblem(bridge);
-  if (bridgeProblem) throw invalid("bridge", bridgeProblem, `e.g. "bridge": "${DEFAULT_BRIDGE}"`);
-  const mtu = raw.mtu ?? DEFAULT_MTU;
-  if (typeof mtu !== "number" || !Number.isInteger(mtu) || mtu < 576 || mtu > 9216) {
-    throw invalid("mtu", `must be a whole number from 576 to 9216, not ${JSON.stringify(mtu)}`, `e.g. "mtu": ${DEFAULT_MTU}`);
-  }
-  const conf: NetConf = {
-    cniVersion,
-    name,
-    subnet,
-    clusterCidr,
-    bridge,
-    mtu,
-    hairpin: booleanField(raw, "hairpin", true),
-    ipMasq: booleanField(raw, "ipMasq", true),
-    dataDir: pathField(raw, "dataDir", DEFAULT_DATA_DIR, false),
-    logFile: pathField(raw, "logFile", DEFAULT_LOG_FILE, true),
-  };
+  const conf: NetConf = { cniVersion, ...(fields as TableFields) };
   if (raw.prevResult !== undefined) conf.prevResult = raw.prevResult;
   const lists = GC_ATTACHMENT_KEYS.filter((key) => raw[key] !== undefined);
   // Both may come (libcni sends both for that reason): keeping what either lists is safe.

@@ -14,6 +14,10 @@ export const CONFLIST_PATH = `${CNI_CONF_DIR}/${CONFLIST_FILE}`;
 export const DEFAULT_NETWORK_NAME = "podnet";
 export const DEFAULT_BRIDGE = "cni0";
 export const DEFAULT_MTU = 1500;
+/** The bridge port reflects a pod's packets back to it, so a pod reaches itself through a Service. */
+export const DEFAULT_HAIRPIN = true;
+/** Pod traffic leaving the cluster CIDR is masqueraded to the node's address. */
+export const DEFAULT_IP_MASQ = true;
 export const DEFAULT_DATA_DIR = "/var/lib/cni/podnet";
 export const DEFAULT_LOG_FILE = "/var/log/podnet.log";
 
@@ -66,8 +70,8 @@ export function renderConflist(node: Pick<NodePlan, "podCidr">, options: Conflis
     clusterCidr: options.clusterCidr,
     bridge: options.bridge ?? DEFAULT_BRIDGE,
     mtu: options.mtu ?? DEFAULT_MTU,
-    hairpin: options.hairpin ?? true,
-    ipMasq: options.ipMasq ?? true,
+    hairpin: options.hairpin ?? DEFAULT_HAIRPIN,
+    ipMasq: options.ipMasq ?? DEFAULT_IP_MASQ,
     dataDir: options.dataDir ?? DEFAULT_DATA_DIR,
     logFile: options.logFile ?? DEFAULT_LOG_FILE,
   };

@@ -46,6 +46,15 @@ export interface Reservation {
   ifname: string;
 }
 
+/** A file of the store: a reservation (named by its IP) or an attachment file, with whom it names. */
+interface StoreEntry extends Reservation {
+  file: string;
+  /** An attachment file (.attachment.<container id>:<ifname>); its ip is "". */
+  isAttachmentFile: boolean;
+  /** Attachment files only: when it was written, to tell a dead ADD's file from one in flight. */
+  mtimeMs: number;
+}
+
 export function currentBootId(): string {
   return readFileSync(BOOT_ID_PATH, "utf8").trim();
 }
@@ -142,7 +151,7 @@ export class IpamStore {
   /** Every reservation of this boot. */
   list(): Reservation[] {
     this.verify();
-    return this.scan().filter((e) => !e.aux).map(({ ip, containerId, ifname }) => ({ ip, containerId, ifname }));
+    return this.scan().filter((e) => !e.isAttachmentFile).map(({ ip, containerId, ifname }) => ({ ip, containerId, ifname }));
   }
 
   find(containerId: string, ifname: string): Reservation | undefined {
@@ -216,7 +225,7 @@ export class IpamStore {
     for (const entry of this.scan()) {
       if (entry.containerId === containerId && entry.ifname === ifname) {
         this.remove(entry.file);
-        if (!entry.aux) released.push(entry.ip);
+        if (!entry.isAttachmentFile) released.push(entry.ip);
       }
     }
     return released;
@@ -229,14 +238,14 @@ export class IpamStore {
     this.verify();
     this.dropOtherBoots();
     const entries = this.scan().filter((e) => !keep.has(`${e.containerId}\n${e.ifname}`));
-    for (const entry of entries.filter((e) => !e.aux)) {
+    for (const entry of entries.filter((e) => !e.isAttachmentFile)) {
       this.remove(entry.file);
       released.push({ ip: entry.ip, containerId: entry.containerId, ifname: entry.ifname });
     }
     // An attachment file goes with its reservation; one that never got an address only
     // once it is old enough not to belong to an ADD in flight.
     const releasedKeys = new Set(released.map((r) => `${r.containerId}\n${r.ifname}`));
-    for (const entry of entries.filter((e) => e.aux)) {
+    for (const entry of entries.filter((e) => e.isAttachmentFile)) {
       if (releasedKeys.has(`${entry.containerId}\n${entry.ifname}`) || Date.now() - entry.mtimeMs >= STALE_ATTACHMENT_MS) this.remove(entry.file);
     }
     return released;
@@ -263,8 +272,8 @@ export class IpamStore {
     }
   }
 
-  /** Reservations (named by IP) and attachment files ("aux"), with whom they name. */
-  private scan(): Array<Reservation & { file: string; aux: boolean; mtimeMs: number }> {
+  /** Reservations and attachment files of this boot. */
+  private scan(): StoreEntry[] {
     let dirents: Dirent[];
     try {
       dirents = readdirSync(this.dir, { withFileTypes: true });
@@ -272,12 +281,12 @@ export class IpamStore {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw ioError("read", this.dir, e);
     }
-    const entries: Array<Reservation & { file: string; aux: boolean; mtimeMs: number }> = [];
+    const entries: StoreEntry[] = [];
     for (const dirent of dirents) {
       const name = dirent.name;
-      const aux = name.startsWith(ATTACHMENT_PREFIX);
+      const isAttachmentFile = name.startsWith(ATTACHMENT_PREFIX);
       const address = parseIPv4(name);
-      if (!aux && (address === undefined || !cidrContainsIp(this.subnet, address))) continue;
+      if (!isAttachmentFile && (address === undefined || !cidrContainsIp(this.subnet, address))) continue;
       const file = join(this.dir, name);
       // The directory entry's type is the lstat: anything but a regular file is never opened.
       if (!dirent.isFile()) {
@@ -296,7 +305,8 @@ export class IpamStore {
       }
       if (content === undefined) continue; // released meanwhile
       const [containerId = "", ifname = ""] = content.split("\n");
-      entries.push({ ip: aux ? "" : name, containerId, ifname, file, aux, mtimeMs: aux ? (lstatOrUndefined(file)?.mtimeMs ?? 0) : 0 });
+      const mtimeMs = isAttachmentFile ? (lstatOrUndefined(file)?.mtimeMs ?? 0) : 0;
+      entries.push({ ip: isAttachmentFile ? "" : name, containerId, ifname, file, isAttachmentFile, mtimeMs });
     }
     return entries;
   }

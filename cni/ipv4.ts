@@ -96,7 +96,7 @@ export function subnetCount(parent: Cidr, newPrefix: number): number {
   return newPrefix < parent.prefix ? 0 : 2 ** (newPrefix - parent.prefix);
 }
 
-/** The first usable host address: the gateway the labs put on cni0 (the subnet's .1). */
+/** The first usable host address: the gateway podnet puts on the node's bridge (the subnet's .1). */
 export function gatewayOf(cidr: Cidr): number {
   return cidr.network + 1;
 }

@@ -1,4 +1,4 @@
-// The node-level rules the labs typed by hand, kept in podnet's own chains:
+// The node-level rules, kept in podnet's own chains:
 //   filter PODNET-FORWARD      accept forwarding to and from the cluster CIDR
 //   nat    PODNET-POSTROUTING  pod traffic to the cluster keeps its source IP; pod traffic
 //                              leaving the cluster is masqueraded as the node

@@ -26,13 +26,16 @@ export interface NodePlan {
 }
 
 export interface ClusterPlanInput {
-  /** The cluster (pod) CIDR, e.g. 10.244.0.0/16: the labs' "network". */
+  /** The cluster (pod) CIDR, e.g. 10.244.0.0/16. */
   readonly clusterCidr: string;
   /** Prefix length of each node's pod subnet, e.g. 24. */
   readonly nodeMaskSize: number;
   /** Worker count; the plan always has one control plane in front of them. */
   readonly workerCount: number;
 }
+
+/** The node pod subnets' prefix lengths podnet plans: /16 (65533 pods a node) to /28 (13). */
+export const NODE_MASK_SIZE_RANGE = { min: 16, max: 28 } as const;
 
 export const CONTROL_PLANE_NAME = "control-plane";
 
@@ -46,8 +49,9 @@ export function planProblems(input: ClusterPlanInput): string[] {
   const cluster = tryParseCidr(input.clusterCidr);
   if (!cluster.ok) problems.push(`clusterCidr: ${cluster.reason}`);
   const mask = input.nodeMaskSize;
-  if (!Number.isInteger(mask) || mask < 16 || mask > 28) {
-    problems.push(`nodeMaskSize: ${mask} must be a whole number from 16 to 28 (24 gives each node 253 pods)`);
+  const { min, max } = NODE_MASK_SIZE_RANGE;
+  if (!Number.isInteger(mask) || mask < min || mask > max) {
+    problems.push(`nodeMaskSize: ${mask} must be a whole number from ${min} to ${max} (24 gives each node 253 pods)`);
   }
   const workers = input.workerCount;
   if (!Number.isInteger(workers) || workers < 0) {

@@ -121,8 +121,13 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
       this.conflists.push(steps.cni);
       perNode.set(node.plan.name, steps);
     }
+    const stepsOf = (node: ClusterNode): NodeSteps => {
+      const steps = perNode.get(node.plan.name);
+      if (!steps) throw new Error(`no bootstrap steps were made for ${node.plan.name}`);
+      return steps;
+    };
 
-    this.init = this.initControlPlane(perNode.get(controlPlane.plan.name)!, context);
+    this.init = this.initControlPlane(stepsOf(controlPlane), context);
     this.kubeconfigCommand = this.readKubeconfig(context);
     this.kubeconfig = pulumi.secret(
       pulumi
@@ -134,7 +139,7 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
 
     const workerContext: WorkerContext = { ...context, init: this.init };
     for (const node of args.nodes.filter((n) => n.plan.role === "worker")) {
-      this.workers.push(this.bootstrapWorker(node, perNode.get(node.plan.name)!, workerContext));
+      this.workers.push(this.bootstrapWorker(node, stepsOf(node), workerContext));
     }
 
     this.ready = pulumi.all([

@@ -4,7 +4,7 @@
 // message naming the key and the `pulumi config set` command that fixes it.
 import * as pulumi from "@pulumi/pulumi";
 import { cidrContains, cidrsOverlap, formatCidr, parseCidr, subnetCount, tryParseCidr, type Cidr } from "../cni/ipv4";
-import { planProblems, type ClusterPlanInput } from "../cni/plan";
+import { NODE_MASK_SIZE_RANGE, planProblems, type ClusterPlanInput } from "../cni/plan";
 import { parseAdminCidrs } from "./adminCidrs";
 import { regionProblems, resolveRegion, unknownKeyProblems, type RegionSources } from "./configKeys";
 import { DEFAULT_IMAGE_ARCH, DEFAULT_KUBERNETES_MINOR, KUBERNETES_MINORS, type ImageArch } from "./image";
@@ -183,7 +183,7 @@ export function parseConfig(source: ConfigSource, context: ConfigContext = {}): 
     if (!INSTANCE_TYPE.test(value)) problem(key, `"${value}" is not an EC2 instance type like ${example}`, setCommand(key, example));
   }
   const rootVolumeSizeGiB = read.integer("rootVolumeSizeGiB", 20, 16384, 30);
-  const nodeMaskSize = read.integer("nodeMaskSize", 16, 28, 24);
+  const nodeMaskSize = read.integer("nodeMaskSize", NODE_MASK_SIZE_RANGE.min, NODE_MASK_SIZE_RANGE.max, 24);
   const routeTableQuota = read.integer("routeTableQuota", 2, 1000, 50);
   checkNetwork(read, problem, problems, { workerCount, nodeMaskSize, routeTableQuota });
 
@@ -239,7 +239,7 @@ function subnetFor(vpc: Cidr, nodes: number): Cidr {
 /** The longest node mask that gives every node its own subnet of the cluster CIDR, if any. */
 function maskFor(cluster: Cidr, nodes: number): number | undefined {
   const mask = cluster.prefix + Math.ceil(Math.log2(Math.max(nodes, 1)));
-  return mask <= 28 ? Math.max(mask, 16) : undefined;
+  return mask <= NODE_MASK_SIZE_RANGE.max ? Math.max(mask, NODE_MASK_SIZE_RANGE.min) : undefined;
 }
 
 interface Sizes {

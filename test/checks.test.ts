@@ -16,7 +16,9 @@ function topology(workers = 2): Topology {
   const plan = buildPlan({ prefix: "pnunit", workers, keep: false, iperfSeconds: 0 });
   const ips = new Map<string, string>();
   for (const node of plan.workers) {
-    plan.pods.filter((p) => p.node === node.name).forEach((p, i) => ips.set(p.name, node.plan.podCidr.replace(/0\/24$/, String(2 + i))));
+    plan.pods.filter((p) => p.node === node.name).forEach((p, i) => {
+      ips.set(p.name, node.plan.podCidr.replace(/0\/24$/, String(2 + i)));
+    });
   }
   return labTopology(plan, ips);
 }
@@ -83,9 +85,11 @@ describe("the table of checks", () => {
     const web = t.services.find((s) => s.name === "web");
     for (const c of dns) assert.deepEqual(c.expect.addresses, [web?.ip]);
     const udp = checkSpec("UDP service from pod, other node").cases?.(t)[0];
-    assert.equal(udp?.probe.kind, "udp");
-    assert.equal(udp?.expect.agent, "web-worker-1");
-    assert.notEqual(t.pods.find((p) => p.name === (udp?.from as { name: string }).name)?.node, "worker-1", "the client is on the other node");
+    assert.ok(udp, "the UDP service check yields a case");
+    assert.equal(udp.probe.kind, "udp");
+    assert.equal(udp.expect.agent, "web-worker-1");
+    assert.equal(udp.from.kind, "pod");
+    assert.notEqual(t.pods.find((p) => p.name === udp.from.name)?.node, "worker-1", "the client is on the other node");
     // kube-dns sits at kubeadm's address: the 10th of serviceCidr.
     assert.equal(t.services.find((s) => s.name === "kube-dns")?.ip, "10.96.0.10");
   });

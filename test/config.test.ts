@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { invoke } from "../cni/plugin";
 import { parseNetConf } from "../cni/config";
+import { renderConflist } from "../cni/conflist";
 
 const good = {
   cniVersion: "1.0.0",
@@ -102,6 +103,14 @@ describe("bad input: spec error codes and messages", () => {
     assert.deepEqual(parseNetConf({ ...v11, "cni.dev/attachments": [b] }).validAttachments, [{ containerId: "b", ifname: "net1" }]);
     assert.deepEqual(parseNetConf({ ...v11, "cni.dev/valid-attachments": [a], "cni.dev/attachments": [b] }).validAttachments?.map((x) => x.containerId), ["a", "b"]);
     assert.deepEqual(parseNetConf({ ...v11, "cni.dev/attachments": [] }).validAttachments, [], "an empty list keeps nothing");
+  });
+
+  it("fills an absent key with the default the conflist renders", () => {
+    const rendered = renderConflist({ podCidr: good.subnet }, { clusterCidr: good.clusterCidr }).plugins[0] as Record<string, unknown>;
+    const { bridge, mtu, hairpin, ipMasq, dataDir, logFile } = parseNetConf({ cniVersion: "1.0.0", name: "podnet", subnet: good.subnet, clusterCidr: good.clusterCidr });
+    assert.deepEqual({ bridge, mtu, hairpin, ipMasq, dataDir, logFile }, {
+      bridge: rendered.bridge, mtu: rendered.mtu, hairpin: rendered.hairpin, ipMasq: rendered.ipMasq, dataDir: rendered.dataDir, logFile: rendered.logFile,
+    });
   });
 
   it("takes the newest supported entry of a cniVersions list", () => {

@@ -62,14 +62,24 @@ describe("podnet plugin in network namespaces (root)", function () {
     requireRoot("the plugin integration suite");
     assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run "npm run build" first`);
     hostBefore = hostSnapshot();
+  });
+
+  // Each test gets a node namespace, an IPAM store and a log of its own, as the reference
+  // plugins' tests make a fresh netns per test: no test depends on another having cleaned up.
+  let nodeCount = 0;
+  beforeEach(() => {
     dir = tempDir("podnet-it");
-    node = ns.add("node");
+    nodeCount += 1;
+    node = ns.add(`node${nodeCount}`);
     ns.exec(node, "ip", ["link", "set", "lo", "up"]);
   });
 
-  after(() => {
+  afterEach(() => {
     ns.cleanup();
     dir?.cleanup();
+  });
+
+  after(() => {
     if (hostBefore) assert.deepEqual(hostSnapshot(), hostBefore, "the host namespace is left as it was");
   });
 
@@ -181,6 +191,9 @@ describe("podnet plugin in network namespaces (root)", function () {
   });
 
   it("inside the window, an ADD the pod-side batch cannot make falls back to the full path, which reports it and leaves nothing", async () => {
+    const first = newPod();
+    podIp(await add(first)); // checks the node, which opens the window
+    await del(first);
     const ok = newPod();
     const okIp = podIp(await add(ok));
     assert.equal(lastLog(ok.id)?.execs, 0, "the node check is fresh");
@@ -312,7 +325,9 @@ describe("podnet plugin in network namespaces (root)", function () {
       const r = await add(p, { cniVersion });
       assert.equal(r.code, 0, r.stdout);
       assert.equal(r.json?.cniVersion, cniVersion);
-      const ip = (r.json?.ips as Array<Record<string, unknown>>)[0];
+      const ips = r.json?.ips;
+      assert.ok(Array.isArray(ips) && ips.length > 0, `no ips in the ${cniVersion} result: ${r.stdout}`);
+      const ip = ips[0] as Record<string, unknown>;
       assert.equal(ip.version, cniVersion.startsWith("0.") ? "4" : undefined);
       await del(p, p.path, { cniVersion });
     }
@@ -356,6 +371,10 @@ describe("podnet plugin in network namespaces (root)", function () {
   it("a kill -9 in the middle of an ADD followed by DEL leaves nothing behind", async () => {
     // Time an undisturbed ADD, then kill ADDs at points spread over that time: some die
     // before any work, some after the reservation or the veth. Whatever was done, DEL undoes.
+    // The node's first ADD also checks the node: made first, so the probe is timed like the ADDs killed below.
+    const warmup = newPod();
+    podIp(await add(warmup));
+    await del(warmup);
     const probe = newPod();
     const t0 = process.hrtime.bigint();
     podIp(await add(probe));
@@ -503,7 +522,16 @@ describe("podnet plugin in network namespaces (root)", function () {
     assert.equal((await del(p)).code, 0);
   });
 
-  it("appends one structured log line per call", () => {
+  /** One ADD and DEL that succeed and one ADD refused, for the log test. */
+  async function logCalls(): Promise<void> {
+    const p = newPod();
+    podIp(await add(p));
+    assert.equal((await add(newPod(), { mtu: 100 })).code, 1);
+    await del(p);
+  }
+
+  it("appends one structured log line per call", async () => {
+    await logCalls();
     const lines = readFileSync(join(dir.path, "podnet.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     const add = lines.find((l) => l.verb === "ADD" && l.result === "ok");
     assert.ok(add);

@@ -8,7 +8,7 @@ import { parseConfig, type ConfigKey } from "../components/config";
 import { BOOT_DIAL, dialBudgetSeconds, DRAIN_DIAL } from "../components/ssh";
 import * as fs from "node:fs";
 import { FakeNode } from "./pulumi/fakeNode";
-import { buildCluster, isSecretValue, valueOf, type Built, type Recorded } from "./pulumi/harness";
+import { buildCluster, isSecretValue, outputValue, type Built, type Recorded } from "./pulumi/harness";
 
 const yaml = require("js-yaml") as { load(text: string): any };
 const COMMAND = "command:remote:Command";
@@ -173,7 +173,7 @@ describe("pulumi bootstrap: kubeconfig names", () => {
   async function kubeconfigOf(stack: string): Promise<any> {
     const built = await buildCluster(config({ workerCount: "0" }), { stack });
     assert.equal(await pulumi.isSecret(built.cluster.kubeconfig), true);
-    return yaml.load(await valueOf(built.cluster.kubeconfig));
+    return yaml.load(await outputValue(built.cluster.kubeconfig));
   }
 
   it("names cluster, user and context after the project and stack, so two stacks' kubeconfigs merge", async () => {

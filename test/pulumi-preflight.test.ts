@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, type ClusterConfig } from "../components/config";
 import { architectureProblems, counterpartType, FIXED_SETTINGS, FIXED_SETTINGS_OUTPUT, fixedSettingProblems } from "../components/preflight";
 import { alternatives, applyFix, validate, type StackValues } from "./helpers/configFix";
-import { buildCluster, mockArchitectures, startMocks, valueOf, type Built, type MockOptions } from "./pulumi/harness";
+import { buildCluster, mockArchitectures, startMocks, outputValue, type Built, type MockOptions } from "./pulumi/harness";
 
 // No workers unless a test needs them: the checks are the same, the builds quicker.
 const BASE: StackValues = { "podnet:adminCidrs": '["203.0.113.7/32"]', "podnet:workerCount": "0" };
@@ -16,7 +16,7 @@ const INSTANCE = "aws:ec2/instance:Instance";
 /** The refusal an Output carries, or fails the test. */
 async function refusal(output: pulumi.Output<unknown>): Promise<ConfigError> {
   try {
-    await valueOf(output);
+    await outputValue(output);
   } catch (err) {
     // The SDK prefixes "error serializing property ..." for each resource that waited on it.
     const found = err instanceof ConfigError ? err : undefined;
@@ -39,7 +39,7 @@ describe("pulumi preflight: network settings that cannot change under running po
 
   it("records them as a stack output and passes on a first run, when the stack has no outputs", async () => {
     const built = await buildCluster(config, { previousOutputs: {} });
-    assert.deepEqual(await valueOf(built.cluster.networkSettings), deployed);
+    assert.deepEqual(await outputValue(built.cluster.networkSettings), deployed);
     assert.ok(complete(built));
   });
 
@@ -88,7 +88,7 @@ describe("pulumi preflight: network settings that cannot change under running po
     };
     try {
       const first = await run({}, { ...BASE, "podnet:workerCount": "1" });
-      const recorded = await valueOf(first.program[FIXED_SETTINGS_OUTPUT]);
+      const recorded = await outputValue(first.program[FIXED_SETTINGS_OUTPUT]);
       await first.session.settle();
       const second = await run({ previousOutputs: { [FIXED_SETTINGS_OUTPUT]: recorded } }, { ...BASE, "podnet:workerCount": "1", "podnet:clusterCidr": "10.50.0.0/16" });
       const err = await refusal(second.program[FIXED_SETTINGS_OUTPUT]);
@@ -181,7 +181,7 @@ describe("pulumi preflight: the provider's region", () => {
     }
     delete require.cache[PROGRAM];
     const program = require(PROGRAM) as Record<string, pulumi.Output<unknown>>;
-    await valueOf(program.nodes);
+    await outputValue(program.nodes);
     await session.settle();
     return session.byType("pulumi:providers:aws")[0].inputs.region;
   }

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../components/config";
-import { startMocks, valueOf } from "./pulumi/harness";
+import { startMocks, outputValue } from "./pulumi/harness";
 
 const PROGRAM = require.resolve("../index");
 
@@ -21,11 +21,11 @@ describe("pulumi program (index.ts)", () => {
     pulumi.runtime.setAllConfig({ "podnet:adminCidrs": '["203.0.113.7/32"]', "podnet:workerCount": "1", "podnet:clusterCidr": "10.50.0.0/16" });
     const program = runProgram();
     assert.deepEqual(Object.keys(program).sort(), ["connectivity", "controlPlanePublicIp", "kubeconfig", "networkSettings", "nodes", "sshPrivateKey", "usage"]);
-    const nodes = (await valueOf(program.nodes)) as Array<{ name: string; podCidr: string }>;
+    const nodes = (await outputValue(program.nodes)) as Array<{ name: string; podCidr: string }>;
     assert.deepEqual(nodes.map((n) => [n.name, n.podCidr]), [["control-plane", "10.50.0.0/24"], ["worker-1", "10.50.1.0/24"]]);
     assert.equal(await pulumi.isSecret(program.kubeconfig), true);
     assert.equal(await pulumi.isSecret(program.sshPrivateKey), true);
-    await valueOf(program.kubeconfig);
+    await outputValue(program.kubeconfig);
     await session.settle();
     assert.equal(session.byType("aws:ec2/instance:Instance").length, 2);
     assert.equal(session.byType("podnet:aws:Cluster").length, 1);

@@ -9,7 +9,7 @@ import { planCluster, type NodePlan } from "../cni/plan";
 import { parseConfig, planInputOf, type ClusterConfig, type ConfigKey } from "../components/config";
 import { amiNameFilter } from "../components/image";
 import { innerScript } from "../components/scripts";
-import { buildCluster, containsSecret, FAKE_ADMIN_CONF, FAKE_TOKEN, isSecretValue, valueOf, type Built, type Recorded } from "./pulumi/harness";
+import { buildCluster, containsSecret, FAKE_ADMIN_CONF, FAKE_TOKEN, isSecretValue, outputValue, type Built, type Recorded } from "./pulumi/harness";
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const ROUTE = "aws:ec2/route:Route";
@@ -234,8 +234,8 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
     it("outputs the control plane IP, the node table, and a kubeconfig for the public endpoint", async () => {
       const eip = built.byType("aws:ec2/eip:Eip")[0];
       assert.equal(eip.inputs.instance, `i-podnet-${plan[0].name}`);
-      assert.equal(await valueOf(built.cluster.controlPlanePublicIp), eip.state.publicIp);
-      const rows = await valueOf(built.cluster.nodeTable);
+      assert.equal(await outputValue(built.cluster.controlPlanePublicIp), eip.state.publicIp);
+      const rows = await outputValue(built.cluster.nodeTable);
       assert.deepEqual(
         rows,
         plan.map((node) => ({
@@ -247,10 +247,10 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
           eni: instanceOf(node).state.primaryNetworkInterfaceId,
         })),
       );
-      const kubeconfig = yaml.load(await valueOf(built.cluster.kubeconfig));
+      const kubeconfig = yaml.load(await outputValue(built.cluster.kubeconfig));
       assert.equal(kubeconfig.clusters[0].cluster.server, `https://${eip.state.publicIp}:6443`);
       assert.equal(kubeconfig.users[0].user["client-key-data"], /client-key-data: (\S+)/.exec(FAKE_ADMIN_CONF)?.[1]);
-      assert.match(await valueOf(built.cluster.usage), /pulumi stack output --stack test kubeconfig --show-secrets/);
+      assert.match(await outputValue(built.cluster.usage), /pulumi stack output --stack test kubeconfig --show-secrets/);
     });
   });
 }

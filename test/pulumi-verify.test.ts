@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseConfig, type ClusterConfig, type ConfigKey } from "../components/config";
 import { offOutput, parseConnectivity } from "../components/verify";
 import { bundleDigest, verifierBundle } from "../verify/remote";
-import { buildCluster, containsSecret, FAKE_CONNECTIVITY, FAKE_TOKEN, valueOf, type Built } from "./pulumi/harness";
+import { buildCluster, containsSecret, FAKE_CONNECTIVITY, FAKE_TOKEN, outputValue, type Built } from "./pulumi/harness";
 
 const COMMAND = "command:remote:Command";
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -47,7 +47,7 @@ describe("pulumi stack: the connectivity check", () => {
   it("re-runs when the node set changes: every instance is a trigger, the public IPs are the expectation", async () => {
     const instances = built.byType(INSTANCE).map((i) => `i-${i.name}`);
     assert.deepEqual([...verify().inputs.triggers].sort(), instances.sort());
-    for (const n of await valueOf(built.cluster.nodeTable)) {
+    for (const n of await outputValue(built.cluster.nodeTable)) {
       assert.ok(verify().inputs.create.includes(` --public-ip ${n.name}=${n.publicIp}`), `${n.name}'s public IP (the EIP for the control plane)`);
     }
 
@@ -90,7 +90,7 @@ describe("pulumi stack: the connectivity check", () => {
   });
 
   it("exports connectivity: the verifier's report, with the mode it ran in", async () => {
-    assert.deepEqual(await valueOf(built.cluster.connectivity), { ...FAKE_CONNECTIVITY, mode: "fail" });
+    assert.deepEqual(await outputValue(built.cluster.connectivity), { ...FAKE_CONNECTIVITY, mode: "fail" });
     assert.equal(await pulumi.isSecret(built.cluster.connectivity), false);
   });
 
@@ -99,7 +99,7 @@ describe("pulumi stack: the connectivity check", () => {
     assert.match(report.one(COMMAND, "podnet-verify").inputs.create, / --mode report /);
     const off = await buildCluster(configWith({ verify: "off" }));
     assert.equal(off.byType(COMMAND).filter((c) => c.name === "podnet-verify").length, 0);
-    assert.deepEqual(await valueOf(off.cluster.connectivity), offOutput());
+    assert.deepEqual(await outputValue(off.cluster.connectivity), offOutput());
     assert.match(offOutput().summary, /podnet:verify is off/);
     assert.throws(() => configWith({ verify: "sometimes" }), /podnet:verify: "sometimes" must be fail .*\n\s+fix: pulumi config set podnet:verify report/);
   });

@@ -26,8 +26,8 @@ function ipv4(text: string): string | undefined {
 /** netexec's /clientip (HTTP) and `clientip` (UDP): the request's remote address, ip:port. */
 export function parseClientIp(text: string): Peer {
   const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(text.trim());
-  if (!m || !ipv4(m[1]!)) throw new Error(`not a client address (ip:port): ${quote(text)}`);
-  return { ip: m[1]!, port: Number(m[2]) };
+  if (!m || !ipv4(m[1])) throw new Error(`not a client address (ip:port): ${quote(text)}`);
+  return { ip: m[1], port: Number(m[2]) };
 }
 
 /** netexec's /hostname: the pod's hostname, which is its name. */
@@ -63,7 +63,7 @@ export function parseDial(text: string): DialResult {
 /** The one answer of a single-try /dial, or an error saying what the dialer saw. */
 export function dialAnswer(text: string): string {
   const r = parseDial(text);
-  if (r.responses.length > 0) return r.responses[r.responses.length - 1]!;
+  if (r.responses.length > 0) return r.responses[r.responses.length - 1];
   throw new Error(r.errors[0] ?? `/dial returned neither responses nor errors: ${quote(text)}`);
 }
 

@@ -213,7 +213,9 @@ export async function deploy(kubectl: Kubectl, runId: string, nodes: readonly No
     return ip;
   };
   const endpoint = manifests.servicePod;
-  await waitForEndpoints(kubectl, namespace, [WEB_SERVICE, ECHO_SERVICE], pods.get(endpoint)!.ip);
+  const endpointPod = pods.get(endpoint);
+  if (!endpointPod) throw new Error(`the Services' endpoint pod ${endpoint} is not among the run's pods in ${namespace}`);
+  await waitForEndpoints(kubectl, namespace, [WEB_SERVICE, ECHO_SERVICE], endpointPod.ip);
   const services: TopoService[] = [
     { name: WEB_SERVICE, namespace, ip: await clusterIp(namespace, WEB_SERVICE), port: WEB_SERVICE_PORT, protocol: "tcp", endpoint },
     { name: ECHO_SERVICE, namespace, ip: await clusterIp(namespace, ECHO_SERVICE), port: UDP_PORT, protocol: "udp", endpoint },

@@ -59,7 +59,7 @@ export function parseArgs(argv: readonly string[]): Cli {
     return v;
   };
   for (let i = 0; i < argv.length; ) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (arg === "--help" || arg === "-h" || arg === "help") return { command: "help", source, ...common };
     const next = takeCommonFlag(argv, i, common);
     if (next !== undefined) {

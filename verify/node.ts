@@ -60,7 +60,7 @@ export interface CommonFlags {
 }
 
 export function takeCommonFlag(argv: readonly string[], i: number, into: CommonFlags): number | undefined {
-  const arg = argv[i]!;
+  const arg = argv[i];
   const eq = arg.indexOf("=");
   const [flag, inline] = arg.startsWith("--") && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
   const value = (): [string, number] => {

@@ -75,12 +75,12 @@ export function kubectlProbes(kubectl: Kubectl, namespace: string): Probes {
     http: (from, host, port, t) =>
       exec(from, commands.http(host, port, t), t * 2, (out) => {
         const [hostname, clientIp] = splitBodies(out, 2);
-        return { agent: parseHostname(hostname!), peer: parseClientIp(clientIp!).ip };
+        return { agent: parseHostname(hostname), peer: parseClientIp(clientIp).ip };
       }),
     udp: (from, host, port, t) =>
       exec(from, commands.udp(from.httpPort, host, port, t), (t + 5) * 2, (out) => {
         const [hostname, clientIp] = splitBodies(out, 2);
-        return { agent: parseHostname(dialAnswer(hostname!)), peer: parseClientIp(dialAnswer(clientIp!)).ip };
+        return { agent: parseHostname(dialAnswer(hostname)), peer: parseClientIp(dialAnswer(clientIp)).ip };
       }),
     dns: (from, name, t) => exec(from, commands.dns(name, t), t, (out) => ({ addresses: parseDig(out).addresses })),
     ping: (from, ip, t) =>

@@ -242,7 +242,7 @@ export interface Built extends Session {
 }
 
 /** The value of an Output (undefined while unknown). */
-export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
   return (output as any).promise() as Promise<T>;
 }
 
@@ -316,7 +316,7 @@ export async function buildCluster(config: ClusterConfig, options: MockOptions =
   const session = await startMocks(options);
   const cluster = new Cluster("podnet", config);
   // Wait for the outputs (they depend on nearly everything), then for the stragglers.
-  await Promise.all([valueOf(cluster.nodeTable), valueOf(cluster.bootstrap.ready), valueOf(cluster.kubeconfig)].map((p) => p.catch(() => undefined)));
+  await Promise.all([outputValue(cluster.nodeTable), outputValue(cluster.bootstrap.ready), outputValue(cluster.kubeconfig)].map((p) => p.catch(() => undefined)));
   await session.settle();
   return { ...session, cluster, urnOf: (type, name) => session.one(type, name).urn };
 }

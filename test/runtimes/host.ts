@@ -281,7 +281,7 @@ function rmdirIfEmpty(p: string): void {
 }
 
 /** Runs every step, collecting failures, so one failed step never skips the rest. */
-export function runAll(steps: Array<[string, () => string[] | string | undefined | void]>): string[] {
+export function runAll(steps: Array<[string, () => string[] | string | undefined]>): string[] {
   const errors: string[] = [];
   for (const [name, step] of steps) {
     try {
