@@ -12,7 +12,7 @@ import { API_SERVER_PORT, SSH_PORT } from "../model/ports";
 import { POD_CIDR_RULE, nodeSecurityGroup, withoutRule } from "../model/securityGroups";
 import { runTable } from "../model/runChecks";
 import { AgentHandle, bundleAgent, startAgent, stopPids } from "./agents";
-import { CheckRow } from "./checks";
+import type { CheckRow } from "../model/checks";
 import { LabDriver, labTopology } from "./driver";
 import { pathWithBun } from "./bun";
 import { CniCallError, CniResult, CniRuntime, NetworkList, RUNTIME_PATH, RuntimeConf, parseNetworkList } from "./libcni";
@@ -27,7 +27,7 @@ import {
   VpcRoute,
   buildPlan,
   planNamespaces,
-} from "./plan";
+} from "./labPlan";
 import { SG_IN_CHAIN, applySecurityGroup } from "./securityGroup";
 import { installServices, setHairpinMasq } from "./service";
 import { mustSync, netnsPath, runSync } from "./sh";

@@ -18,7 +18,7 @@ import { dirname, join } from "node:path";
 import { Cli, UsageError, USAGE, npmSwallowed, parseArgs } from "./args";
 import { evidenceDirFor } from "./evidence";
 import { Aborted, Lab, LabBusy, LabReport, preflight } from "./lab";
-import { DEFAULT_PREFIX } from "./plan";
+import { DEFAULT_PREFIX } from "./labPlan";
 import { Style, failureLines, fit, fittedLines, renderSummary, styleFor } from "./report";
 import { finalSweep, teardown } from "./state";
 

@@ -13,7 +13,7 @@
 // endpoint itself and POSTROUTING masquerades marked packets: the pod sees the connection
 // come from its gateway (the node's cni0 address), answers the node, and conntrack
 // reverses both translations on the way back.
-import { LabPlan, LabService } from "./plan";
+import { LabPlan, LabService } from "./labPlan";
 import { inNetns, mustSync, runSync } from "./sh";
 
 export const SERVICES_CHAIN = "LAB-SERVICES";
