@@ -17,8 +17,9 @@ import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { Cli, UsageError, USAGE, npmSwallowed, parseArgs } from "./args";
 import { evidenceDirFor } from "./evidence";
-import { Aborted, Lab, LabBusy, LabReport, preflight } from "./lab";
-import { DEFAULT_PREFIX } from "./labPlan";
+import { downCommand } from "./help";
+import { Aborted, Lab, LabBusy, LabReport } from "./lab";
+import { preflight } from "./preflight";
 import { Style, failureLines, fit, fittedLines, renderSummary, styleFor } from "./report";
 import { finalSweep, teardown } from "./state";
 
@@ -96,7 +97,6 @@ async function up(cli: Cli): Promise<number> {
   const started = Date.now();
   const lab = new Lab(cli.options, { line: say });
   const prefix = cli.options.prefix;
-  const downCommand = `npm run lab -- down${prefix === DEFAULT_PREFIX ? "" : ` --prefix ${prefix}`}`;
   let cleaning: Promise<string | undefined> | undefined;
   const cleanup = async (why: string, evidenceDir?: string): Promise<string | undefined> => {
     cleaning ??= (async () => {
@@ -153,7 +153,7 @@ async function up(cli: Cli): Promise<number> {
     if (lab.rows.length > 0) console.log(renderSummary(lab.rows, lab.report.throughput, style));
     if (cli.options.keep) {
       kept = true;
-      console.error(`lab: left up for inspection (--keep); remove it with ${downCommand}`);
+      console.error(`lab: left up for inspection (--keep); remove it with ${downCommand(prefix)}`);
     }
   }
   let evidence: string | undefined;
