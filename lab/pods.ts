@@ -131,7 +131,7 @@ export class Pods {
     return [...this.running.values()].map((p) => p.agent);
   }
 
-  /** Creates every pod: per node one after another (as the labs' IPs .2, .3 expect), nodes in parallel. */
+  /** Creates every pod: per node one after another (as the seed labs' IPs .2, .3 expect), nodes in parallel. */
   async addAll(): Promise<PodReport[]> {
     const byNode = this.plan.workers.map(async (node) => {
       const reports: PodReport[] = [];
