@@ -1,7 +1,8 @@
 // The lab: brings the cluster's network up in namespaces, runs the real plugin through
 // the conflists the stack writes, proves the seed labs' checks, measures throughput.
-// The steps are here; the pods (lab/pods.ts), the lifecycle rows (lab/lifecycle.ts) and the
-// text for a kept lab (lab/help.ts) have modules of their own.
+// The steps and their progress lines are here; the pods (lab/pods.ts), the lifecycle rows
+// (lab/lifecycle.ts), the throughput runs (lab/throughput.ts) and the text for a kept lab
+// (lab/help.ts) have modules of their own.
 import type { Actor, CheckRow, Perturbation } from "../model/checks";
 import { CHECK_TABLE } from "../model/checkTable";
 import { API_SERVER_PORT, SSH_PORT } from "../model/ports";
