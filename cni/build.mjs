@@ -5,10 +5,12 @@ import { build } from "esbuild";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeOutputDir, writeOutput } from "./build-output.mjs";
+import { NODE_BUNDLE } from "./esbuild-options.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outfile = join(root, "dist", "podnet");
-const common = { bundle: true, platform: "node", logLevel: "warning" };
+// A build's warnings are for whoever builds.
+const common = { ...NODE_BUNDLE, logLevel: "warning" };
 
 // cni/runtime.ts is TypeScript: esbuild compiles it and Node imports the result.
 const runtime = await build({ ...common, entryPoints: [join(root, "cni", "runtime.ts")], format: "esm", write: false });
@@ -24,11 +26,9 @@ const bundle = await build({
   outfile,
   write: false,
   target: "node20",
-  format: "cjs",
   // Smaller to parse at every call; identifiers stay readable in stack traces.
   minifyWhitespace: true,
   minifySyntax: true,
-  legalComments: "none",
   // Bun's own modules (bun:ffi for cni/netlink.ts) are the runtime's, loaded only under Bun.
   external: ["bun:*"],
   // `// @bun @bun-cjs`: Bun runs the file as it is instead of transpiling its 55 KiB again

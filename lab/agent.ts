@@ -146,6 +146,57 @@ function parseRecords(text: string): Map<string, string> {
   return records;
 }
 
+/** The TCP server on `port`: every connection gets the report of the address it came from. */
+function listenTcp(name: string, port: number): void {
+  createServer((socket) => {
+    socket.on("error", () => undefined);
+    socket.end(`${report(name, socket.remoteAddress ?? "", socket.remotePort ?? 0, socket.localAddress ?? "", socket.localPort ?? 0)}\n`);
+  })
+    .on("error", (e) => {
+      process.stderr.write(`${name}: cannot listen on ${port}: ${e.message}\n`);
+      process.exit(1);
+    })
+    .listen(port, "0.0.0.0");
+}
+
+/** One control request: answered on `conn` (probes answer when they are done). */
+function answer(name: string, conn: Socket, line: string): void {
+  let request: ControlRequest;
+  try {
+    request = JSON.parse(line) as ControlRequest;
+  } catch {
+    conn.write(`${JSON.stringify({ ok: false, error: "bad request", ms: 0 })}\n`);
+    return;
+  }
+  if (request.op === "hello") {
+    conn.write(`${JSON.stringify({ ok: true, op: "hello", agent: name, pid: process.pid })}\n`);
+  } else if (request.op === "connect" || request.op === "udp") {
+    const once = request.op === "connect" ? connectOnce : udpOnce;
+    void once(request.host, request.port, request.timeoutMs).then((r) => conn.write(`${JSON.stringify(r)}\n`));
+  } else if (request.op === "resolve") {
+    void resolveOnce(request.name, request.timeoutMs).then((r) => conn.write(`${JSON.stringify(r)}\n`));
+  }
+}
+
+/** The control socket: one JSON request per line. */
+function serveControl(name: string, control: string): void {
+  rmSync(control, { force: true });
+  createServer((conn) => {
+    let buffer = "";
+    conn.setEncoding("utf8");
+    conn.on("error", () => undefined);
+    conn.on("data", (chunk: string) => {
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        answer(name, conn, line);
+      }
+    });
+  }).listen(control);
+}
+
 function main(): void {
   const args = process.argv.slice(2);
   const name = argValue(args, "--name") ?? "agent";
@@ -164,48 +215,10 @@ function main(): void {
     process.stderr.write("usage: agent --name NAME --control SOCKET [--listen PORT,...]\n");
     process.exit(2);
   }
-  for (const port of ports) {
-    createServer((socket) => {
-      socket.on("error", () => undefined);
-      socket.end(`${report(name, socket.remoteAddress ?? "", socket.remotePort ?? 0, socket.localAddress ?? "", socket.localPort ?? 0)}\n`);
-    })
-      .on("error", (e) => {
-        process.stderr.write(`${name}: cannot listen on ${port}: ${e.message}\n`);
-        process.exit(1);
-      })
-      .listen(port, "0.0.0.0");
-  }
+  for (const port of ports) listenTcp(name, port);
   for (const port of udpPorts) listenUdp(name, port, (_msg, peer, peerPort) => report(name, peer, peerPort, "", port));
   if (dnsPort) listenUdp(name, Number(dnsPort), (msg) => dnsAnswer(msg, records));
-  rmSync(control, { force: true });
-  createServer((conn) => {
-    let buffer = "";
-    conn.setEncoding("utf8");
-    conn.on("error", () => undefined);
-    conn.on("data", (chunk: string) => {
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        let request: ControlRequest;
-        try {
-          request = JSON.parse(line) as ControlRequest;
-        } catch {
-          conn.write(`${JSON.stringify({ ok: false, error: "bad request", ms: 0 })}\n`);
-          continue;
-        }
-        if (request.op === "hello") {
-          conn.write(`${JSON.stringify({ ok: true, op: "hello", agent: name, pid: process.pid })}\n`);
-        } else if (request.op === "connect" || request.op === "udp") {
-          const once = request.op === "connect" ? connectOnce : udpOnce;
-          void once(request.host, request.port, request.timeoutMs).then((r) => conn.write(`${JSON.stringify(r)}\n`));
-        } else if (request.op === "resolve") {
-          void resolveOnce(request.name, request.timeoutMs).then((r) => conn.write(`${JSON.stringify(r)}\n`));
-        }
-      }
-    });
-  }).listen(control);
+  serveControl(name, control);
   const stop = () => {
     rmSync(control, { force: true });
     process.exit(0);

@@ -5,6 +5,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:f
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { buildSync } from "esbuild";
+import { NODE_BUNDLE } from "../cni/esbuild-options.mjs";
 import type { ControlRequest, ControlResponse, ServerReply } from "./agent";
 import { inNetns, sleep } from "./sh";
 
@@ -19,15 +20,7 @@ export interface AgentHandle {
 /** Bundles lab/agent.ts into one plain-JS file in the run dir (milliseconds, no tsx at run time). */
 export function bundleAgent(outDir: string): string {
   const outfile = join(outDir, "agent.js");
-  buildSync({
-    entryPoints: [join(__dirname, "agent.ts")],
-    outfile,
-    bundle: true,
-    platform: "node",
-    target: "node18",
-    format: "cjs",
-    logLevel: "error",
-  });
+  buildSync({ ...NODE_BUNDLE, entryPoints: [join(__dirname, "agent.ts")], outfile, target: "node18" });
   return outfile;
 }
 

@@ -3,7 +3,7 @@
 // Everything here is checked before the lab builds anything.
 import { accessSync, constants, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { DEFAULT_PREFIX, LabOptions, MAX_WORKERS, MIN_WORKERS, optionProblems } from "./plan";
+import { DEFAULT_PREFIX, LabOptions, MAX_WORKERS, MIN_WORKERS, optionProblems } from "./labPlan";
 
 export type Command = "up" | "down" | "help";
 

@@ -5,7 +5,7 @@
 import { Actor, Driver, Observation, Perturbation, Topology } from "../model/checks";
 import { API_SERVER_PORT, SSH_PORT } from "../model/ports";
 import { AgentHandle, Probe, probe, probeUdp, resolveName } from "./agents";
-import { INTERNET_PORT, LabPlan, NODE_PORT, WEB_HOST_PORT } from "./plan";
+import { INTERNET_PORT, LabPlan, NODE_PORT, WEB_HOST_PORT } from "./labPlan";
 import { inNetns, run } from "./sh";
 
 export function labTopology(plan: LabPlan, podIps: ReadonlyMap<string, string>): Topology {

@@ -10,7 +10,7 @@
 //   state.json                     the lab's own record of what it made
 import { cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runDirOf } from "./plan";
+import { runDirOf } from "./labPlan";
 import { runSync } from "./sh";
 
 /** Where a failed run with this prefix keeps its evidence: one new directory per run. */

@@ -17,8 +17,9 @@ import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { Cli, UsageError, USAGE, npmSwallowed, parseArgs } from "./args";
 import { evidenceDirFor } from "./evidence";
-import { Aborted, Lab, LabBusy, LabReport, preflight } from "./lab";
-import { DEFAULT_PREFIX } from "./plan";
+import { downCommand } from "./help";
+import { Aborted, Lab, LabBusy, LabReport } from "./lab";
+import { preflight } from "./preflight";
 import { Style, failureLines, fit, fittedLines, renderSummary, styleFor } from "./report";
 import { finalSweep, teardown } from "./state";
 
@@ -90,84 +91,111 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   return up(cli);
 }
 
-async function up(cli: Cli): Promise<number> {
-  const style = styleFor(process.stdout, cli.wide);
-  const say = fittedLines((l) => console.log(l), style);
-  const started = Date.now();
-  const lab = new Lab(cli.options, { line: say });
-  const prefix = cli.options.prefix;
-  const downCommand = `npm run lab -- down${prefix === DEFAULT_PREFIX ? "" : ` --prefix ${prefix}`}`;
-  let cleaning: Promise<string | undefined> | undefined;
-  const cleanup = async (why: string, evidenceDir?: string): Promise<string | undefined> => {
-    cleaning ??= (async () => {
+/** Tears the lab down once, however often it is asked: the run's end and a signal may both ask. */
+class Cleanup {
+  private cleaning: Promise<string | undefined> | undefined;
+  /** The signal that ended the run, if one did. */
+  interrupted: NodeJS.Signals | undefined;
+
+  constructor(
+    private readonly lab: Lab,
+    private readonly say: (line: string) => void,
+  ) {}
+
+  /** Removes the lab (keeping its evidence in evidenceDir, if given); resolves to where the evidence is. */
+  run(why: string, evidenceDir?: string): Promise<string | undefined> {
+    const prefix = this.lab.plan.options.prefix;
+    this.cleaning ??= (async () => {
       const t0 = Date.now();
-      say(`[cleanup] ${why}: removing the lab (prefix ${prefix})`);
+      this.say(`[cleanup] ${why}: removing the lab (prefix ${prefix})`);
       const report = await teardown(prefix, { keepEvidenceIn: evidenceDir });
-      lab.report.timings.teardownMs = Date.now() - t0;
-      say(`[cleanup] removed ${report.namespaces.length} namespaces, stopped ${report.processes} processes, run dir ${report.runDir ? "removed" : "absent"} (${Date.now() - t0} ms)`);
+      this.lab.report.timings.teardownMs = Date.now() - t0;
+      this.say(`[cleanup] removed ${report.namespaces.length} namespaces, stopped ${report.processes} processes, run dir ${report.runDir ? "removed" : "absent"} (${Date.now() - t0} ms)`);
       for (const p of report.problems) console.error(`[cleanup] ${p}`);
       return report.evidenceDir;
     })();
-    return cleaning;
-  };
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) {
-      if (signal !== "SIGPIPE") console.error(`[cleanup] ${signal} again: still cleaning up, please wait`);
-      return;
-    }
-    interrupted = signal;
-    lab.abort(signal);
-    void cleanup(`${signal}`).then(() => {
-      finalSweep(prefix);
-      process.exit(signalExit(signal));
-    });
-  };
-  // A closed stdout (`npm run lab | head`) ends the run like Ctrl-C: clean up, quietly.
-  process.stdout.on("error", () => onSignal("SIGPIPE"));
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("SIGHUP", onSignal);
+    return this.cleaning;
+  }
 
-  let code = 1;
-  let kept = false;
+  /** Waits for a teardown a signal started. */
+  async settled(): Promise<void> {
+    await this.cleaning;
+  }
+
+  /** Ctrl-C, TERM, HUP and a closed stdout stop the lab, clean up and exit 128+signal. */
+  onSignals(): void {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (this.interrupted) {
+        if (signal !== "SIGPIPE") console.error(`[cleanup] ${signal} again: still cleaning up, please wait`);
+        return;
+      }
+      this.interrupted = signal;
+      this.lab.abort(signal);
+      void this.run(`${signal}`).then(() => {
+        finalSweep(this.lab.plan.options.prefix);
+        process.exit(signalExit(signal));
+      });
+    };
+    // A closed stdout (`npm run lab | head`) ends the run like Ctrl-C: clean up, quietly.
+    process.stdout.on("error", () => onSignal("SIGPIPE"));
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    process.on("SIGHUP", onSignal);
+  }
+}
+
+/** How the run ended: a signal stopped it, another live lab holds the prefix, or it ran (and is kept or not). */
+type Ran = { readonly end: "interrupted" } | { readonly end: "busy" } | { readonly end: "ran"; readonly code: number; readonly kept: boolean };
+
+/** The run itself: up, checks, throughput, the summary. */
+async function runLab(lab: Lab, cli: Cli, style: Style, cleanup: Cleanup): Promise<Ran> {
   try {
     await lab.up();
     await lab.runChecks();
     await lab.throughput();
     console.log(renderSummary(lab.rows, lab.report.throughput, style));
     lab.report.ok = lab.rows.length > 0 && lab.rows.every((r) => r.ok);
-    code = lab.report.ok ? 0 : 1;
-    if (cli.options.keep) {
-      kept = true;
-      console.log(`\n${lab.pokeHelp()}`);
-    }
+    if (cli.options.keep) console.log(`\n${lab.pokeHelp()}`);
+    return { end: "ran", code: lab.report.ok ? 0 : 1, kept: cli.options.keep };
   } catch (e) {
-    if (e instanceof Aborted || interrupted) {
-      await cleaning;
-      return signalExit(interrupted ?? "SIGINT");
-    }
+    if (e instanceof Aborted || cleanup.interrupted) return { end: "interrupted" };
     lab.report.error = (e as Error).message;
     for (const l of fit(`lab: ${(e as Error).message}`, style.wide ? Infinity : style.width)) console.error(l);
-    if (e instanceof LabBusy) return 1;
+    if (e instanceof LabBusy) return { end: "busy" };
     if (lab.rows.length > 0) console.log(renderSummary(lab.rows, lab.report.throughput, style));
-    if (cli.options.keep) {
-      kept = true;
-      console.error(`lab: left up for inspection (--keep); remove it with ${downCommand}`);
-    }
+    if (cli.options.keep) console.error(`lab: left up for inspection (--keep); remove it with ${downCommand(cli.options.prefix)}`);
+    return { end: "ran", code: 1, kept: cli.options.keep };
   }
+}
+
+async function up(cli: Cli): Promise<number> {
+  const style = styleFor(process.stdout, cli.wide);
+  const say = fittedLines((l) => console.log(l), style);
+  const started = Date.now();
+  const lab = new Lab(cli.options, { line: say });
+  const prefix = cli.options.prefix;
+  const cleanup = new Cleanup(lab, say);
+  cleanup.onSignals();
+  const ran = await runLab(lab, cli, style, cleanup);
+  if (ran.end === "interrupted") {
+    await cleanup.settled();
+    return signalExit(cleanup.interrupted ?? "SIGINT");
+  }
+  // Another live lab's prefix: nothing of ours to remove or report.
+  if (ran.end === "busy") return 1;
+  let { code } = ran;
   let evidence: string | undefined;
-  if (!kept) {
+  if (!ran.kept) {
     const keepIn = code === 0 ? undefined : keepEvidence(prefix, lab.report);
-    evidence = await cleanup(code === 0 ? "done" : "finished with failures", keepIn);
+    evidence = await cleanup.run(code === 0 ? "done" : "finished with failures", keepIn);
   }
-  if (interrupted) {
-    await cleaning;
-    return signalExit(interrupted);
+  if (cleanup.interrupted) {
+    await cleanup.settled();
+    return signalExit(cleanup.interrupted);
   }
   lab.report.timings.totalMs = Date.now() - started;
   if (cli.json && !writeReport(cli.json, { ...lab.report, ...(evidence ? { evidenceDir: evidence } : {}) })) code = 1;
-  finalWords(lab.report, evidence, kept, style).forEach((l) => say(l));
+  finalWords(lab.report, evidence, ran.kept, style).forEach((l) => say(l));
   return code;
 }
 

@@ -2,8 +2,8 @@
 // table has the row, from -> to, the verdict and the time; failures follow, one per line,
 // with what was expected and what was seen. `--wide` prints every column as it is, and
 // `--json` writes everything. Colour only on a terminal (and never with NO_COLOR).
-import type { CheckRow } from "./checks";
-import type { Throughput } from "./lab";
+import type { CheckRow } from "../model/checks";
+import type { Throughput } from "./throughput";
 
 export const DEFAULT_WIDTH = 120;
 

@@ -7,7 +7,7 @@
 // the node or routed on to its pods, with its original destination (before portmap's DNAT),
 // and podnet's own FORWARD rules cannot come before them.
 import { NodeSecurityGroup, SgRule } from "../model/securityGroups";
-import type { LabPlan } from "./plan";
+import type { LabPlan } from "./labPlan";
 import { inNetns, mustSync, runSync } from "./sh";
 
 export const SG_IN_CHAIN = "LAB-SG-IN";

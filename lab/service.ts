@@ -1,19 +1,20 @@
-// ClusterIP services made by hand the way 003 makes one and kube-proxy (iptables mode)
-// does on every node (web over TCP, echo and kube-dns over UDP): nat PREROUTING (traffic from pods) and OUTPUT (traffic from the node
-// itself) jump to a services chain, which sends the service IP:port through a service
-// chain to an endpoint chain that DNATs to the pod.
+// ClusterIP services made by hand the way seed lab 003 makes one (docs/seed-labs.md) and
+// kube-proxy (iptables mode) does on every node (web over TCP, echo and kube-dns over UDP):
+// nat PREROUTING (traffic from pods) and OUTPUT (traffic from the node itself) jump to a
+// services chain, which sends the service IP:port through a service chain to an endpoint
+// chain that DNATs to the pod.
 //
 // Hairpin: when the backing pod itself connects to the service, the DNAT sends the packet
 // straight back to the pod it came from (the bridge port needs hairpin mode, which podnet
 // turns on), still carrying the pod's own address as source. The pod would then answer
 // itself directly, inside its own namespace, so the reply never goes back through the
 // node and never matches the node's conntrack entry that would turn its source back into
-// the service IP: the client, waiting for 10.96.0.10:80, never gets its SYN-ACK. So, like
+// the service IP: the client, waiting for 10.96.0.20:80, never gets its SYN-ACK. So, like
 // kube-proxy's KUBE-MARK-MASQ, the endpoint chain marks packets whose source is the
 // endpoint itself and POSTROUTING masquerades marked packets: the pod sees the connection
 // come from its gateway (the node's cni0 address), answers the node, and conntrack
 // reverses both translations on the way back.
-import { LabPlan, LabService } from "./plan";
+import { LabPlan, LabService } from "./labPlan";
 import { inNetns, mustSync, runSync } from "./sh";
 
 export const SERVICES_CHAIN = "LAB-SERVICES";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../cni/netfilter";
 import { stopPids } from "./agents";
 import { collectEvidence } from "./evidence";
-import { RUN_ROOT, labNamespacePattern, runDirOf } from "./plan";
+import { RUN_ROOT, labNamespacePattern, runDirOf } from "./labPlan";
 import { NETNS_DIR, netnsPath, runSync } from "./sh";
 
 export interface LabState {

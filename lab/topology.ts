@@ -18,7 +18,7 @@
 // server then sees the node's private IP, which proves the node's MASQUERADE.)
 import { copyFileSync, chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ADMIN_GW_IP, ADMIN_PREFIX, IGW_IP, INTERNET_PREFIX, LabPlan } from "./plan";
+import { ADMIN_GW_IP, ADMIN_PREFIX, IGW_IP, INTERNET_PREFIX, LabPlan } from "./labPlan";
 import { ipBatch, mustSync, sysctlIn } from "./sh";
 
 /** The reference plugins the conflist chains after podnet, as Debian installs them. */

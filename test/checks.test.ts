@@ -9,7 +9,7 @@ import { Actor, Driver, Observation, Perturbation, Probe, Topology } from "../mo
 import { CHECK_TABLE, LIFECYCLE_ROWS, checkSpec, renderChecksMarkdown } from "../model/checkTable";
 import { judge, runTable } from "../model/runChecks";
 import { labTopology } from "../lab/driver";
-import { buildPlan } from "../lab/plan";
+import { buildPlan } from "../lab/labPlan";
 import { CHECKS_DOC, CHECKS_BEGIN, CHECKS_END, checksSection } from "../scripts/checks-doc";
 
 function topology(workers = 2): Topology {

@@ -20,7 +20,7 @@ function trackedSources(): string[] {
   return out.split("\n").filter((file) => file !== "" && !file.startsWith("test/"));
 }
 
-export function longFunctions(file: string, text: string, limit: number): LongFunction[] {
+function longFunctions(file: string, text: string, limit: number): LongFunction[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
   const found: LongFunction[] = [];
   const visit = (node: ts.Node): void => {

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EVIDENCE_ROOT, evidenceDirFor } from "../lab/evidence";
 import { CniCallError, CniRuntime } from "../lab/libcni";
-import { runDirOf } from "../lab/plan";
+import { runDirOf } from "../lab/labPlan";
 import { listNetns, teardown, writeState } from "../lab/state";
 
 const ip = (...args: string[]) => {

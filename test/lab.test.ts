@@ -12,7 +12,7 @@ import { planCluster } from "../cni/plan";
 import { EVIDENCE_ROOT } from "../lab/evidence";
 import { parseArgs } from "../lab/main";
 import { checkSpec } from "../model/checkTable";
-import { buildPlan, labNamespacePattern, planNamespaces, runDirOf } from "../lab/plan";
+import { buildPlan, labNamespacePattern, planNamespaces, runDirOf } from "../lab/labPlan";
 import type { LabReport } from "../lab/lab";
 
 const ROOT = join(__dirname, "..");

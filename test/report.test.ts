@@ -2,7 +2,7 @@
 // hold; --wide shows every column; failures are listed one per line with what was
 // expected and seen; colour only on a terminal.
 import assert from "node:assert/strict";
-import type { CheckRow } from "../lab/checks";
+import type { CheckRow } from "../model/checks";
 import type { Throughput } from "../lab/lab";
 import { DEFAULT_WIDTH, clip, fit, fittedLines, renderSummary, styleFor } from "../lab/report";
 

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { buildSync } from "esbuild";
+import { NODE_BUNDLE } from "../cni/esbuild-options.mjs";
 import { ADMIN_KUBECONFIG } from "../components/scripts";
 import type { FailMode } from "./node";
 
@@ -18,15 +19,11 @@ let cached: string | undefined;
  */
 export function buildVerifierBundle(): string {
   const result = buildSync({
+    ...NODE_BUNDLE,
     entryPoints: [join(__dirname, "node.ts")],
     absWorkingDir: join(__dirname, ".."),
-    bundle: true,
-    platform: "node",
     target: "node18",
-    format: "cjs",
     write: false,
-    legalComments: "none",
-    logLevel: "error",
   });
   const file = result.outputFiles[0];
   if (!file) throw new Error("esbuild wrote no verifier bundle");

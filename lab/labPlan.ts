@@ -1,5 +1,5 @@
 // What the lab builds, as data: the namespaces, addresses, routes, conflists and pods,
-// derived from the same planCluster() and renderConflist() the Pulumi stack uses. Nothing
+// derived from the same planCluster() and renderConflistJson() the Pulumi stack uses. Nothing
 // here touches the system, so the plan can be printed, saved in the state file and tested.
 import { join } from "node:path";
 import { CONFLIST_FILE, renderConflistJson } from "../cni/conflist";
@@ -68,7 +68,7 @@ export interface LabOptions {
 export type PodKind = "web" | "shell" | "dns";
 
 export interface LabPod {
-  /** Kubernetes pod name, as in the labs' deploy.yaml: web-worker-1, shell-worker-1. */
+  /** Kubernetes pod name, as in the seed labs' deploy.yaml: web-worker-1, shell-worker-1. */
   readonly name: string;
   readonly kind: PodKind;
   readonly node: string;
@@ -164,19 +164,10 @@ export function nodeIp(subnetCidr: string, index: number): string {
   return formatIPv4(ip);
 }
 
-export function buildPlan(options: LabOptions): LabPlan {
-  const problems = optionProblems(options);
-  if (problems.length > 0) throw new Error(problems.join("\n"));
-  const prefix = options.prefix;
-  const runDir = runDirOf(prefix);
-  const subnet = parseCidr(NETWORK_DEFAULTS.subnetCidr);
-  const routerIp = formatIPv4(subnet.network + 1);
-  const nodePlans = planCluster({
-    clusterCidr: NETWORK_DEFAULTS.clusterCidr,
-    nodeMaskSize: NETWORK_DEFAULTS.nodeMaskSize,
-    workerCount: options.workers,
-  });
-  const nodes: LabNode[] = nodePlans.map((plan) => {
+/** The nodes planCluster() gives, each with its namespace, eth0 address and CNI files. */
+function labNodes(prefix: string, runDir: string, workerCount: number): LabNode[] {
+  const { clusterCidr, nodeMaskSize, subnetCidr } = NETWORK_DEFAULTS;
+  return planCluster({ clusterCidr, nodeMaskSize, workerCount }).map((plan) => {
     const dir = join(runDir, "nodes", plan.name);
     const dataDir = join(dir, "ipam");
     const logFile = join(dir, "podnet.log");
@@ -184,18 +175,21 @@ export function buildPlan(options: LabOptions): LabPlan {
       plan,
       name: plan.name,
       netns: `${prefix}-${plan.name}`,
-      ip: nodeIp(NETWORK_DEFAULTS.subnetCidr, plan.index),
+      ip: nodeIp(subnetCidr, plan.index),
       routerPort: routerPortOf(plan),
       dir,
       conflistPath: join(dir, "net.d", CONFLIST_FILE),
       // The one difference from AWS: all lab nodes share this machine's file system, so
       // each gets its own IPAM store and log through the rendering function's options.
-      conflistJson: renderConflistJson(plan, { clusterCidr: NETWORK_DEFAULTS.clusterCidr, dataDir, logFile }),
+      conflistJson: renderConflistJson(plan, { clusterCidr, dataDir, logFile }),
       dataDir,
       logFile,
     };
   });
-  const workers = nodes.filter((n) => n.plan.role === "worker");
+}
+
+/** A web and a shell pod on every worker, and the stand-in for CoreDNS on the first. */
+function labPods(runDir: string, workers: readonly LabNode[]): LabPod[] {
   const podOf = (node: LabNode, kind: PodKind, name: string, port: number, udpPorts: number[]): LabPod => ({
     name,
     kind,
@@ -206,19 +200,34 @@ export function buildPlan(options: LabOptions): LabPlan {
     portMappings: kind === "web" ? [{ hostPort: WEB_HOST_PORT, containerPort: WEB_PORT, protocol: "tcp" }] : [],
     resolvConf: join(runDir, "pods", name, "resolv.conf"),
   });
-  const pods: LabPod[] = workers.flatMap((node) => [
+  return workers.flatMap((node) => [
     podOf(node, "web", `web-${node.name}`, WEB_PORT, [ECHO_PORT]),
     podOf(node, "shell", `shell-${node.name}`, SHELL_PORT, []),
     ...(node === workers[0] ? [podOf(node, "dns", `coredns-${node.name}`, DNS_PORT, [DNS_PORT])] : []),
   ]);
+}
+
+/** The ClusterIP services: web and echo in front of the first web pod, kube-dns in front of the dns pod. */
+function labServices(pods: readonly LabPod[]): LabService[] {
   const web = pods[0].name;
   const dns = pods.find((p) => p.kind === "dns")?.name ?? web;
-  const services: LabService[] = [
+  return [
     { name: "web", namespace: "default", ip: "10.96.0.20", port: WEB_PORT, protocol: "tcp", endpoint: web, targetPort: WEB_PORT, tag: "WEB" },
     { name: "echo", namespace: "default", ip: "10.96.0.30", port: ECHO_PORT, protocol: "udp", endpoint: web, targetPort: ECHO_PORT, tag: "ECHO" },
     // kubeadm gives kube-dns the 10th address of the service CIDR.
     { name: "kube-dns", namespace: "kube-system", ip: clusterDnsIp(NETWORK_DEFAULTS.serviceCidr), port: DNS_PORT, protocol: "udp", endpoint: dns, targetPort: DNS_PORT, tag: "DNS" },
   ];
+}
+
+export function buildPlan(options: LabOptions): LabPlan {
+  const problems = optionProblems(options);
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+  const prefix = options.prefix;
+  const runDir = runDirOf(prefix);
+  const subnet = parseCidr(NETWORK_DEFAULTS.subnetCidr);
+  const nodes = labNodes(prefix, runDir, options.workers);
+  const workers = nodes.filter((n) => n.plan.role === "worker");
+  const pods = labPods(runDir, workers);
   return {
     options,
     runDir,
@@ -226,7 +235,7 @@ export function buildPlan(options: LabOptions): LabPlan {
     cacheDir: join(runDir, "cache"),
     agentDir: join(runDir, "agents"),
     stateFile: join(runDir, "state.json"),
-    router: { netns: `${prefix}-router`, ip: routerIp, bridge: "vpc0", igwPort: "igw0" },
+    router: { netns: `${prefix}-router`, ip: formatIPv4(subnet.network + 1), bridge: "vpc0", igwPort: "igw0" },
     internet: { netns: `${prefix}-internet`, ip: INTERNET_IP },
     admin: { netns: `${prefix}-admin`, ip: ADMIN_IP, routerPort: "adm0" },
     adminCidrs: ADMIN_CIDRS,
@@ -239,7 +248,7 @@ export function buildPlan(options: LabOptions): LabPlan {
     // Exactly what the stack puts in the VPC route table: one route per node, pod CIDR -> node.
     routes: nodes.map((n) => ({ destination: n.plan.podCidr, via: n.ip, node: n.name })),
     pods,
-    services,
+    services: labServices(pods),
   };
 }
 
