@@ -138,7 +138,45 @@ function readAll(l: Libc, fd: number): Buffer {
   }
 }
 
-function libcFs(l: Libc) {
+/** mkdir -p: a directory already there is fine; a file in the way fails at the next level (ENOTDIR), or as `path` when last. */
+function mkdirRecursive(l: Libc, path: string, mode: number): void {
+  const parts = path.replace(/\/+$/, "").split("/");
+  for (let i = 2; i <= parts.length; i++) {
+    const dir = parts.slice(0, i).join("/");
+    if (!dir || l.mkdir(cstr(dir), mode) === 0) continue;
+    const errno = l.errno();
+    const last = i === parts.length;
+    if (errno === 17 && (!last || statx(l, "mkdir", AT_FDCWD, dir, 0)?.isDirectory())) continue;
+    fail(l, "mkdir", last ? path : dir, errno);
+  }
+}
+
+function readdirTyped(l: Libc, path: string): LibcDirent[] {
+  const dir = l.opendir(cstr(path));
+  if (!dir) return fail(l, "scandir", path);
+  const entries: LibcDirent[] = [];
+  try {
+    for (let d = l.readdir(dir); d; d = l.readdir(dir)) {
+      // struct dirent: d_ino 8, d_off 8, d_reclen 2, d_type 1, then d_name.
+      const name = l.cstring(d, 19);
+      if (name !== "." && name !== "..") entries.push(new LibcDirent(l, path, name, l.u8(d, 18)));
+    }
+  } finally {
+    l.closedir(dir);
+  }
+  return entries;
+}
+
+function realpath(l: Libc, path: string): string {
+  const p = l.realpath(cstr(path), null);
+  if (!p) return fail(l, "realpath", path);
+  const resolved = l.cstring(p);
+  l.free(p);
+  return resolved;
+}
+
+/** The calls on file descriptors, and whole-file reads and writes. */
+function fdCalls(l: Libc) {
   const openSync = (path: string, flags: number, mode = 0o666): number => {
     const fd = l.open(cstr(path), flags | O.O_CLOEXEC, mode);
     return fd < 0 ? fail(l, "open", path) : fd;
@@ -146,26 +184,7 @@ function libcFs(l: Libc) {
   const closeSync = (fd: number): void => {
     if (l.close(fd) !== 0) fail(l, "close");
   };
-  const check = (syscall: string, path: string, rc: number): void => {
-    if (rc !== 0) fail(l, syscall, path);
-  };
-  /** One level of mkdir -p: a directory already there is fine; a file fails at the next level (ENOTDIR), or here as `given` when last. */
-  const mkdirOne = (path: string, mode: number, given?: string): void => {
-    if (l.mkdir(cstr(path), mode) === 0) return;
-    const errno = l.errno();
-    if (errno === 17 && (given === undefined || statx(l, "mkdir", AT_FDCWD, path, 0)?.isDirectory())) return;
-    fail(l, "mkdir", given ?? path, errno);
-  };
-  const realpathSync = (path: string): string => {
-    const p = l.realpath(cstr(path), null);
-    if (!p) return fail(l, "realpath", path);
-    const resolved = l.cstring(p);
-    l.free(p);
-    return resolved;
-  };
-  realpathSync.native = realpathSync;
   return {
-    constants: O,
     openSync,
     closeSync,
     readSync: (fd: number, buffer: Uint8Array, offset: number, length: number, position?: number | null): number => {
@@ -181,9 +200,6 @@ function libcFs(l: Libc) {
       return writeOnce(l, fd, bytes, offset, length ?? bytes.length - offset, position);
     },
     fstatSync: (fd: number) => statx(l, "fstat", fd, "", AT_EMPTY_PATH) as Stat,
-    statSync: (path: string) => statx(l, "stat", AT_FDCWD, path, 0) as Stat,
-    lstatSync: (path: string, options?: { throwIfNoEntry?: boolean }) =>
-      statx(l, "lstat", AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, options?.throwIfNoEntry === false),
     readFileSync: (file: string | number, _encoding: "utf8"): string => {
       if (typeof file === "number") return readAll(l, file).toString("utf8");
       const fd = openSync(file, O.O_RDONLY);
@@ -203,6 +219,20 @@ function libcFs(l: Libc) {
         closeSync(fd);
       }
     },
+  };
+}
+
+/** The calls on names. */
+function pathCalls(l: Libc) {
+  const check = (syscall: string, path: string, rc: number): void => {
+    if (rc !== 0) fail(l, syscall, path);
+  };
+  const realpathSync = (path: string): string => realpath(l, path);
+  realpathSync.native = realpathSync;
+  return {
+    statSync: (path: string) => statx(l, "stat", AT_FDCWD, path, 0) as Stat,
+    lstatSync: (path: string, options?: { throwIfNoEntry?: boolean }) =>
+      statx(l, "lstat", AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, options?.throwIfNoEntry === false),
     linkSync: (from: string, to: string): void => {
       if (l.link(cstr(from), cstr(to)) !== 0) fail(l, "link", from, l.errno(), to);
     },
@@ -210,15 +240,8 @@ function libcFs(l: Libc) {
     accessSync: (path: string, mode = O.F_OK) => check("access", path, l.access(cstr(path), mode)),
     mkdirSync: (path: string, options?: { recursive?: boolean; mode?: number }): void => {
       const mode = options?.mode ?? 0o777;
-      if (!options?.recursive) {
-        check("mkdir", path, l.mkdir(cstr(path), mode));
-        return;
-      }
-      const parts = path.replace(/\/+$/, "").split("/");
-      for (let i = 2; i <= parts.length; i++) {
-        const dir = parts.slice(0, i).join("/");
-        if (dir) mkdirOne(dir, mode, i === parts.length ? path : undefined);
-      }
+      if (options?.recursive) mkdirRecursive(l, path, mode);
+      else check("mkdir", path, l.mkdir(cstr(path), mode));
     },
     readlinkSync: (path: string): string => {
       const buf = new Uint8Array(4096);
@@ -226,24 +249,12 @@ function libcFs(l: Libc) {
       return n < 0 ? fail(l, "readlink", path) : Buffer.from(buf.buffer, 0, n).toString("utf8");
     },
     realpathSync,
-    readdirSync: (path: string, _options: { withFileTypes: true }) => {
-      const dir = l.opendir(cstr(path));
-      if (!dir) return fail(l, "scandir", path);
-      const entries: LibcDirent[] = [];
-      try {
-        for (let d = l.readdir(dir); d; d = l.readdir(dir)) {
-          // struct dirent: d_ino 8, d_off 8, d_reclen 2, d_type 1, then d_name.
-          const name = l.cstring(d, 19);
-          if (name !== "." && name !== "..") entries.push(new LibcDirent(l, path, name, l.u8(d, 18)));
-        }
-      } finally {
-        l.closedir(dir);
-      }
-      return entries;
-    },
+    readdirSync: (path: string, _options: { withFileTypes: true }) => readdirTyped(l, path),
     rmSync: (path: string, options?: NodeFs.RmOptions) => node().rmSync(path, options),
   };
 }
+
+const libcFs = (l: Libc) => ({ constants: O, ...fdCalls(l), ...pathCalls(l) });
 
 const DT_MODES: Record<number, number> = { 1: 0o010000, 2: 0o020000, 4: 0o040000, 6: 0o060000, 8: 0o100000, 10: 0o120000, 12: 0o140000 };
 
