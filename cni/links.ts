@@ -172,16 +172,18 @@ export function createAttachment(spec: AttachmentSpec, bridge: BridgeSpec): { po
   if (conflict) throw conflict;
   // Another ADD may be half-way through creating the bridge: finish the job.
   if (!ipv4Addresses(link).includes(gatewayCidr(bridge.subnet)) || !link.flags?.includes("UP")) ensureBridge(bridge);
-  ipBatch(
-    [
-      "link set lo up",
-      `link set ${spec.ifname} up`,
-      `addr add ${formatIPv4(spec.podIp)}/${spec.subnet.prefix} dev ${spec.ifname}`,
-      `route add default via ${formatIPv4(gatewayOf(spec.subnet))} dev ${spec.ifname}`,
-    ],
-    spec.netns,
-  );
+  ipBatch(podSideCommands(spec), spec.netns);
   return { podMac, hostMac, bridgeAlias: link.ifalias ?? "" };
+}
+
+/** The pod end's set-up inside the pod, for either way the pair is made by `ip`: lo and the link up, the address, the default route. */
+function podSideCommands(spec: AttachmentSpec): string[] {
+  return [
+    "link set lo up",
+    `link set ${spec.ifname} up`,
+    `addr add ${formatIPv4(spec.podIp)}/${spec.subnet.prefix} dev ${spec.ifname}`,
+    `route add default via ${formatIPv4(gatewayOf(spec.subnet))} dev ${spec.ifname}`,
+  ];
 }
 
 /** Plugging into the bridge failed: when its name is taken by another kind of link, that is the error (code 7). */
@@ -238,10 +240,7 @@ function createPodVethWithIp(spec: AttachmentSpec, bridgeIfindex: number, hostMa
     // caller's master check catches any other outcome.
     `link add ${spec.hostIfname} address ${hostMac} mtu ${mtu} netns /proc/${process.pid}/ns/net master if${bridgeIfindex} up ` +
       `type veth peer name ${spec.ifname} address ${podMac} mtu ${mtu}`,
-    "link set lo up",
-    `link set ${spec.ifname} up`,
-    `addr add ${formatIPv4(spec.podIp)}/${spec.subnet.prefix} dev ${spec.ifname}`,
-    `route add default via ${formatIPv4(gatewayOf(spec.subnet))} dev ${spec.ifname}`,
+    ...podSideCommands(spec),
   ];
   try {
     ipBatch(commands, spec.netns);
