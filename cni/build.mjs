@@ -1,9 +1,10 @@
 // Bundles the plugin into one executable file, dist/podnet, with no runtime dependencies:
 // cni/main.ts and what it imports, run by the pinned Bun through the shebang of
 // cni/runtime.ts (package.json optionalDependencies; packer/scripts/50-bun.sh on nodes).
-import { build } from "esbuild";
+
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 import { makeOutputDir, writeOutput } from "./build-output.mjs";
 import { NODE_BUNDLE } from "./esbuild-options.mjs";
 
@@ -14,10 +15,13 @@ const common = { ...NODE_BUNDLE, logLevel: "warning" };
 
 // cni/runtime.ts is TypeScript: esbuild compiles it and Node imports the result.
 const runtime = await build({ ...common, entryPoints: [join(root, "cni", "runtime.ts")], format: "esm", write: false });
-const { SHEBANG, SHEBANG_MAX } = await import(`data:text/javascript;base64,${Buffer.from(runtime.outputFiles[0].text).toString("base64")}`);
+const { SHEBANG, SHEBANG_MAX } = await import(
+  `data:text/javascript;base64,${Buffer.from(runtime.outputFiles[0].text).toString("base64")}`
+);
 if (SHEBANG.length > SHEBANG_MAX) throw new Error(`the shebang is ${SHEBANG.length} bytes; Linux reads ${SHEBANG_MAX}`);
 
-const CJS_OPEN = '((f) => (typeof Bun > "u" && f(exports, require, module, __filename, __dirname), f))(function (exports, require, module, __filename, __dirname) {';
+const CJS_OPEN =
+  '((f) => (typeof Bun > "u" && f(exports, require, module, __filename, __dirname), f))(function (exports, require, module, __filename, __dirname) {';
 const CJS_CLOSE = "})";
 
 const bundle = await build({

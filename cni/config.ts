@@ -1,8 +1,6 @@
 // Parsing and validation of what the runtime hands the plugin: the CNI_* environment and
 // the network configuration on stdin. Every refusal names the field and the fix.
-import { isAbsolute } from "./path";
-import { CniError, ErrorCode } from "./errors";
-import { Cidr, cidrContains, cidrSize, formatCidr, tryParseCidr } from "./ipv4";
+
 import {
   DEFAULT_BRIDGE,
   DEFAULT_DATA_DIR,
@@ -10,9 +8,12 @@ import {
   DEFAULT_IP_MASQ,
   DEFAULT_LOG_FILE,
   DEFAULT_MTU,
-  PodnetPluginConf,
+  type PodnetPluginConf,
 } from "./conflist";
-import { CniVersion, LATEST_VERSION, SUPPORTED_VERSIONS, compareVersions, isSupportedVersion } from "./version";
+import { CniError, ErrorCode } from "./errors";
+import { type Cidr, cidrContains, cidrSize, formatCidr, tryParseCidr } from "./ipv4";
+import { isAbsolute } from "./path";
+import { type CniVersion, compareVersions, isSupportedVersion, LATEST_VERSION, SUPPORTED_VERSIONS } from "./version";
 
 export const VERBS = ["ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS"] as const;
 export type Verb = (typeof VERBS)[number];
@@ -32,7 +33,8 @@ export interface Attachment {
 }
 
 /** The validated config: the fields renderConflist writes, with the CIDRs parsed. */
-export interface NetConf extends Pick<PodnetPluginConf, "bridge" | "mtu" | "hairpin" | "ipMasq" | "dataDir" | "logFile"> {
+export interface NetConf
+  extends Pick<PodnetPluginConf, "bridge" | "mtu" | "hairpin" | "ipMasq" | "dataDir" | "logFile"> {
   cniVersion: CniVersion;
   name: string;
   subnet: Cidr;
@@ -46,7 +48,7 @@ export interface NetConf extends Pick<PodnetPluginConf, "bridge" | "mtu" | "hair
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** What runtimes use (/var/run/netns/cni-<uuid>, /proc/<pid>/ns/net); nothing a shell or ip -batch would split. */
-const NETNS_PATH = /^\/[A-Za-z0-9_.\/@:+-]+$/;
+const NETNS_PATH = /^\/[A-Za-z0-9_./@:+-]+$/;
 const FIELD_SPELLINGS: Record<string, string> = {
   clustercidr: "clusterCidr",
   cluster_cidr: "clusterCidr",
@@ -72,7 +74,8 @@ export function interfaceNameProblem(name: string): string | undefined {
   if (Buffer.byteLength(name) > 15) return `"${name}" is longer than 15 bytes`;
   if (name === "." || name === "..") return `"${name}" is not a valid interface name`;
   if (/[/:\s]/.test(name)) return `"${name}" contains '/', ':' or white space`;
-  if (/["'#\\\x00-\x1f\x7f]/.test(name)) return `${JSON.stringify(name)} contains a quote, '#', a backslash or a control character, which ip -batch cannot carry`;
+  if (/["'#\\\x00-\x1f\x7f]/.test(name))
+    return `${JSON.stringify(name)} contains a quote, '#', a backslash or a control character, which ip -batch cannot carry`;
   return undefined;
 }
 
@@ -105,7 +108,11 @@ const ENV_VARS: readonly EnvVar[] = [
     // DEL must succeed when the namespace is already gone.
     requiredFor: ["ADD", "CHECK"],
     problem: (v) =>
-      !isAbsolute(v) ? `"${v}" is not an absolute path` : !NETNS_PATH.test(v) ? `"${v}" has characters podnet does not accept` : undefined,
+      !isAbsolute(v)
+        ? `"${v}" is not an absolute path`
+        : !NETNS_PATH.test(v)
+          ? `"${v}" has characters podnet does not accept`
+          : undefined,
     fix: "set it to the container's network namespace, a path holding only letters, digits and . _ - / @ : +",
   },
   {
@@ -120,24 +127,39 @@ const ENV_VARS: readonly EnvVar[] = [
 export function parseEnvironment(env: NodeJS.ProcessEnv): Environment {
   const command = env.CNI_COMMAND;
   if (!command) {
-    throw new CniError(ErrorCode.InvalidEnvironment, "CNI_COMMAND is not set", `set CNI_COMMAND to one of ${VERBS.join(", ")}`);
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      "CNI_COMMAND is not set",
+      `set CNI_COMMAND to one of ${VERBS.join(", ")}`,
+    );
   }
   if (!(VERBS as readonly string[]).includes(command)) {
-    throw new CniError(ErrorCode.InvalidEnvironment, `CNI_COMMAND "${command}" is not a CNI verb`, `use one of ${VERBS.join(", ")}`);
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `CNI_COMMAND "${command}" is not a CNI verb`,
+      `use one of ${VERBS.join(", ")}`,
+    );
   }
   const verb = command as Verb;
   for (const variable of ENV_VARS) {
     if (!variable.usedBy.includes(verb)) continue;
     const value = env[variable.name] ?? "";
     if (!value) {
-      if (variable.requiredFor.includes(verb)) throw new CniError(ErrorCode.InvalidEnvironment, `${variable.name} is required for ${verb}`, variable.fix);
+      if (variable.requiredFor.includes(verb))
+        throw new CniError(ErrorCode.InvalidEnvironment, `${variable.name} is required for ${verb}`, variable.fix);
       continue;
     }
     const problem = variable.problem(value);
     if (problem) throw new CniError(ErrorCode.InvalidEnvironment, `${variable.name} ${problem}`, variable.fix);
   }
   const used = (name: string) => (ATTACHMENT_VERBS.includes(verb) ? (env[name] ?? "") : "");
-  return { command: verb, containerId: used("CNI_CONTAINERID"), ifname: used("CNI_IFNAME"), netns: used("CNI_NETNS"), pod: podFromArgs(env.CNI_ARGS ?? "") };
+  return {
+    command: verb,
+    containerId: used("CNI_CONTAINERID"),
+    ifname: used("CNI_IFNAME"),
+    netns: used("CNI_NETNS"),
+    pod: podFromArgs(env.CNI_ARGS ?? ""),
+  };
 }
 
 function podFromArgs(args: string): string {
@@ -185,7 +207,11 @@ export function requestedVersion(raw: Record<string, unknown>): CniVersion {
     return usable[usable.length - 1];
   }
   if (v === undefined) {
-    throw new CniError(ErrorCode.IncompatibleVersion, `"cniVersion" is missing`, `set it to one of ${SUPPORTED_VERSIONS.join(", ")}`);
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `"cniVersion" is missing`,
+      `set it to one of ${SUPPORTED_VERSIONS.join(", ")}`,
+    );
   }
   if (!isSupportedVersion(v)) {
     throw new CniError(
@@ -240,7 +266,8 @@ function cidrKey(example: string, check: (cidr: Cidr) => Parsed<Cidr> = (cidr) =
 function booleanKey(field: string, fallback: boolean): ConfKey<boolean> {
   return {
     fallback,
-    parse: (v) => (typeof v === "boolean" ? { value: v } : { problem: `must be true or false, not ${JSON.stringify(v)}` }),
+    parse: (v) =>
+      typeof v === "boolean" ? { value: v } : { problem: `must be true or false, not ${JSON.stringify(v)}` },
     fix: `write "${field}": ${fallback}`,
   };
 }
@@ -267,9 +294,13 @@ const CONF_KEYS: ConfTable = {
   },
   subnet: cidrKey("10.244.1.0/24", (subnet) => {
     if (subnet.prefix > 30) {
-      return { problem: `${formatCidr(subnet)} leaves no address for pods beside the gateway`, fix: "use a prefix of /30 or shorter, normally /24" };
+      return {
+        problem: `${formatCidr(subnet)} leaves no address for pods beside the gateway`,
+        fix: "use a prefix of /30 or shorter, normally /24",
+      };
     }
-    if (subnet.prefix < 8) return { problem: `${formatCidr(subnet)} is larger than /8`, fix: "give each node its own /24" };
+    if (subnet.prefix < 8)
+      return { problem: `${formatCidr(subnet)} is larger than /8`, fix: "give each node its own /24" };
     return { value: subnet };
   }),
   clusterCidr: {
@@ -352,7 +383,8 @@ export function parseNetConf(raw: Record<string, unknown>): NetConf {
 export const GC_ATTACHMENT_KEYS = ["cni.dev/valid-attachments", "cni.dev/attachments"] as const;
 
 function parseAttachments(field: string, value: unknown): Attachment[] {
-  if (!Array.isArray(value)) throw invalid(field, "must be a list of {containerID, ifname}", "this is set by the runtime for GC");
+  if (!Array.isArray(value))
+    throw invalid(field, "must be a list of {containerID, ifname}", "this is set by the runtime for GC");
   return value.map((a, i) => {
     const entry = a as Record<string, unknown>;
     if (!entry || typeof entry.containerID !== "string" || typeof entry.ifname !== "string") {

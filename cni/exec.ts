@@ -6,7 +6,15 @@ import { CniError, ErrorCode } from "./errors";
 // Runtimes call plugins with their own environment, which may lack the sbin directories.
 // Empty entries (an unset PATH arrives as "/opt/podnet/bin:" from the shebang) would mean
 // the current directory: dropped.
-export const TOOL_PATH = [...(process.env.PATH ?? "").split(":"), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
+export const TOOL_PATH = [
+  ...(process.env.PATH ?? "").split(":"),
+  "/usr/local/sbin",
+  "/usr/sbin",
+  "/sbin",
+  "/usr/local/bin",
+  "/usr/bin",
+  "/bin",
+]
   .filter(Boolean)
   .join(":");
 

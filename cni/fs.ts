@@ -3,7 +3,7 @@
 // a tenth of a pod's ADD, and the plugin needs a dozen of its functions. Under Node (the
 // tests import the modules) and for the rare recursive rmSync, node:fs itself.
 import type * as NodeFs from "node:fs";
-import { type Libc, cstr, loadLibc } from "./libc";
+import { cstr, type Libc, loadLibc } from "./libc";
 
 const node = (): typeof NodeFs => require("node:fs");
 const c = loadLibc();
@@ -61,7 +61,13 @@ function fail(l: Libc, syscall: string, path?: string, errno = l.errno(), dest?:
   const [code, text] = ERRORS[errno] ?? [`E${errno}`, l.cstring(l.strerror(errno)).toLowerCase()];
   const where = path === undefined ? "" : ` '${path}'${dest === undefined ? "" : ` -> '${dest}'`}`;
   const e = new Error(`${code}: ${text}, ${syscall}${where}`) as NodeJS.ErrnoException;
-  Object.assign(e, { errno: -errno, code, syscall, ...(path === undefined ? {} : { path }), ...(dest === undefined ? {} : { dest }) });
+  Object.assign(e, {
+    errno: -errno,
+    code,
+    syscall,
+    ...(path === undefined ? {} : { path }),
+    ...(dest === undefined ? {} : { dest }),
+  });
   throw e;
 }
 
@@ -94,7 +100,8 @@ class Stat {
     // glibc's makedev(), as st_dev reads under Node.
     const major = v.getUint32(136, true);
     const minor = v.getUint32(140, true);
-    this.dev = (major & 0xfff) * 256 + (minor & 0xff) + Math.floor(minor / 256) * 2 ** 20 + Math.floor(major / 4096) * 2 ** 44;
+    this.dev =
+      (major & 0xfff) * 256 + (minor & 0xff) + Math.floor(minor / 256) * 2 ** 20 + Math.floor(major / 4096) * 2 ** 44;
   }
   private is(type: number): boolean {
     return (this.mode & S_IFMT) === type;
@@ -108,7 +115,14 @@ class Stat {
   isCharacterDevice = () => this.is(0o020000);
 }
 
-function statx(l: Libc, syscall: string, dirfd: number, path: string, flags: number, missingOk = false): Stat | undefined {
+function statx(
+  l: Libc,
+  syscall: string,
+  dirfd: number,
+  path: string,
+  flags: number,
+  missingOk = false,
+): Stat | undefined {
   const buf = new Uint8Array(256);
   if (l.statx(dirfd, cstr(path), flags, STATX_BASIC_STATS, buf) === 0) return new Stat(buf);
   const errno = l.errno();
@@ -120,7 +134,14 @@ type Data = string | Uint8Array;
 const bytesOf = (data: Data): Uint8Array => (typeof data === "string" ? Buffer.from(data) : data);
 
 /** One write(2)/pwrite(2) of `bytes[offset, offset+length)`; returns the count written. */
-function writeOnce(l: Libc, fd: number, bytes: Uint8Array, offset: number, length: number, position?: number | null): number {
+function writeOnce(
+  l: Libc,
+  fd: number,
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+  position?: number | null,
+): number {
   if (length === 0) return 0;
   const p = l.address(bytes, offset);
   const n = typeof position === "number" ? l.pwrite(fd, p, length, position) : l.write(fd, p, length);
@@ -256,7 +277,15 @@ function pathCalls(l: Libc) {
 
 const libcFs = (l: Libc) => ({ constants: O, ...fdCalls(l), ...pathCalls(l) });
 
-const DT_MODES: Record<number, number> = { 1: 0o010000, 2: 0o020000, 4: 0o040000, 6: 0o060000, 8: 0o100000, 10: 0o120000, 12: 0o140000 };
+const DT_MODES: Record<number, number> = {
+  1: 0o010000,
+  2: 0o020000,
+  4: 0o040000,
+  6: 0o060000,
+  8: 0o100000,
+  10: 0o120000,
+  12: 0o140000,
+};
 
 /** fs.Dirent: the type readdir(3) reports, or lstat's when the file system reports none. */
 class LibcDirent {
@@ -267,7 +296,9 @@ class LibcDirent {
     readonly name: string,
     dtype: number,
   ) {
-    this.type = DT_MODES[dtype] ?? (statx(l, "lstat", AT_FDCWD, `${parentPath}/${name}`, AT_SYMLINK_NOFOLLOW, true)?.mode ?? 0) & S_IFMT;
+    this.type =
+      DT_MODES[dtype] ??
+      (statx(l, "lstat", AT_FDCWD, `${parentPath}/${name}`, AT_SYMLINK_NOFOLLOW, true)?.mode ?? 0) & S_IFMT;
   }
   isFile = () => this.type === 0o100000;
   isDirectory = () => this.type === 0o040000;

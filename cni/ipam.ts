@@ -18,14 +18,27 @@
 // directories must be real directories, files are opened with O_NOFOLLOW|O_NONBLOCK
 // (cni/safefs.ts), and entries that are not regular files are skipped and reported
 // (`warnings`), so stray state never blocks a DEL.
-import { type Dirent, Stats, closeSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeSync } from "./fs";
-import { join } from "./path";
-import { Attachment } from "./config";
+
+import type { Attachment } from "./config";
 import { CniError, ErrorCode } from "./errors";
+import {
+  closeSync,
+  type Dirent,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  type Stats,
+  unlinkSync,
+  writeSync,
+} from "./fs";
 import { fnv1a64 } from "./hash";
-import { Cidr, broadcastOf, cidrContainsIp, formatCidr, formatIPv4, parseIPv4 } from "./ipv4";
-import { NotRegularFile, kindOf, openRegularForWrite, readRegularFile, writeNewFile } from "./safefs";
-import { Untrusted, entryProblem, trustFix, untrustedPath } from "./trust";
+import { broadcastOf, type Cidr, cidrContainsIp, formatCidr, formatIPv4, parseIPv4 } from "./ipv4";
+import { join } from "./path";
+import { kindOf, NotRegularFile, openRegularForWrite, readRegularFile, writeNewFile } from "./safefs";
+import { entryProblem, trustFix, type Untrusted, untrustedPath } from "./trust";
 
 export const BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id";
 const LAST_RESERVED = "last_reserved_ip";
@@ -122,7 +135,9 @@ export class IpamStore {
     for (const dir of [this.networkDir, this.dir]) {
       const info = lstatOrUndefined(dir);
       if (!info) break;
-      const reason = info.isSymbolicLink() ? "a symbolic link (the store never follows links inside dataDir)" : entryProblem(info, true);
+      const reason = info.isSymbolicLink()
+        ? "a symbolic link (the store never follows links inside dataDir)"
+        : entryProblem(info, true);
       if (reason) throw untrustedError(this.dataDir, { path: dir, reason });
     }
     this.trusted = true;
@@ -151,7 +166,9 @@ export class IpamStore {
   /** Every reservation of this boot. */
   list(): Reservation[] {
     this.verify();
-    return this.scan().filter((e) => !e.isAttachmentFile).map(({ ip, containerId, ifname }) => ({ ip, containerId, ifname }));
+    return this.scan()
+      .filter((e) => !e.isAttachmentFile)
+      .map(({ ip, containerId, ifname }) => ({ ip, containerId, ifname }));
   }
 
   find(containerId: string, ifname: string): Reservation | undefined {
@@ -167,7 +184,11 @@ export class IpamStore {
     const attachment = this.attachmentFile(containerId, ifname);
     const held = lstatOrUndefined(attachment);
     if (held && !held.isFile()) {
-      throw new CniError(ErrorCode.IoFailure, `IPAM store: ${attachment} is ${kindOf(held)}, not an attachment file`, `remove it: rm -r ${attachment}`);
+      throw new CniError(
+        ErrorCode.IoFailure,
+        `IPAM store: ${attachment} is ${kindOf(held)}, not an attachment file`,
+        `remove it: rm -r ${attachment}`,
+      );
     }
     if (held) {
       const existing = held.nlink > 1 ? this.find(containerId, ifname) : undefined;
@@ -246,7 +267,11 @@ export class IpamStore {
     // once it is old enough not to belong to an ADD in flight.
     const releasedKeys = new Set(released.map((r) => `${r.containerId}\n${r.ifname}`));
     for (const entry of entries.filter((e) => e.isAttachmentFile)) {
-      if (releasedKeys.has(`${entry.containerId}\n${entry.ifname}`) || Date.now() - entry.mtimeMs >= STALE_ATTACHMENT_MS) this.remove(entry.file);
+      if (
+        releasedKeys.has(`${entry.containerId}\n${entry.ifname}`) ||
+        Date.now() - entry.mtimeMs >= STALE_ATTACHMENT_MS
+      )
+        this.remove(entry.file);
     }
     return released;
   }

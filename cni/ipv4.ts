@@ -67,7 +67,7 @@ export function broadcastOf(cidr: Cidr): number {
 }
 
 export function cidrContainsIp(cidr: Cidr, ip: number): boolean {
-  return ((ip & maskOf(cidr.prefix)) >>> 0) === cidr.network;
+  return (ip & maskOf(cidr.prefix)) >>> 0 === cidr.network;
 }
 
 /** True when every address of `inner` lies in `outer`. */

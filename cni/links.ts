@@ -3,13 +3,14 @@
 // (from the node with `peer ... netns`, or from the pod itself with the node end sent to
 // the node), so its name (eth0) never exists on the node, and many ADDs at once cannot
 // collide on it.
-import { readlinkSync, writeFileSync } from "./fs";
-import { basename } from "./path";
+
 import { CniError, ErrorCode } from "./errors";
 import { ip, ipBatch, isNotFound } from "./exec";
+import { readlinkSync, writeFileSync } from "./fs";
 import { fnv1a64 } from "./hash";
-import { Cidr, formatCidr, formatIPv4, gatewayOf, macForIp, parseIPv4 } from "./ipv4";
-import { NetlinkError, createPodVeth, deleteLink } from "./netlink";
+import { type Cidr, formatCidr, formatIPv4, gatewayOf, macForIp, parseIPv4 } from "./ipv4";
+import { createPodVeth, deleteLink, NetlinkError } from "./netlink";
+import { basename } from "./path";
 
 export interface BridgeSpec {
   name: string;
@@ -121,7 +122,10 @@ export function ensureBridge(spec: BridgeSpec): { created: boolean } {
   if (!ipv4Addresses(link).includes(gatewayCidr(spec.subnet))) {
     const add = ip(["addr", "add", gatewayCidr(spec.subnet), "dev", spec.name]);
     if (add.status !== 0 && !/File exists|already assigned/.test(add.stderr)) {
-      throw new CniError(ErrorCode.NetworkSetupFailed, `cannot add ${gatewayCidr(spec.subnet)} to ${spec.name}: ${add.stderr.trim()}`);
+      throw new CniError(
+        ErrorCode.NetworkSetupFailed,
+        `cannot add ${gatewayCidr(spec.subnet)} to ${spec.name}: ${add.stderr.trim()}`,
+      );
     }
   }
   if (!link.flags?.includes("UP")) commands.push(`link set ${spec.name} up`);
@@ -146,7 +150,10 @@ export interface AttachmentSpec {
  * so the usual case (bridge already right) needs no separate read; a missing bridge
  * stops the batch before anything is made, and is created before a second try.
  */
-export function createAttachment(spec: AttachmentSpec, bridge: BridgeSpec): { podMac: string; hostMac: string; bridgeAlias: string } {
+export function createAttachment(
+  spec: AttachmentSpec,
+  bridge: BridgeSpec,
+): { podMac: string; hostMac: string; bridgeAlias: string } {
   const podMac = macForIp(spec.podIp);
   const hostMac = hostVethMac(spec.podIp);
   const mtu = String(spec.mtu);
@@ -160,8 +167,14 @@ export function createAttachment(spec: AttachmentSpec, bridge: BridgeSpec): { po
   try {
     out = ipBatch(nodeBatch, undefined, ["-details"]);
   } catch (error) {
-    if (!(error instanceof CniError) || !/^"ip addr show/.test(error.failedCommand ?? "") || !isNotFound(error.details)) {
-      throw error instanceof CniError && error.failedCommand?.includes(` master ${spec.bridge} `) ? conflictOr(error, bridge) : error;
+    if (
+      !(error instanceof CniError) ||
+      !/^"ip addr show/.test(error.failedCommand ?? "") ||
+      !isNotFound(error.details)
+    ) {
+      throw error instanceof CniError && error.failedCommand?.includes(` master ${spec.bridge} `)
+        ? conflictOr(error, bridge)
+        : error;
     }
     ensureBridge(bridge);
     out = ipBatch(nodeBatch, undefined, ["-details"]);
@@ -205,7 +218,10 @@ function conflictOr(error: unknown, bridge: BridgeSpec): unknown {
  * (replaced since sysfs was read): the caller then takes the full path, which also
  * reports any real error.
  */
-export function createAttachmentFromPod(spec: AttachmentSpec, bridgeIfindex: number): { podMac: string; hostMac: string } | undefined {
+export function createAttachmentFromPod(
+  spec: AttachmentSpec,
+  bridgeIfindex: number,
+): { podMac: string; hostMac: string } | undefined {
   const podMac = macForIp(spec.podIp);
   const hostMac = hostVethMac(spec.podIp);
   const made = createPodVeth({
@@ -286,7 +302,8 @@ export function deleteHostVeth(hostIfname: string): boolean {
     const deleted = deleteLink(hostIfname);
     if (deleted !== undefined) return deleted;
   } catch (error) {
-    if (error instanceof NetlinkError) throw new CniError(ErrorCode.NetworkSetupFailed, `cannot delete ${hostIfname}: ${error.message}`);
+    if (error instanceof NetlinkError)
+      throw new CniError(ErrorCode.NetworkSetupFailed, `cannot delete ${hostIfname}: ${error.message}`);
     throw error;
   }
   const res = ip(["link", "del", hostIfname]);
@@ -312,7 +329,11 @@ export interface CheckSpec extends AttachmentSpec {
 export function checkAttachment(spec: CheckSpec): void {
   const fail = (msg: string, details = "") => new CniError(ErrorCode.NetworkSetupFailed, msg, details);
   const bridge = readBridge(spec.bridge);
-  if (!bridge) throw fail(`bridge ${spec.bridge} is missing`, "the next ADD recreates it; pods on this node have no network until then");
+  if (!bridge)
+    throw fail(
+      `bridge ${spec.bridge} is missing`,
+      "the next ADD recreates it; pods on this node have no network until then",
+    );
   const conflict = bridgeConflict(bridge, spec.bridgeSpec);
   if (conflict) throw conflict;
   if (!ipv4Addresses(bridge).includes(gatewayCidr(spec.subnet))) {
@@ -322,7 +343,8 @@ export function checkAttachment(spec: CheckSpec): void {
   if (host.status !== 0) throw fail(`node-side veth ${spec.hostIfname} is missing`, host.stderr.trim());
   const hostLink = parseLinks(host.stdout)[0];
   if (hostLink?.master !== spec.bridge) throw fail(`veth ${spec.hostIfname} is not attached to ${spec.bridge}`);
-  if (spec.hairpin && hostLink.linkinfo?.info_slave_data?.hairpin !== true) throw fail(`hairpin is off on ${spec.hostIfname}`);
+  if (spec.hairpin && hostLink.linkinfo?.info_slave_data?.hairpin !== true)
+    throw fail(`hairpin is off on ${spec.hostIfname}`);
 
   let out: string;
   try {
@@ -334,7 +356,10 @@ export function checkAttachment(spec: CheckSpec): void {
   const podLink = parseLinks(addrJson)[0];
   const want = `${formatIPv4(spec.podIp)}/${spec.subnet.prefix}`;
   if (!podLink || !ipv4Addresses(podLink).includes(want)) {
-    throw fail(`${spec.ifname} in ${spec.netns} does not hold ${want}`, `it holds ${podLink ? ipv4Addresses(podLink).join(", ") || "nothing" : "nothing"}`);
+    throw fail(
+      `${spec.ifname} in ${spec.netns} does not hold ${want}`,
+      `it holds ${podLink ? ipv4Addresses(podLink).join(", ") || "nothing" : "nothing"}`,
+    );
   }
   if (!podLink.flags?.includes("UP")) throw fail(`${spec.ifname} in ${spec.netns} is down`);
   const gw = formatIPv4(gatewayOf(spec.subnet));

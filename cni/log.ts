@@ -6,7 +6,7 @@
 import { closeSync, constants, mkdirSync, writeSync } from "./fs";
 import { dirname } from "./path";
 import { openRegularForWrite } from "./safefs";
-import { Untrusted, untrustedPath } from "./trust";
+import { type Untrusted, untrustedPath } from "./trust";
 
 export interface LogEntry {
   time: string;

@@ -1,6 +1,7 @@
 // Entry point of dist/podnet (installed as /opt/cni/bin/podnet): one CNI call per process.
-import { readFileSync, writeSync } from "./fs";
+
 import { execStats } from "./exec";
+import { readFileSync, writeSync } from "./fs";
 import { appendLog } from "./log";
 import { invoke } from "./plugin";
 

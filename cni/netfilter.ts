@@ -8,10 +8,11 @@
 // with one iptables-save and changes nothing when they are right. Rules flushed by hand
 // come back on the first ADD after the window, or on the next ADD once a CHECK has seen
 // them missing. Repairs run under flock(1) so ADDs racing at boot never duplicate a jump.
-import { readFileSync, statSync, writeFileSync, mkdirSync } from "./fs";
+
 import { CniError, ErrorCode } from "./errors";
 import { run } from "./exec";
-import { Cidr, formatCidr } from "./ipv4";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "./fs";
+import { type Cidr, formatCidr } from "./ipv4";
 
 export const FORWARD_CHAIN = "PODNET-FORWARD";
 export const POSTROUTING_CHAIN = "PODNET-POSTROUTING";
@@ -127,7 +128,11 @@ export function rulesText(spec: RuleSpec): string[] {
 export function readIptables(): string {
   const res = run("iptables-save", []);
   if (res.status !== 0) {
-    throw new CniError(ErrorCode.NetworkSetupFailed, `iptables-save failed: ${res.stderr.trim()}`, "is the iptables package installed and the plugin running as root?");
+    throw new CniError(
+      ErrorCode.NetworkSetupFailed,
+      `iptables-save failed: ${res.stderr.trim()}`,
+      "is the iptables package installed and the plugin running as root?",
+    );
   }
   return res.stdout;
 }
@@ -137,7 +142,8 @@ export function ensureNodeRules(spec: RuleSpec): { changed: boolean } {
   if (ruleDrift(readIptables(), spec).length === 0) return { changed: false };
   const res = run("flock", ["-w", "30", lockPath(), "sh", "-c", repairScript(spec)]);
   if (res.status !== 0) {
-    const busy = /lock|Resource temporarily unavailable/i.test(res.stderr) || res.status === 1 && res.stderr.trim() === "";
+    const busy =
+      /lock|Resource temporarily unavailable/i.test(res.stderr) || (res.status === 1 && res.stderr.trim() === "");
     throw new CniError(
       busy ? ErrorCode.TryAgainLater : ErrorCode.NetworkSetupFailed,
       `cannot set up podnet's iptables rules: ${res.stderr.trim() || `exit ${res.status}`}`,
@@ -152,6 +158,10 @@ export function ensureIpForward(): void {
   try {
     writeFileSync(IP_FORWARD, "1\n");
   } catch (e) {
-    throw new CniError(ErrorCode.NetworkSetupFailed, `cannot enable ${IP_FORWARD}: ${(e as Error).message}`, "the plugin must run as root");
+    throw new CniError(
+      ErrorCode.NetworkSetupFailed,
+      `cannot enable ${IP_FORWARD}: ${(e as Error).message}`,
+      "the plugin must run as root",
+    );
   }
 }

@@ -130,7 +130,13 @@ export function newVeth(spec: VethSpec): Uint8Array {
       [IFLA_ADDRESS, macBytes(spec.mac)],
       [IFLA_MTU, u32(spec.mtu)],
       [IFLA_MASTER, u32(spec.master)],
-      [IFLA_LINKINFO, [[IFLA_INFO_KIND, str("veth")], [IFLA_INFO_DATA, [[VETH_INFO_PEER, peer]]]]],
+      [
+        IFLA_LINKINFO,
+        [
+          [IFLA_INFO_KIND, str("veth")],
+          [IFLA_INFO_DATA, [[VETH_INFO_PEER, peer]]],
+        ],
+      ],
     ]),
   ]);
 }
@@ -153,13 +159,25 @@ export function newAddress(index: number, ip: number, prefix: number): Uint8Arra
   v.setUint8(1, prefix);
   v.setUint8(3, RT_SCOPE_UNIVERSE);
   v.setUint32(4, index, true);
-  return concat([head, attrBytes([[IFA_LOCAL, ipv4Bytes(ip)], [IFA_ADDRESS, ipv4Bytes(ip)]])]);
+  return concat([
+    head,
+    attrBytes([
+      [IFA_LOCAL, ipv4Bytes(ip)],
+      [IFA_ADDRESS, ipv4Bytes(ip)],
+    ]),
+  ]);
 }
 
 /** `ip route add default via GW dev <index>`. */
 export function newDefaultRoute(index: number, gateway: number): Uint8Array {
   const head = Uint8Array.of(AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0, 0, 0, 0);
-  return concat([head, attrBytes([[RTA_GATEWAY, ipv4Bytes(gateway)], [RTA_OIF, u32(index)]])]);
+  return concat([
+    head,
+    attrBytes([
+      [RTA_GATEWAY, ipv4Bytes(gateway)],
+      [RTA_OIF, u32(index)],
+    ]),
+  ]);
 }
 
 export interface Reply {

@@ -3,26 +3,26 @@
 // and DEL deletes the node end the same way. Without Bun (or when libc cannot be loaded)
 // `netlink()` is undefined and cni/links.ts runs `ip` as before.
 import { CniError, ErrorCode } from "./errors";
-import { type Libc, cstr, loadLibc } from "./libc";
+import { cstr, type Libc, loadLibc } from "./libc";
 import {
   CHANGE,
   CREATE,
   GET,
   LOOPBACK_IFINDEX,
+  linkByName,
+  linkUp,
+  message,
   NLMSG_ERROR,
+  newAddress,
+  newDefaultRoute,
+  newVeth,
+  parseReplies,
   RTM_DELLINK,
   RTM_GETLINK,
   RTM_NEWADDR,
   RTM_NEWLINK,
   RTM_NEWROUTE,
   type VethSpec,
-  linkByName,
-  linkUp,
-  message,
-  newAddress,
-  newDefaultRoute,
-  newVeth,
-  parseReplies,
 } from "./netlink-messages";
 
 const AF_NETLINK = 16;
@@ -101,7 +101,10 @@ function socketIn(c: Libc, path: string): RouteSocket | undefined {
     const sock = RouteSocket.open(c);
     if (c.setns(home, CLONE_NEWNET) !== 0) {
       // Nothing of this call may run in the pod's namespace: give up the process.
-      throw new CniError(ErrorCode.NetworkSetupFailed, `cannot return to the node's network namespace: ${errnoText(c.errno())}`);
+      throw new CniError(
+        ErrorCode.NetworkSetupFailed,
+        `cannot return to the node's network namespace: ${errnoText(c.errno())}`,
+      );
     }
     return sock;
   } finally {

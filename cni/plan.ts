@@ -1,15 +1,7 @@
 // The cluster's CIDR plan: which pod subnet each node owns. The Pulumi stack (VPC routes,
 // conflists, Node.spec.podCIDR), the lab (router routes, conflists) and the tests all call
 // planCluster, so a node's route, bridge gateway and IPAM range can never disagree.
-import {
-  Cidr,
-  formatCidr,
-  formatIPv4,
-  gatewayOf,
-  nthSubnet,
-  subnetCount,
-  tryParseCidr,
-} from "./ipv4";
+import { type Cidr, formatCidr, formatIPv4, gatewayOf, nthSubnet, subnetCount, tryParseCidr } from "./ipv4";
 
 export type NodeRole = "control-plane" | "worker";
 

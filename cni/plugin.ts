@@ -1,21 +1,23 @@
 // The CNI verbs, one small function each, and the dispatcher main.ts calls.
-import { Stats, accessSync, constants, statSync } from "./fs";
-import { delimiter, isAbsolute, join } from "./path";
+
 import {
-  Environment,
-  GC_ATTACHMENT_KEYS,
-  NetConf,
   decodeJson,
-  replyVersion,
+  type Environment,
+  GC_ATTACHMENT_KEYS,
+  type NetConf,
   parseEnvironment,
   parseNetConf,
+  replyVersion,
 } from "./config";
-import { CniError, ErrorCode, asCniError } from "./errors";
+import { DEFAULT_LOG_FILE } from "./conflist";
+import { asCniError, CniError, ErrorCode } from "./errors";
+import { TOOL_PATH } from "./exec";
+import { accessSync, constants, type Stats, statSync } from "./fs";
 import { IpamStore } from "./ipam";
 import { formatCidr, formatIPv4, gatewayOf, parseIPv4 } from "./ipv4";
 import {
-  AttachmentSpec,
-  BridgeSpec,
+  type AttachmentSpec,
+  type BridgeSpec,
   bridgeCheckText,
   bridgeConflict,
   checkAttachment,
@@ -28,14 +30,13 @@ import {
   readBridge,
   setBridgeAlias,
 } from "./links";
-import { DEFAULT_LOG_FILE } from "./conflist";
-import { TOOL_PATH } from "./exec";
-import { LogEntry, logDirProblem } from "./log";
-import { kindOf } from "./safefs";
-import { Untrusted, trustFix } from "./trust";
-import { RuleSpec, ensureIpForward, ensureNodeRules, readIptables, ruleDrift, rulesText } from "./netfilter";
+import { type LogEntry, logDirProblem } from "./log";
+import { ensureIpForward, ensureNodeRules, type RuleSpec, readIptables, ruleDrift, rulesText } from "./netfilter";
 import { currentNetnsInode, nodeFingerprint, readSysfsBridge, recentlyVerified, verifiedAlias } from "./nodestate";
-import { Result, SUPPORTED_VERSIONS, convertResult, parsePrevResult, requireVersionFor } from "./version";
+import { delimiter, isAbsolute, join } from "./path";
+import { kindOf } from "./safefs";
+import { trustFix, type Untrusted } from "./trust";
+import { convertResult, parsePrevResult, type Result, requireVersionFor, SUPPORTED_VERSIONS } from "./version";
 
 export interface Outcome {
   /** What goes to stdout (undefined: nothing, as for DEL/GC/STATUS success). */
@@ -55,7 +56,16 @@ function ruleSpec(conf: NetConf): RuleSpec {
 
 function attachmentSpec(env: Environment, conf: NetConf, podIp: number): AttachmentSpec {
   const hostIfname = hostVethName(env.containerId, env.ifname);
-  return { bridge: conf.bridge, mtu: conf.mtu, hairpin: conf.hairpin, netns: env.netns, ifname: env.ifname, hostIfname, podIp, subnet: conf.subnet };
+  return {
+    bridge: conf.bridge,
+    mtu: conf.mtu,
+    hairpin: conf.hairpin,
+    netns: env.netns,
+    ifname: env.ifname,
+    hostIfname,
+    podIp,
+    subnet: conf.subnet,
+  };
 }
 
 function store(conf: NetConf): IpamStore {
@@ -67,16 +77,25 @@ function store(conf: NetConf): IpamStore {
  * an nsfs inode, on the file system /proc/self/ns/net is on.
  */
 function requireNetns(env: Environment): void {
-  const fix = "set CNI_NETNS to the container's network namespace (/var/run/netns/<name> or /proc/<pid>/ns/net); it must exist for the whole call";
+  const fix =
+    "set CNI_NETNS to the container's network namespace (/var/run/netns/<name> or /proc/<pid>/ns/net); it must exist for the whole call";
   let info: Stats;
   try {
     info = statSync(env.netns);
   } catch (e) {
-    throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS ${env.netns} does not exist (${(e as NodeJS.ErrnoException).code})`, fix);
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `CNI_NETNS ${env.netns} does not exist (${(e as NodeJS.ErrnoException).code})`,
+      fix,
+    );
   }
   if (info.dev !== statSync("/proc/self/ns/net").dev) {
     const kind = info.isFile() ? "a regular file" : kindOf(info);
-    throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS ${env.netns} is not a network namespace but ${kind}`, fix);
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `CNI_NETNS ${env.netns} is not a network namespace but ${kind}`,
+      fix,
+    );
   }
 }
 
@@ -165,13 +184,22 @@ export function cmdCheck(env: Environment, conf: NetConf): Outcome {
   const prev = parsePrevResult(conf.prevResult);
   const podIndex = prev.interfaces.findIndex((i) => i.name === env.ifname && i.sandbox !== undefined);
   const prevIp = prev.ips.find((i) => i.interface === podIndex) ?? prev.ips[0];
-  if (!prevIp) throw new CniError(ErrorCode.InvalidConfig, "prevResult has no IP for the container", "pass the ADD result as prevResult");
+  if (!prevIp)
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      "prevResult has no IP for the container",
+      "pass the ADD result as prevResult",
+    );
   const podIp = parseIpOrThrow(prevIp.address, "prevResult ips[].address");
   requireNetns(env);
   const ipam = store(conf);
   const reservation = ipam.find(env.containerId, env.ifname);
   if (!reservation) {
-    throw new CniError(ErrorCode.NetworkSetupFailed, `no IPAM reservation for ${env.containerId}/${env.ifname}`, `expected ${formatIPv4(podIp)}`);
+    throw new CniError(
+      ErrorCode.NetworkSetupFailed,
+      `no IPAM reservation for ${env.containerId}/${env.ifname}`,
+      `expected ${formatIPv4(podIp)}`,
+    );
   }
   if (parseIPv4(reservation.ip) !== podIp) {
     throw new CniError(
@@ -183,7 +211,11 @@ export function cmdCheck(env: Environment, conf: NetConf): Outcome {
     checkAttachment({ ...attachmentSpec(env, conf, podIp), bridgeSpec: bridgeSpec(conf) });
     const drift = ruleDrift(readIptables(), ruleSpec(conf));
     if (drift.length > 0) {
-      throw new CniError(ErrorCode.NetworkSetupFailed, `node iptables rules are wrong: ${drift.join("; ")}`, "the next ADD repairs them");
+      throw new CniError(
+        ErrorCode.NetworkSetupFailed,
+        `node iptables rules are wrong: ${drift.join("; ")}`,
+        "the next ADD repairs them",
+      );
     }
   } catch (error) {
     // Forget the last node check, so that the next ADD checks the bridge and the rules
@@ -197,7 +229,11 @@ export function cmdCheck(env: Environment, conf: NetConf): Outcome {
 export function cmdGc(conf: NetConf): Outcome {
   requireVersionFor("GC", conf.cniVersion, "1.1.0");
   if (!conf.validAttachments) {
-    throw new CniError(ErrorCode.InvalidConfig, `GC needs "${GC_ATTACHMENT_KEYS.join('" or "')}"`, "the runtime lists the attachments it still has");
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      `GC needs "${GC_ATTACHMENT_KEYS.join('" or "')}"`,
+      "the runtime lists the attachments it still has",
+    );
   }
   const ipam = store(conf);
   const released = ipam.gc(conf.validAttachments);
@@ -225,7 +261,8 @@ export function cmdStatus(conf: NetConf): Outcome {
   requireVersionFor("STATUS", conf.cniVersion, "1.1.0");
   const unavailable = (msg: string, details = "") => new CniError(ErrorCode.NotAvailable, msg, details);
   const missing = REQUIRED_TOOLS.filter((t) => !onPath(t));
-  if (missing.length > 0) throw unavailable(`missing tools: ${missing.join(", ")}`, "install iproute2, iptables and util-linux");
+  if (missing.length > 0)
+    throw unavailable(`missing tools: ${missing.join(", ")}`, "install iproute2, iptables and util-linux");
   const ipam = store(conf);
   try {
     ipam.create();
@@ -236,7 +273,10 @@ export function cmdStatus(conf: NetConf): Outcome {
   }
   const held = ipam.list().length;
   if (held >= ipam.capacity) {
-    throw unavailable(`no free address in ${formatCidr(conf.subnet)}: all ${ipam.capacity} are reserved`, `reservations are in ${ipam.dir}`);
+    throw unavailable(
+      `no free address in ${formatCidr(conf.subnet)}: all ${ipam.capacity} are reserved`,
+      `reservations are in ${ipam.dir}`,
+    );
   }
   const bridge = readBridge(conf.bridge);
   const conflict = bridge ? bridgeConflict(bridge, bridgeSpec(conf)) : undefined;
@@ -287,7 +327,14 @@ export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
   let entry: Omit<LogEntry, "time" | "durationMs"> = { verb: envVars.CNI_COMMAND ?? "", result: "ok" };
   try {
     const env = parseEnvironment(envVars);
-    entry = { verb: env.command, containerId: env.containerId || undefined, ifname: env.ifname || undefined, netns: env.netns || undefined, pod: env.pod || undefined, result: "ok" };
+    entry = {
+      verb: env.command,
+      containerId: env.containerId || undefined,
+      ifname: env.ifname || undefined,
+      netns: env.netns || undefined,
+      pod: env.pod || undefined,
+      result: "ok",
+    };
     if (env.command === "VERSION") return { ...done(cmdVersion(stdin)), log: undefined };
     const conf = parseNetConf(decodeJson(stdin));
     entry.network = conf.name;
@@ -315,7 +362,10 @@ export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
   }
 
   function done(outcome: Outcome): Invocation {
-    const extra = { ...(outcome.ip ? { ip: outcome.ip } : {}), ...(outcome.warnings?.length ? { warnings: outcome.warnings } : {}) };
+    const extra = {
+      ...(outcome.ip ? { ip: outcome.ip } : {}),
+      ...(outcome.warnings?.length ? { warnings: outcome.warnings } : {}),
+    };
     return {
       exitCode: 0,
       stdout: outcome.output === undefined ? "" : `${JSON.stringify(outcome.output)}\n`,

@@ -11,7 +11,14 @@ export const NODE_RUNTIME_DIR = "/opt/podnet/bin";
  * NODE_EXTRA_CA_CERTS come along from a Node-hosted caller): `env -i` drops them all
  * rather than naming each. An unset variable arrives empty, which the plugin treats alike.
  */
-export const PLUGIN_ENV = ["CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH"] as const;
+export const PLUGIN_ENV = [
+  "CNI_COMMAND",
+  "CNI_CONTAINERID",
+  "CNI_NETNS",
+  "CNI_IFNAME",
+  "CNI_ARGS",
+  "CNI_PATH",
+] as const;
 
 /**
  * The pinned Bun from NODE_RUNTIME_DIR, else the first `bun` on the caller's PATH (the

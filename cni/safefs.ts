@@ -1,14 +1,26 @@
 // Files root reads and writes in its state directories, opened so that no entry can turn
 // the call against it: never through a symbolic link (O_NOFOLLOW), never waiting on a
 // FIFO (O_NONBLOCK), and used only when fstat(2) says it is a regular file.
-import { Stats, closeSync, constants, fstatSync, lstatSync, openSync, readSync, unlinkSync, writeSync } from "./fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readSync,
+  type Stats,
+  unlinkSync,
+  writeSync,
+} from "./fs";
 
 const SAFE = constants.O_NOFOLLOW | constants.O_NONBLOCK;
 /** State files hold a few dozen bytes; anything this large is not one. */
 const MAX_STATE_FILE = 64 * 1024;
 
 /** What a non-regular entry is, for messages: "a directory", "a FIFO", ... */
-export function kindOf(info: Pick<Stats, "isDirectory" | "isFIFO" | "isSocket" | "isSymbolicLink" | "isBlockDevice" | "isCharacterDevice">): string {
+export function kindOf(
+  info: Pick<Stats, "isDirectory" | "isFIFO" | "isSocket" | "isSymbolicLink" | "isBlockDevice" | "isCharacterDevice">,
+): string {
   if (info.isDirectory()) return "a directory";
   if (info.isFIFO()) return "a FIFO";
   if (info.isSocket()) return "a socket";

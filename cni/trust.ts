@@ -6,7 +6,7 @@
 // is tolerated only with the sticky bit (/tmp): then nobody else can rename or remove
 // root's entries in it. A symlink on the way must be root's too, and its target is
 // checked the same way.
-import { Stats, lstatSync, realpathSync } from "./fs";
+import { lstatSync, realpathSync, type Stats } from "./fs";
 import { dirname, resolve } from "./path";
 
 export interface TrustOptions {
@@ -61,7 +61,8 @@ function walk(path: string, options: TrustOptions): { problem?: Untrusted; sawLi
       info = lstatSync(current, { throwIfNoEntry: false });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== "ENOENT" && code !== "ENOTDIR") return { problem: { path: current, reason: `cannot be read (${code})` }, sawLink };
+      if (code !== "ENOENT" && code !== "ENOTDIR")
+        return { problem: { path: current, reason: `cannot be read (${code})` }, sawLink };
     }
     if (info) {
       deepest ??= current;

@@ -79,7 +79,11 @@ export function convertResult(result: Result, version: CniVersion): Record<strin
  */
 export function parsePrevResult(value: unknown): Result {
   if (!value || typeof value !== "object") {
-    throw new CniError(ErrorCode.InvalidConfig, "prevResult is missing or not an object", "CHECK needs the ADD result as prevResult");
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      "prevResult is missing or not an object",
+      "CHECK needs the ADD result as prevResult",
+    );
   }
   const raw = value as Record<string, unknown>;
   const list = (field: string): Record<string, unknown>[] => {
@@ -99,7 +103,10 @@ export function parsePrevResult(value: unknown): Result {
       ...(typeof ip.gateway === "string" ? { gateway: ip.gateway } : {}),
       ...(typeof ip.interface === "number" ? { interface: ip.interface } : {}),
     })),
-    routes: list("routes").map((r) => ({ dst: String(r.dst ?? ""), ...(typeof r.gw === "string" ? { gw: r.gw } : {}) })),
+    routes: list("routes").map((r) => ({
+      dst: String(r.dst ?? ""),
+      ...(typeof r.gw === "string" ? { gw: r.gw } : {}),
+    })),
     dns: typeof raw.dns === "object" && raw.dns !== null ? (raw.dns as Record<string, unknown>) : {},
   };
 }

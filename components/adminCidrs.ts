@@ -1,7 +1,7 @@
 // podnet:adminCidrs, the sources allowed to reach SSH and the API server: parsed from the
 // list `pulumi config set --path` stores (or a comma-separated string) and refused when,
 // alone or together, the entries open the nodes to a large part of the internet.
-import { cidrSize, formatCidr, tryParseCidr, type Cidr } from "../cni/ipv4";
+import { type Cidr, cidrSize, formatCidr, tryParseCidr } from "../cni/ipv4";
 
 /** The widest reach the entries may have together: one /8 (16 777 216 addresses). */
 export const ADMIN_CIDRS_MAX_ADDRESSES = 2 ** 24;
@@ -18,7 +18,9 @@ const REPLACE_LIST = `pulumi config rm podnet:adminCidrs && ${SET_FIRST}   ${YOU
 
 /** Addresses covered by the union of the CIDRs (overlaps counted once). */
 export function unionSize(cidrs: readonly Cidr[]): number {
-  const ranges = cidrs.map((c) => [c.network >>> 0, (c.network >>> 0) + cidrSize(c)] as const).sort((a, b) => a[0] - b[0]);
+  const ranges = cidrs
+    .map((c) => [c.network >>> 0, (c.network >>> 0) + cidrSize(c)] as const)
+    .sort((a, b) => a[0] - b[0]);
   let total = 0;
   let end = -1;
   for (const [from, to] of ranges) {
@@ -32,7 +34,10 @@ export function unionSize(cidrs: readonly Cidr[]): number {
 function entries(raw: string | undefined, problem: AdminCidrProblem): unknown[] | undefined {
   const trimmed = (raw ?? "").trim();
   if (trimmed === "" || trimmed === "[]") {
-    problem("is required: the addresses allowed to reach SSH (22) and the API server (6443); there is no default", ADMIN_CIDRS_FIX);
+    problem(
+      "is required: the addresses allowed to reach SSH (22) and the API server (6443); there is no default",
+      ADMIN_CIDRS_FIX,
+    );
     return undefined;
   }
   let values: unknown = trimmed.split(",").map((v) => v.trim());
@@ -68,7 +73,10 @@ export function parseAdminCidrs(raw: string | undefined, problem: AdminCidrProbl
       problem(`item ${index}: ${parsed.reason}`, setItem);
     } else if (parsed.cidr.prefix === 0) {
       bad = true;
-      problem(`item ${index}: ${formatCidr(parsed.cidr)} would open SSH and the API server to the whole internet; list the addresses you administer from`, `${setItem}   ${YOUR_ADDRESS}`);
+      problem(
+        `item ${index}: ${formatCidr(parsed.cidr)} would open SSH and the API server to the whole internet; list the addresses you administer from`,
+        `${setItem}   ${YOUR_ADDRESS}`,
+      );
     } else {
       cidrs.push(parsed.cidr);
     }
@@ -77,7 +85,10 @@ export function parseAdminCidrs(raw: string | undefined, problem: AdminCidrProbl
   const reach = unionSize(cidrs);
   if (reach > ADMIN_CIDRS_MAX_ADDRESSES) {
     const what = reach === 2 ** 32 ? "every IPv4 address, as 0.0.0.0/0 would" : `${reach} addresses, more than a /8`;
-    problem(`${cidrs.map(formatCidr).join(", ")} together reach ${what}; list the addresses you administer from`, REPLACE_LIST);
+    problem(
+      `${cidrs.map(formatCidr).join(", ")} together reach ${what}; list the addresses you administer from`,
+      REPLACE_LIST,
+    );
     return [];
   }
   return cidrs.map(formatCidr);

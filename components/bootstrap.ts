@@ -16,19 +16,19 @@ import * as tls from "@pulumi/tls";
 import { renderConflistJson } from "../cni/conflist";
 import { kubeadmInitScript } from "./initScript";
 import { parseAdminConf, parseJoinCommand, renderInitConfig, renderJoinConfig, renderKubeconfig } from "./kubeadm";
-import { SSH_USER, type ClusterNode } from "./nodes";
+import { type ClusterNode, SSH_USER } from "./nodes";
 import {
   drainNodeScript,
+  joinTokenScript,
   kubeadmJoinScript,
   readKubeconfigScript,
   registerNodeScript,
   remoteScript,
   waitForNodeScript,
-  joinTokenScript,
   writeConflistScript,
 } from "./scripts";
 import { unseal } from "./seal";
-import { BOOT_DIAL, DRAIN_DIAL, sshConnection, type DialLimits } from "./ssh";
+import { BOOT_DIAL, type DialLimits, DRAIN_DIAL, sshConnection } from "./ssh";
 
 export interface BootstrapArgs {
   readonly nodes: readonly ClusterNode[];
@@ -152,55 +152,82 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
   /** A node's wait (cloud-init, the image) and then its conflist. */
   private prepareNode(node: ClusterNode, { name, args, connection: connect }: StepContext): NodeSteps {
     const connection = connect(node);
-    const wait = new command.remote.Command(`${name}-wait-${node.plan.name}`, {
-      ...COMMON,
-      connection,
-      create: remoteScript(waitForNodeScript({ nodeName: node.plan.name, kubernetesVersion: args.kubernetesVersion })),
-      triggers: [node.instance.id],
-    }, { parent: this, dependsOn: [node.instance, ...args.dependsOn] });
-    const cni = new command.remote.Command(`${name}-cni-${node.plan.name}`, {
-      ...COMMON,
-      connection,
-      create: remoteScript(writeConflistScript({
-        nodeName: node.plan.name,
-        conflistJson: renderConflistJson(node.plan, { clusterCidr: args.clusterCidr }),
-      })),
-      triggers: [node.instance.id],
-    }, { parent: this, dependsOn: [wait] });
+    const wait = new command.remote.Command(
+      `${name}-wait-${node.plan.name}`,
+      {
+        ...COMMON,
+        connection,
+        create: remoteScript(
+          waitForNodeScript({ nodeName: node.plan.name, kubernetesVersion: args.kubernetesVersion }),
+        ),
+        triggers: [node.instance.id],
+      },
+      { parent: this, dependsOn: [node.instance, ...args.dependsOn] },
+    );
+    const cni = new command.remote.Command(
+      `${name}-cni-${node.plan.name}`,
+      {
+        ...COMMON,
+        connection,
+        create: remoteScript(
+          writeConflistScript({
+            nodeName: node.plan.name,
+            conflistJson: renderConflistJson(node.plan, { clusterCidr: args.clusterCidr }),
+          }),
+        ),
+        triggers: [node.instance.id],
+      },
+      { parent: this, dependsOn: [wait] },
+    );
     return { wait, cni };
   }
 
   /** kubeadm init on the control plane, from the config rendered for its addresses. */
-  private initControlPlane({ wait, cni }: NodeSteps, { name, args, controlPlane, connection }: StepContext): command.remote.Command {
-    return new command.remote.Command(`${name}-init`, {
-      ...COMMON,
-      connection: connection(controlPlane),
-      create: pulumi.all([controlPlane.privateIp, controlPlane.publicIp]).apply(([privateIp, publicIp]) =>
-        remoteScript(kubeadmInitScript({
-          nodeName: controlPlane.plan.name,
-          podCidr: controlPlane.plan.podCidr,
-          kubeadmConfig: renderInitConfig({
-            kubernetesMinor: args.kubernetesMinor,
-            nodeName: controlPlane.plan.name,
-            privateIp,
-            publicIp,
-            podSubnet: args.clusterCidr,
-            serviceSubnet: args.serviceCidr,
-          }),
-        })),
-      ),
-      triggers: [controlPlane.instance.id],
-    }, { parent: this, dependsOn: [wait, cni] });
+  private initControlPlane(
+    { wait, cni }: NodeSteps,
+    { name, args, controlPlane, connection }: StepContext,
+  ): command.remote.Command {
+    return new command.remote.Command(
+      `${name}-init`,
+      {
+        ...COMMON,
+        connection: connection(controlPlane),
+        create: pulumi.all([controlPlane.privateIp, controlPlane.publicIp]).apply(([privateIp, publicIp]) =>
+          remoteScript(
+            kubeadmInitScript({
+              nodeName: controlPlane.plan.name,
+              podCidr: controlPlane.plan.podCidr,
+              kubeadmConfig: renderInitConfig({
+                kubernetesMinor: args.kubernetesMinor,
+                nodeName: controlPlane.plan.name,
+                privateIp,
+                publicIp,
+                podSubnet: args.clusterCidr,
+                serviceSubnet: args.serviceCidr,
+              }),
+            }),
+          ),
+        ),
+        triggers: [controlPlane.instance.id],
+      },
+      { parent: this, dependsOn: [wait, cni] },
+    );
   }
 
   /** admin.conf, read sealed once init is done. */
   private readKubeconfig({ name, controlPlane, connection, sealPublicKey }: StepContext): command.remote.Command {
-    return new command.remote.Command(`${name}-kubeconfig`, {
-      ...SEALED,
-      connection: connection(controlPlane),
-      create: sealPublicKey.apply((pem) => remoteScript(readKubeconfigScript({ controlPlaneName: controlPlane.plan.name, publicKeyPem: pem }))),
-      triggers: [this.init.id],
-    }, { parent: this, dependsOn: [this.init], additionalSecretOutputs: ["stdout"] });
+    return new command.remote.Command(
+      `${name}-kubeconfig`,
+      {
+        ...SEALED,
+        connection: connection(controlPlane),
+        create: sealPublicKey.apply((pem) =>
+          remoteScript(readKubeconfigScript({ controlPlaneName: controlPlane.plan.name, publicKeyPem: pem })),
+        ),
+        triggers: [this.init.id],
+      },
+      { parent: this, dependsOn: [this.init], additionalSecretOutputs: ["stdout"] },
+    );
   }
 
   /** A worker's token, join, podCIDR and Ready, and its drain when it leaves. */
@@ -210,42 +237,81 @@ export class KubeadmBootstrap extends pulumi.ComponentResource {
     { name, args, controlPlane, connection, init, sealPublicKey, sealPrivateKey }: WorkerContext,
   ): WorkerBootstrap {
     // A token made for this worker, by the control plane, when this worker needs it.
-    const joinToken = new command.remote.Command(`${name}-join-token-${node.plan.name}`, {
-      ...SEALED,
-      connection: connection(controlPlane),
-      create: sealPublicKey.apply((pem) =>
-        remoteScript(joinTokenScript({ controlPlaneName: controlPlane.plan.name, workerName: node.plan.name, publicKeyPem: pem })),
-      ),
-      triggers: [node.instance.id, init.id],
-    }, { parent: this, dependsOn: [init], additionalSecretOutputs: ["stdout"] });
-    const joinLine = pulumi.all([joinToken.stdout, sealPrivateKey]).apply(([stdout, key]) => parseJoinCommand(unseal(stdout, key)));
-    const join = new command.remote.Command(`${name}-join-${node.plan.name}`, {
-      ...COMMON,
-      connection: connection(node),
-      // The CA hash is public (it names the CA's public key); the token is not.
-      create: pulumi.unsecret(joinLine.apply((line) => remoteScript(kubeadmJoinScript({ nodeName: node.plan.name, caCertHash: line.caCertHash })))),
-      stdin: pulumi.secret(
-        pulumi.all([joinLine, node.privateIp]).apply(([line, privateIp]) =>
-          renderJoinConfig({ kubernetesMinor: args.kubernetesMinor, nodeName: node.plan.name, privateIp, join: line }),
+    const joinToken = new command.remote.Command(
+      `${name}-join-token-${node.plan.name}`,
+      {
+        ...SEALED,
+        connection: connection(controlPlane),
+        create: sealPublicKey.apply((pem) =>
+          remoteScript(
+            joinTokenScript({
+              controlPlaneName: controlPlane.plan.name,
+              workerName: node.plan.name,
+              publicKeyPem: pem,
+            }),
+          ),
         ),
-      ),
-      triggers: [node.instance.id, init.id],
-    }, { parent: this, dependsOn: [init, wait, cni, joinToken], deleteBeforeReplace: true });
-    const register = new command.remote.Command(`${name}-register-${node.plan.name}`, {
-      ...COMMON,
-      connection: connection(controlPlane),
-      create: remoteScript(registerNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name, podCidr: node.plan.podCidr })),
-      triggers: [node.instance.id, init.id],
-    }, { parent: this, dependsOn: [join], deleteBeforeReplace: true });
+        triggers: [node.instance.id, init.id],
+      },
+      { parent: this, dependsOn: [init], additionalSecretOutputs: ["stdout"] },
+    );
+    const joinLine = pulumi
+      .all([joinToken.stdout, sealPrivateKey])
+      .apply(([stdout, key]) => parseJoinCommand(unseal(stdout, key)));
+    const join = new command.remote.Command(
+      `${name}-join-${node.plan.name}`,
+      {
+        ...COMMON,
+        connection: connection(node),
+        // The CA hash is public (it names the CA's public key); the token is not.
+        create: pulumi.unsecret(
+          joinLine.apply((line) =>
+            remoteScript(kubeadmJoinScript({ nodeName: node.plan.name, caCertHash: line.caCertHash })),
+          ),
+        ),
+        stdin: pulumi.secret(
+          pulumi.all([joinLine, node.privateIp]).apply(([line, privateIp]) =>
+            renderJoinConfig({
+              kubernetesMinor: args.kubernetesMinor,
+              nodeName: node.plan.name,
+              privateIp,
+              join: line,
+            }),
+          ),
+        ),
+        triggers: [node.instance.id, init.id],
+      },
+      { parent: this, dependsOn: [init, wait, cni, joinToken], deleteBeforeReplace: true },
+    );
+    const register = new command.remote.Command(
+      `${name}-register-${node.plan.name}`,
+      {
+        ...COMMON,
+        connection: connection(controlPlane),
+        create: remoteScript(
+          registerNodeScript({
+            controlPlaneName: controlPlane.plan.name,
+            nodeName: node.plan.name,
+            podCidr: node.plan.podCidr,
+          }),
+        ),
+        triggers: [node.instance.id, init.id],
+      },
+      { parent: this, dependsOn: [join], deleteBeforeReplace: true },
+    );
     // Its own resource so that its connection (kept in the state for the delete) can give
     // up fast; skipped when the control plane goes too (pulumi destroy), as nothing is left
     // to drain from, reachable or not.
-    const drain = new command.remote.Command(`${name}-drain-${node.plan.name}`, {
-      ...COMMON,
-      connection: connectionTo(controlPlane, args.sshPrivateKeyPem, DRAIN_DIAL),
-      delete: remoteScript(drainNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name })),
-      triggers: [node.instance.id, init.id],
-    }, { parent: this, dependsOn: [register], deleteBeforeReplace: true, deletedWith: controlPlane.instance });
+    const drain = new command.remote.Command(
+      `${name}-drain-${node.plan.name}`,
+      {
+        ...COMMON,
+        connection: connectionTo(controlPlane, args.sshPrivateKeyPem, DRAIN_DIAL),
+        delete: remoteScript(drainNodeScript({ controlPlaneName: controlPlane.plan.name, nodeName: node.plan.name })),
+        triggers: [node.instance.id, init.id],
+      },
+      { parent: this, dependsOn: [register], deleteBeforeReplace: true, deletedWith: controlPlane.instance },
+    );
     return { node, wait, cni, joinToken, join, register, drain };
   }
 }

@@ -3,13 +3,13 @@
 // `new Cluster("podnet", readConfig())`; the tests build it for many configs in one process.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { planCluster, type NodePlan } from "../cni/plan";
+import { type NodePlan, planCluster } from "../cni/plan";
 import { KubeadmBootstrap } from "./bootstrap";
-import { kubernetesMinorOf, planInputOf, setCommand, type ClusterConfig } from "./config";
+import { type ClusterConfig, kubernetesMinorOf, planInputOf, setCommand } from "./config";
 import { Network } from "./network";
 import { type ClusterNode, Machines, SSH_USER } from "./nodes";
 import { PodRoutes } from "./podRoutes";
-import { checkArchitecture, checkFixedSettings, fixedSettingsOf, type FixedSettings } from "./preflight";
+import { checkArchitecture, checkFixedSettings, type FixedSettings, fixedSettingsOf } from "./preflight";
 import { ConnectivityCheck, type ConnectivityOutput } from "./verify";
 
 /** One row of the `nodes` stack output: a node as a user looks it up. */
@@ -32,7 +32,9 @@ export function pickAvailabilityZone(
 ): string {
   const zones = [...new Set(offerings.locations)].sort();
   const fits = zones.find((zone) =>
-    instanceTypes.every((type) => offerings.locations.some((loc, i) => loc === zone && offerings.instanceTypes[i] === type)),
+    instanceTypes.every((type) =>
+      offerings.locations.some((loc, i) => loc === zone && offerings.instanceTypes[i] === type),
+    ),
   );
   if (!fits) {
     throw new Error(
@@ -79,52 +81,72 @@ export class Cluster extends pulumi.ComponentResource {
 
     this.availabilityZone = this.zoneFor(config);
 
-    this.network = new Network(`${name}`, {
-      vpcCidr: config.vpcCidr,
-      subnetCidr: config.subnetCidr,
-      clusterCidr: config.clusterCidr,
-      availabilityZone: this.availabilityZone,
-      adminCidrs: config.adminCidrs,
-    }, childOpts);
+    this.network = new Network(
+      `${name}`,
+      {
+        vpcCidr: config.vpcCidr,
+        subnetCidr: config.subnetCidr,
+        clusterCidr: config.clusterCidr,
+        availabilityZone: this.availabilityZone,
+        adminCidrs: config.adminCidrs,
+      },
+      childOpts,
+    );
 
-    this.machines = new Machines(`${name}`, {
-      plan: this.plan,
-      subnetId: this.network.subnet.id,
-      securityGroupId: this.network.securityGroup.id,
-      controlPlaneInstanceType: config.controlPlaneInstanceType,
-      workerInstanceType: config.workerInstanceType,
-      rootVolumeSizeGiB: config.rootVolumeSizeGiB,
-      amiId: config.amiId,
-      amiOwner: config.amiOwner,
-      region: config.region,
-      kubernetesVersion: config.kubernetesVersion,
-      imageArch: config.imageArch,
-      dependsOn: [this.network.defaultRoute, this.network.routeTableAssociation],
-    }, childOpts);
+    this.machines = new Machines(
+      `${name}`,
+      {
+        plan: this.plan,
+        subnetId: this.network.subnet.id,
+        securityGroupId: this.network.securityGroup.id,
+        controlPlaneInstanceType: config.controlPlaneInstanceType,
+        workerInstanceType: config.workerInstanceType,
+        rootVolumeSizeGiB: config.rootVolumeSizeGiB,
+        amiId: config.amiId,
+        amiOwner: config.amiOwner,
+        region: config.region,
+        kubernetesVersion: config.kubernetesVersion,
+        imageArch: config.imageArch,
+        dependsOn: [this.network.defaultRoute, this.network.routeTableAssociation],
+      },
+      childOpts,
+    );
 
-    this.podRoutes = new PodRoutes(`${name}-pods`, {
-      routeTableId: this.network.routeTable.id,
-      nodes: this.machines.nodes,
-    }, childOpts);
+    this.podRoutes = new PodRoutes(
+      `${name}-pods`,
+      {
+        routeTableId: this.network.routeTable.id,
+        nodes: this.machines.nodes,
+      },
+      childOpts,
+    );
 
-    this.bootstrap = new KubeadmBootstrap(`${name}`, {
-      nodes: this.machines.nodes,
-      sshPrivateKeyPem: this.machines.sshPrivateKeyPem,
-      clusterCidr: config.clusterCidr,
-      serviceCidr: config.serviceCidr,
-      kubernetesVersion: config.kubernetesVersion,
-      kubernetesMinor: kubernetesMinorOf(config),
-      kubeconfigName: `${pulumi.getProject()}-${stack}`,
-      dependsOn: [...this.podRoutes.routes, ...this.network.rules],
-    }, childOpts);
+    this.bootstrap = new KubeadmBootstrap(
+      `${name}`,
+      {
+        nodes: this.machines.nodes,
+        sshPrivateKeyPem: this.machines.sshPrivateKeyPem,
+        clusterCidr: config.clusterCidr,
+        serviceCidr: config.serviceCidr,
+        kubernetesVersion: config.kubernetesVersion,
+        kubernetesMinor: kubernetesMinorOf(config),
+        kubeconfigName: `${pulumi.getProject()}-${stack}`,
+        dependsOn: [...this.podRoutes.routes, ...this.network.rules],
+      },
+      childOpts,
+    );
 
     // The last step: the lab's checks on this cluster, once every node is Ready.
-    this.check = new ConnectivityCheck(`${name}`, {
-      connection: this.bootstrap.controlPlaneConnection,
-      nodes: this.machines.nodes,
-      ready: [this.bootstrap.init, ...this.bootstrap.workers.map((w) => w.register)],
-      mode: config.verify,
-    }, childOpts);
+    this.check = new ConnectivityCheck(
+      `${name}`,
+      {
+        connection: this.bootstrap.controlPlaneConnection,
+        nodes: this.machines.nodes,
+        ready: [this.bootstrap.init, ...this.bootstrap.workers.map((w) => w.register)],
+        mode: config.verify,
+      },
+      childOpts,
+    );
 
     this.controlPlanePublicIp = this.machines.controlPlaneEip.publicIp;
     this.nodeTable = nodeTableOf(this.machines.nodes);
@@ -153,10 +175,13 @@ export class Cluster extends pulumi.ComponentResource {
     const zone = config.availabilityZone
       ? pulumi.output(config.availabilityZone)
       : aws.ec2
-          .getInstanceTypeOfferingsOutput({
-            locationType: "availability-zone",
-            filters: [{ name: "instance-type", values: [...new Set(instanceTypes)] }],
-          }, invokeOpts)
+          .getInstanceTypeOfferingsOutput(
+            {
+              locationType: "availability-zone",
+              filters: [{ name: "instance-type", values: [...new Set(instanceTypes)] }],
+            },
+            invokeOpts,
+          )
           .apply((offerings) => pickAvailabilityZone(offerings, instanceTypes));
     const architecture = checkArchitecture(config, invokeOpts);
     return pulumi.all([zone, architecture]).apply(([az]) => az);
@@ -167,14 +192,16 @@ export class Cluster extends pulumi.ComponentResource {
 export function nodeTableOf(nodes: readonly ClusterNode[]): pulumi.Output<NodeRow[]> {
   return pulumi.all(
     nodes.map((node) =>
-      pulumi.all([node.privateIp, node.publicIp, node.eni]).apply(([privateIp, publicIp, eni]): NodeRow => ({
-        name: node.plan.name,
-        role: node.plan.role,
-        privateIp,
-        publicIp,
-        podCidr: node.plan.podCidr,
-        eni,
-      })),
+      pulumi.all([node.privateIp, node.publicIp, node.eni]).apply(
+        ([privateIp, publicIp, eni]): NodeRow => ({
+          name: node.plan.name,
+          role: node.plan.role,
+          privateIp,
+          publicIp,
+          podCidr: node.plan.podCidr,
+          eni,
+        }),
+      ),
     ),
   );
 }

@@ -3,12 +3,12 @@
 // registered so that a missing or contradictory setting fails `pulumi preview` with a
 // message naming the key and the `pulumi config set` command that fixes it.
 import * as pulumi from "@pulumi/pulumi";
-import { cidrContains, cidrsOverlap, formatCidr, parseCidr, subnetCount, tryParseCidr, type Cidr } from "../cni/ipv4";
-import { NODE_MASK_SIZE_RANGE, planProblems, type ClusterPlanInput } from "../cni/plan";
-import { parseAdminCidrs } from "./adminCidrs";
-import { regionProblems, resolveRegion, unknownKeyProblems, type RegionSources } from "./configKeys";
-import { DEFAULT_IMAGE_ARCH, DEFAULT_KUBERNETES_MINOR, KUBERNETES_MINORS, type ImageArch } from "./image";
+import { type Cidr, cidrContains, cidrsOverlap, formatCidr, parseCidr, subnetCount, tryParseCidr } from "../cni/ipv4";
+import { type ClusterPlanInput, NODE_MASK_SIZE_RANGE, planProblems } from "../cni/plan";
 import { NETWORK_DEFAULTS } from "../model/defaults";
+import { parseAdminCidrs } from "./adminCidrs";
+import { type RegionSources, regionProblems, resolveRegion, unknownKeyProblems } from "./configKeys";
+import { DEFAULT_IMAGE_ARCH, DEFAULT_KUBERNETES_MINOR, type ImageArch, KUBERNETES_MINORS } from "./image";
 
 export const CONFIG_NAMESPACE = "podnet";
 
@@ -69,7 +69,11 @@ export const CONFIG_DEFAULTS = {
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS | "adminCidrs" | "region";
 /** Every podnet: key the program reads. */
-export const CONFIG_KEYS: readonly ConfigKey[] = [...(Object.keys(CONFIG_DEFAULTS) as ConfigKey[]), "adminCidrs", "region"];
+export const CONFIG_KEYS: readonly ConfigKey[] = [
+  ...(Object.keys(CONFIG_DEFAULTS) as ConfigKey[]),
+  "adminCidrs",
+  "region",
+];
 
 /** How a setting is read: the raw string `pulumi config get podnet:<key>` would print, or undefined. */
 export type ConfigSource = (key: ConfigKey) => string | undefined;
@@ -160,7 +164,11 @@ export function parseConfig(source: ConfigSource, context: ConfigContext = {}): 
   const read = reader(source, problem);
 
   problems.push(...unknownKeyProblems(CONFIG_NAMESPACE, context.setKeys ?? [], CONFIG_KEYS));
-  const regionSources: RegionSources = { awsRegion: context.awsRegion, podnetRegion: source("region"), env: context.env };
+  const regionSources: RegionSources = {
+    awsRegion: context.awsRegion,
+    podnetRegion: source("region"),
+    env: context.env,
+  };
   const { region } = resolveRegion(regionSources);
   problems.push(...regionProblems(regionSources));
 
@@ -180,7 +188,8 @@ export function parseConfig(source: ConfigSource, context: ConfigContext = {}): 
     ["controlPlaneInstanceType", controlPlaneInstanceType, "t3.medium"],
     ["workerInstanceType", workerInstanceType, "t3.small"],
   ] as const) {
-    if (!INSTANCE_TYPE.test(value)) problem(key, `"${value}" is not an EC2 instance type like ${example}`, setCommand(key, example));
+    if (!INSTANCE_TYPE.test(value))
+      problem(key, `"${value}" is not an EC2 instance type like ${example}`, setCommand(key, example));
   }
   const rootVolumeSizeGiB = read.integer("rootVolumeSizeGiB", 20, 16384, 30);
   const nodeMaskSize = read.integer("nodeMaskSize", NODE_MASK_SIZE_RANGE.min, NODE_MASK_SIZE_RANGE.max, 24);
@@ -193,7 +202,11 @@ export function parseConfig(source: ConfigSource, context: ConfigContext = {}): 
   const adminCidrs = parseAdminCidrs(source("adminCidrs"), (message, fix) => problem("adminCidrs", message, fix));
   const verify = read.text("verify");
   if (!(VERIFY_MODES as readonly string[]).includes(verify)) {
-    problem("verify", `"${verify}" must be fail (a failed connectivity check fails pulumi up), report (only report it) or off`, setCommand("verify", "report"));
+    problem(
+      "verify",
+      `"${verify}" must be fail (a failed connectivity check fails pulumi up), report (only report it) or off`,
+      setCommand("verify", "report"),
+    );
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -259,23 +272,43 @@ function checkNetwork(read: Reader, problem: Report, problems: readonly ConfigPr
   const service = read.cidr("serviceCidr", () => formatCidr(clearOf(SERVICE_CANDIDATES, [vpc, cluster])));
   if (vpc && (vpc.prefix < 16 || vpc.prefix > 28)) {
     const moved = clearOf(VPC_CANDIDATES, [cluster, service]);
-    const keepSubnet = subnet && cidrContains(moved, subnet) ? "" : ` && ${setCommand("subnetCidr", formatCidr(subnetFor(moved, nodes)))}`;
-    problem("vpcCidr", `${formatCidr(vpc)}: AWS VPCs are /16 to /28`, `${setCommand("vpcCidr", formatCidr(moved))}${keepSubnet}`);
+    const keepSubnet =
+      subnet && cidrContains(moved, subnet)
+        ? ""
+        : ` && ${setCommand("subnetCidr", formatCidr(subnetFor(moved, nodes)))}`;
+    problem(
+      "vpcCidr",
+      `${formatCidr(vpc)}: AWS VPCs are /16 to /28`,
+      `${setCommand("vpcCidr", formatCidr(moved))}${keepSubnet}`,
+    );
   }
   if (vpc && subnet && !cidrContains(vpc, subnet)) {
-    problem("subnetCidr", `${formatCidr(subnet)} is not inside vpcCidr ${formatCidr(vpc)}`, setCommand("subnetCidr", subnetFix()));
+    problem(
+      "subnetCidr",
+      `${formatCidr(subnet)} is not inside vpcCidr ${formatCidr(vpc)}`,
+      setCommand("subnetCidr", subnetFix()),
+    );
   }
   if (subnet && (subnet.prefix < 16 || subnet.prefix > 28)) {
     problem("subnetCidr", `${formatCidr(subnet)}: AWS subnets are /16 to /28`, setCommand("subnetCidr", subnetFix()));
   } else if (subnet && subnetCount(subnet, 32) - 5 < nodes) {
-    problem("subnetCidr", `${formatCidr(subnet)} has ${subnetCount(subnet, 32) - 5} usable addresses for ${nodes} nodes`, setCommand("subnetCidr", subnetFix()));
+    problem(
+      "subnetCidr",
+      `${formatCidr(subnet)} has ${subnetCount(subnet, 32) - 5} usable addresses for ${nodes} nodes`,
+      setCommand("subnetCidr", subnetFix()),
+    );
   }
   if (cluster && vpc && cidrsOverlap(cluster, vpc)) {
     const fix = formatCidr(clearOf(CLUSTER_CANDIDATES, [vpc, service]));
-    problem("clusterCidr", `${formatCidr(cluster)} overlaps vpcCidr ${formatCidr(vpc)}: pod routes would shadow node addresses`, setCommand("clusterCidr", fix));
+    problem(
+      "clusterCidr",
+      `${formatCidr(cluster)} overlaps vpcCidr ${formatCidr(vpc)}: pod routes would shadow node addresses`,
+      setCommand("clusterCidr", fix),
+    );
   }
   checkServiceCidr(problem, vpc, cluster, service);
-  if (cluster && problems.every((p) => p.key !== "nodeMaskSize" && p.key !== "workerCount")) checkPlan(problem, read.text("clusterCidr"), cluster, sizes);
+  if (cluster && problems.every((p) => p.key !== "nodeMaskSize" && p.key !== "workerCount"))
+    checkPlan(problem, read.text("clusterCidr"), cluster, sizes);
 
   // One pod route per node, plus the default route to the internet gateway.
   const routesNeeded = nodes + 1;
@@ -293,7 +326,12 @@ function checkNetwork(read: Reader, problem: Report, problems: readonly ConfigPr
  * The Service network: distinct from the VPC and the pods, at most a /12 (the API server's
  * limit) and at least a /28 (kubeadm gives CoreDNS the tenth address).
  */
-function checkServiceCidr(problem: Report, vpc: Cidr | undefined, cluster: Cidr | undefined, service: Cidr | undefined): void {
+function checkServiceCidr(
+  problem: Report,
+  vpc: Cidr | undefined,
+  cluster: Cidr | undefined,
+  service: Cidr | undefined,
+): void {
   if (!service) return;
   const fix = setCommand("serviceCidr", formatCidr(clearOf(SERVICE_CANDIDATES, [vpc, cluster])));
   if (service.prefix < 12 || service.prefix > 28) {
@@ -303,7 +341,11 @@ function checkServiceCidr(problem: Report, vpc: Cidr | undefined, cluster: Cidr 
     problem("serviceCidr", `${formatCidr(service)} overlaps vpcCidr ${formatCidr(vpc)}`, fix);
   }
   if (cluster && cidrsOverlap(service, cluster)) {
-    problem("serviceCidr", `${formatCidr(service)} overlaps clusterCidr ${formatCidr(cluster)}: service and pod addresses must be distinct`, fix);
+    problem(
+      "serviceCidr",
+      `${formatCidr(service)} overlaps clusterCidr ${formatCidr(cluster)}: service and pod addresses must be distinct`,
+      fix,
+    );
   }
 }
 
@@ -348,7 +390,11 @@ function checkKubernetesVersion(kubernetesVersion: string, problem: Report): voi
 function checkImage(read: Reader, problem: Report): Pick<ClusterConfig, "amiId" | "amiOwner" | "imageArch"> {
   const amiId = read.text("amiId");
   if (amiId !== "" && !AMI_ID.test(amiId)) {
-    problem("amiId", `"${amiId}" is not an AMI id like ami-0123456789abcdef0; leave it empty to find the image Packer built`, `${setCommand("amiId", "ami-0123456789abcdef0")}   or   pulumi config rm ${CONFIG_NAMESPACE}:amiId`);
+    problem(
+      "amiId",
+      `"${amiId}" is not an AMI id like ami-0123456789abcdef0; leave it empty to find the image Packer built`,
+      `${setCommand("amiId", "ami-0123456789abcdef0")}   or   pulumi config rm ${CONFIG_NAMESPACE}:amiId`,
+    );
   }
   const amiOwner = read.text("amiOwner");
   if (amiOwner !== "self" && !ACCOUNT_ID.test(amiOwner)) {
@@ -368,7 +414,11 @@ export function readConfig(): ClusterConfig {
   const setKeys = Object.keys(pulumi.runtime.allConfig())
     .filter((key) => key.startsWith(prefix))
     .map((key) => key.slice(prefix.length));
-  return parseConfig((key) => config.get(key), { setKeys, awsRegion: new pulumi.Config("aws").get("region"), env: process.env });
+  return parseConfig((key) => config.get(key), {
+    setKeys,
+    awsRegion: new pulumi.Config("aws").get("region"),
+    env: process.env,
+  });
 }
 
 /** The plan input the stack, its routes and its conflists share. */

@@ -14,7 +14,8 @@ export function editDistance(a: string, b: string): number {
   let row = Array.from({ length: y.length + 1 }, (_, j) => j);
   for (let i = 1; i <= x.length; i++) {
     const next = [i];
-    for (let j = 1; j <= y.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+    for (let j = 1; j <= y.length; j++)
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
     row = next;
   }
   return row[y.length];
@@ -41,7 +42,11 @@ export interface KeyProblem {
  * One problem per podnet: key the stack sets that is not a setting. The fix moves the value
  * with a command substitution, so a secret value is never printed.
  */
-export function unknownKeyProblems(namespace: string, setKeys: readonly string[], knownKeys: readonly string[]): KeyProblem[] {
+export function unknownKeyProblems(
+  namespace: string,
+  setKeys: readonly string[],
+  knownKeys: readonly string[],
+): KeyProblem[] {
   return setKeys
     .filter((key) => !knownKeys.includes(key))
     .map((key) => {
@@ -103,7 +108,10 @@ export function regionProblems(sources: RegionSources): KeyProblem[] {
   if (!AWS_REGIONS.includes(region)) {
     const suggestion = didYouMean(region, AWS_REGIONS) ?? DEFAULT_REGION;
     const key = from === "podnet:region" ? "region" : "aws:region";
-    const where = from === "aws:region" || from === "podnet:region" ? "" : ` (from ${from === "default" ? "the default" : `the environment, ${from}`})`;
+    const where =
+      from === "aws:region" || from === "podnet:region"
+        ? ""
+        : ` (from ${from === "default" ? "the default" : `the environment, ${from}`})`;
     problems.push({
       key,
       message: `"${region}"${where} is not an AWS region like us-east-1 (regions this @pulumi/aws knows: ${AWS_REGIONS.length}; a region AWS opened since needs a newer @pulumi/aws)`,

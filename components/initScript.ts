@@ -36,10 +36,21 @@ export const INIT_ARTEFACTS: ReadonlyArray<readonly [phase: string, args: string
 ];
 
 /** The phases after the API server is up, as `kubeadm init phase` runs them to finish a partial init. */
-export const FINISHING_PHASES = ["upload-config all", "mark-control-plane", "bootstrap-token --skip-token-print", "kubelet-finalize all", "addon all"];
+export const FINISHING_PHASES = [
+  "upload-config all",
+  "mark-control-plane",
+  "bootstrap-token --skip-token-print",
+  "kubelet-finalize all",
+  "addon all",
+];
 
 /** Files an init that got anywhere leaves; kubeadm init refuses to start over them. */
-const INIT_LEFTOVERS = [ADMIN_KUBECONFIG, "/etc/kubernetes/manifests/kube-apiserver.yaml", "/etc/kubernetes/pki/ca.crt", "/var/lib/etcd/member"];
+const INIT_LEFTOVERS = [
+  ADMIN_KUBECONFIG,
+  "/etc/kubernetes/manifests/kube-apiserver.yaml",
+  "/etc/kubernetes/pki/ca.crt",
+  "/var/lib/etcd/member",
+];
 
 function apiFunctions(): string {
   return [
@@ -53,8 +64,11 @@ function apiFunctions(): string {
     "  return 1",
     "}",
     "missing_artefacts() {",
-    ...INIT_ARTEFACTS.map(([, args]) => `  kubectl get ${args} -o name >/dev/null 2>&1 || echo ${shellQuote(args.replace(/^-n (\S+) (\S+) (\S+)$/, "$2 $1/$3"))}`),
-    "  kubectl get nodes -l node-role.kubernetes.io/control-plane -o name 2>/dev/null | grep -qx \"node/$NODE\" || echo \"the control-plane label on Node $NODE\"",
+    ...INIT_ARTEFACTS.map(
+      ([, args]) =>
+        `  kubectl get ${args} -o name >/dev/null 2>&1 || echo ${shellQuote(args.replace(/^-n (\S+) (\S+) (\S+)$/, "$2 $1/$3"))}`,
+    ),
+    '  kubectl get nodes -l node-role.kubernetes.io/control-plane -o name 2>/dev/null | grep -qx "node/$NODE" || echo "the control-plane label on Node $NODE"',
     "}",
   ].join("\n");
 }
@@ -80,7 +94,7 @@ function initFunctions(): string {
     // init's own token has done its job once the phases ran: workers get their own.
     "delete_init_tokens() {",
     "  local tokens name description",
-    "  tokens=$(kubectl -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token -o jsonpath='{range .items[*]}{.metadata.name}{\" \"}{.data.description}{\"\\n\"}{end}')",
+    '  tokens=$(kubectl -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token -o jsonpath=\'{range .items[*]}{.metadata.name}{" "}{.data.description}{"\\n"}{end}\')',
     "  while read -r name description; do",
     '    [[ -n "$name" && "$description" == "$INIT_TOKEN_DESCRIPTION_B64" ]] || continue',
     '    kubectl -n kube-system delete secret "$name" --ignore-not-found >&2',

@@ -156,7 +156,10 @@ const CA_HASH = /^sha256:[0-9a-f]{64}$/;
 
 /** Parses the line `kubeadm token create --print-join-command` prints. */
 export function parseJoinCommand(text: string): JoinCommand {
-  const line = text.split("\n").map((l) => l.trim()).find((l) => l.startsWith("kubeadm join "));
+  const line = text
+    .split("\n")
+    .map((l) => l.trim())
+    .find((l) => l.startsWith("kubeadm join "));
   if (!line) throw new Error("the control plane printed no `kubeadm join` line; see the join-token command's log");
   const words = line.split(/\s+/);
   const flag = (name: string): string | undefined => {
@@ -166,8 +169,17 @@ export function parseJoinCommand(text: string): JoinCommand {
   const apiServerEndpoint = words[2];
   const token = flag("--token");
   const caCertHash = flag("--discovery-token-ca-cert-hash");
-  if (!apiServerEndpoint || !/^[\w.-]+:\d+$/.test(apiServerEndpoint) || !token || !TOKEN.test(token) || !caCertHash || !CA_HASH.test(caCertHash)) {
-    throw new Error("the control plane's `kubeadm join` line is not `kubeadm join HOST:PORT --token T --discovery-token-ca-cert-hash sha256:H`");
+  if (
+    !apiServerEndpoint ||
+    !/^[\w.-]+:\d+$/.test(apiServerEndpoint) ||
+    !token ||
+    !TOKEN.test(token) ||
+    !caCertHash ||
+    !CA_HASH.test(caCertHash)
+  ) {
+    throw new Error(
+      "the control plane's `kubeadm join` line is not `kubeadm join HOST:PORT --token T --discovery-token-ca-cert-hash sha256:H`",
+    );
   }
   return { apiServerEndpoint, token, caCertHash };
 }
@@ -206,7 +218,8 @@ export interface AdminCredentials {
 export function parseAdminConf(kubeconfig: string): AdminCredentials {
   const field = (name: string): string => {
     const values = [...kubeconfig.matchAll(new RegExp(`^\\s*${name}:\\s*(\\S+)\\s*$`, "gm"))].map((m) => m[1]);
-    if (values.length !== 1) throw new Error(`admin.conf has ${values.length} \`${name}\` fields, expected 1; is it kubeadm's admin.conf?`);
+    if (values.length !== 1)
+      throw new Error(`admin.conf has ${values.length} \`${name}\` fields, expected 1; is it kubeadm's admin.conf?`);
     return values[0];
   };
   return {

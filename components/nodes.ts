@@ -40,7 +40,10 @@ export interface ClusterNode {
 }
 
 /** Finds the newest image Packer built for this Kubernetes minor and architecture; refuses, naming `npm run image`, when there is none. */
-export function findNodeImage(args: Pick<MachinesArgs, "amiOwner" | "region" | "kubernetesVersion" | "imageArch">, opts: pulumi.InvokeOutputOptions): pulumi.Output<string> {
+export function findNodeImage(
+  args: Pick<MachinesArgs, "amiOwner" | "region" | "kubernetesVersion" | "imageArch">,
+  opts: pulumi.InvokeOutputOptions,
+): pulumi.Output<string> {
   return lookupNodeImage(args, opts);
 }
 
@@ -67,20 +70,22 @@ export class Machines extends pulumi.ComponentResource {
     this.sshPrivateKeyPem = pulumi.secret(this.sshKey.privateKeyPem);
     this.keyPair = new aws.ec2.KeyPair(`${name}-ssh`, { publicKey: this.sshKey.publicKeyOpenssh }, parent);
 
-    this.amiId = args.amiId
-      ? pulumi.output(args.amiId)
-      : findNodeImage(args, { parent: this });
+    this.amiId = args.amiId ? pulumi.output(args.amiId) : findNodeImage(args, { parent: this });
 
     const machines = args.plan.map((plan) => this.machineFor(name, plan, args));
     const controlPlane = machines.find((n) => n.plan.role === "control-plane");
     if (!controlPlane) throw new Error("the plan has no control plane");
     // A fixed public endpoint: the API certificate and the kubeconfig name it, and it
     // survives a stop/start of the instance.
-    this.controlPlaneEip = new aws.ec2.Eip(`${name}-${controlPlane.plan.name}`, {
-      domain: "vpc",
-      instance: controlPlane.instance.id,
-      tags: { Name: `${name}-${controlPlane.plan.name}` },
-    }, { parent: this, dependsOn: args.dependsOn });
+    this.controlPlaneEip = new aws.ec2.Eip(
+      `${name}-${controlPlane.plan.name}`,
+      {
+        domain: "vpc",
+        instance: controlPlane.instance.id,
+        tags: { Name: `${name}-${controlPlane.plan.name}` },
+      },
+      { parent: this, dependsOn: args.dependsOn },
+    );
 
     const eip = this.controlPlaneEip;
     this.nodes = machines.map(({ plan, instance, hostKey }) => ({
@@ -101,43 +106,54 @@ export class Machines extends pulumi.ComponentResource {
     const hostKey = new tls.PrivateKey(`${name}-host-${plan.name}`, { algorithm: "ED25519" }, { parent: this });
     this.hostKeys.set(plan.name, hostKey);
     const userData = pulumi.secret(
-      pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([privateKeyOpenssh, publicKeyOpenssh]) =>
-        renderUserData(plan.name, { privateKeyOpenssh, publicKeyOpenssh }),
-      ),
+      pulumi
+        .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh])
+        .apply(([privateKeyOpenssh, publicKeyOpenssh]) =>
+          renderUserData(plan.name, { privateKeyOpenssh, publicKeyOpenssh }),
+        ),
     );
-    const instance = new aws.ec2.Instance(`${name}-${plan.name}`, {
-      ami: this.amiId,
-      instanceType: controlPlane ? args.controlPlaneInstanceType : args.workerInstanceType,
-      subnetId: args.subnetId,
-      vpcSecurityGroupIds: [args.securityGroupId],
-      associatePublicIpAddress: true,
-      keyName: this.keyPair.keyName,
-      // The node forwards pod traffic it neither sent nor owns the address of.
-      sourceDestCheck: false,
-      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-      rootBlockDevice: {
-        volumeType: "gp3",
-        volumeSize: args.rootVolumeSizeGiB,
-        encrypted: true,
-        deleteOnTermination: true,
-        tags: { Name: `${name}-${plan.name}` },
+    const instance = new aws.ec2.Instance(
+      `${name}-${plan.name}`,
+      {
+        ami: this.amiId,
+        instanceType: controlPlane ? args.controlPlaneInstanceType : args.workerInstanceType,
+        subnetId: args.subnetId,
+        vpcSecurityGroupIds: [args.securityGroupId],
+        associatePublicIpAddress: true,
+        keyName: this.keyPair.keyName,
+        // The node forwards pod traffic it neither sent nor owns the address of.
+        sourceDestCheck: false,
+        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+        rootBlockDevice: {
+          volumeType: "gp3",
+          volumeSize: args.rootVolumeSizeGiB,
+          encrypted: true,
+          deleteOnTermination: true,
+          tags: { Name: `${name}-${plan.name}` },
+        },
+        userData,
+        tags: {
+          Name: `${name}-${plan.name}`,
+          "podnet:node": plan.name,
+          "podnet:role": plan.role,
+          "podnet:pod-cidr": plan.podCidr,
+        },
       },
-      userData,
-      tags: { Name: `${name}-${plan.name}`, "podnet:node": plan.name, "podnet:role": plan.role, "podnet:pod-cidr": plan.podCidr },
-    }, {
-      parent: this,
-      dependsOn: args.dependsOn,
-      // A replacement must leave the cluster (drain, Node deleted) before its successor
-      // joins under the same node name.
-      deleteBeforeReplace: true,
-      // A newer image found by name (`npm run image` again) must not silently rebuild a
-      // running cluster: new nodes get it, existing ones move with `pulumi up --replace <urn>`.
-      // An explicit podnet:amiId change is deliberate and replaces the nodes.
-      // User data is read once, at first boot: a changed template would only stop and
-      // start a running node (the provider's in-place update) without cloud-init applying
-      // it, so it reaches new nodes only; existing ones get it with --replace.
-      ignoreChanges: args.amiId ? ["userData"] : ["ami", "userData"],
-    });
+      {
+        parent: this,
+        dependsOn: args.dependsOn,
+        // A replacement must leave the cluster (drain, Node deleted) before its successor
+        // joins under the same node name.
+        deleteBeforeReplace: true,
+        // A newer image found by name (`npm run image` again) must not silently rebuild a
+        // running cluster: new nodes get it, existing ones move with `pulumi up --replace <urn>`.
+        // An explicit podnet:amiId change is deliberate and replaces the nodes.
+        // User data is read once, at first boot: a changed template would only stop and
+        // start a running node (the provider's in-place update) without cloud-init applying
+        // it, so it reaches new nodes only; existing ones get it with --replace.
+        ignoreChanges: args.amiId ? ["userData"] : ["ami", "userData"],
+      },
+    );
     return { plan, instance, hostKey };
   }
 }

@@ -16,11 +16,15 @@ export class PodRoutes extends pulumi.ComponentResource {
     super("podnet:aws:PodRoutes", name, {}, opts);
     this.routes = args.nodes.map(
       (node) =>
-        new aws.ec2.Route(`${name}-${node.plan.name}`, {
-          routeTableId: args.routeTableId,
-          destinationCidrBlock: node.plan.podCidr,
-          networkInterfaceId: node.eni,
-        }, { parent: this }),
+        new aws.ec2.Route(
+          `${name}-${node.plan.name}`,
+          {
+            routeTableId: args.routeTableId,
+            destinationCidrBlock: node.plan.podCidr,
+            networkInterfaceId: node.eni,
+          },
+          { parent: this },
+        ),
     );
     this.registerOutputs({ routes: this.routes.map((r) => r.destinationCidrBlock) });
   }

@@ -3,7 +3,7 @@
 // and the node image. Each failure names the setting and the fix, like components/config.ts.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, setCommand, type ClusterConfig, type ConfigKey, type ConfigProblem } from "./config";
+import { type ClusterConfig, ConfigError, type ConfigKey, type ConfigProblem, setCommand } from "./config";
 import { amiNameFilter, type ImageArch } from "./image";
 
 /**
@@ -21,9 +21,14 @@ export function fixedSettingsOf(config: ClusterConfig): FixedSettings {
 }
 
 /** The changes to fixed settings since the last update (none on a stack that has no outputs yet). */
-export function fixedSettingProblems(previous: Partial<Record<string, unknown>> | undefined, current: FixedSettings): ConfigProblem[] {
+export function fixedSettingProblems(
+  previous: Partial<Record<string, unknown>> | undefined,
+  current: FixedSettings,
+): ConfigProblem[] {
   if (!previous || typeof previous !== "object") return [];
-  return FIXED_SETTINGS.filter((key) => previous[key] !== undefined && String(previous[key]) !== String(current[key])).map((key) => ({
+  return FIXED_SETTINGS.filter(
+    (key) => previous[key] !== undefined && String(previous[key]) !== String(current[key]),
+  ).map((key) => ({
     key,
     message:
       `cannot change on a running cluster: this stack was deployed with ${String(previous[key])}, the config now says ${String(current[key])} ` +
@@ -39,10 +44,18 @@ export function fixedSettingProblems(previous: Partial<Record<string, unknown>> 
  * with the config on every fixed setting; rejects with a ConfigError otherwise. A new stack,
  * or one destroyed, has no outputs and passes.
  */
-export function checkFixedSettings(name: string, settings: FixedSettings, parent: pulumi.Resource): pulumi.Output<FixedSettings> {
-  const self = new pulumi.StackReference(`${name}-previous-settings`, {
-    name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
-  }, { parent });
+export function checkFixedSettings(
+  name: string,
+  settings: FixedSettings,
+  parent: pulumi.Resource,
+): pulumi.Output<FixedSettings> {
+  const self = new pulumi.StackReference(
+    `${name}-previous-settings`,
+    {
+      name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+    },
+    { parent },
+  );
   return self.getOutput(FIXED_SETTINGS_OUTPUT).apply((previous) => {
     const problems = fixedSettingProblems(previous, settings);
     if (problems.length > 0) throw new ConfigError(problems);
@@ -70,7 +83,9 @@ export function architectureProblems(
   if (wrong.length === 0) return [];
   const retype = wrong.map((t) => setCommand(t.key, counterpartType(t.instanceType, arch))).join(" && ");
   const other: ImageArch = arch === "arm64" ? "x86_64" : "arm64";
-  const rearch = types.every((t) => t.supportedArchitectures.includes(other)) ? `   or   ${setCommand("imageArch", other)}` : "";
+  const rearch = types.every((t) => t.supportedArchitectures.includes(other))
+    ? `   or   ${setCommand("imageArch", other)}`
+    : "";
   return wrong.map((t) => ({
     key: t.key,
     message: `${t.instanceType} runs ${t.supportedArchitectures.join("/")}, not the ${arch} image podnet:imageArch asks for`,
@@ -122,14 +137,17 @@ export function noImageProblem(query: NodeImageQuery): ConfigProblem {
  */
 export function lookupNodeImage(query: NodeImageQuery, opts: pulumi.InvokeOutputOptions): pulumi.Output<string> {
   return aws.ec2
-    .getAmiIdsOutput({
-      owners: [query.amiOwner],
-      filters: [
-        { name: "name", values: [amiNameFilter(query.kubernetesVersion, query.imageArch)] },
-        { name: "architecture", values: [query.imageArch] },
-        { name: "state", values: ["available"] },
-      ],
-    }, opts)
+    .getAmiIdsOutput(
+      {
+        owners: [query.amiOwner],
+        filters: [
+          { name: "name", values: [amiNameFilter(query.kubernetesVersion, query.imageArch)] },
+          { name: "architecture", values: [query.imageArch] },
+          { name: "state", values: ["available"] },
+        ],
+      },
+      opts,
+    )
     .apply((found) => {
       // Newest first: getAmiIds sorts by creation date, descending unless sortAscending.
       const newest = found.ids[0];

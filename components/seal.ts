@@ -26,10 +26,17 @@ function parse(stdout: string): { wrapped: Buffer; body: Buffer } {
 export function unseal(stdout: string, privateKeyPem: string): string {
   const { wrapped, body } = parse(stdout);
   const keyHex = crypto
-    .privateDecrypt({ key: privateKeyPem, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, wrapped)
+    .privateDecrypt(
+      { key: privateKeyPem, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" },
+      wrapped,
+    )
     .toString("ascii");
   if (!/^[0-9a-f]{96}$/.test(keyHex)) throw new Error("malformed sealed key");
-  const decipher = crypto.createDecipheriv("aes-256-cbc", Buffer.from(keyHex.slice(0, 64), "hex"), Buffer.from(keyHex.slice(64), "hex"));
+  const decipher = crypto.createDecipheriv(
+    "aes-256-cbc",
+    Buffer.from(keyHex.slice(0, 64), "hex"),
+    Buffer.from(keyHex.slice(64), "hex"),
+  );
   return Buffer.concat([decipher.update(body), decipher.final()]).toString("utf8");
 }
 

@@ -8,11 +8,10 @@
 // namespace, also when a check fails. The result is the stack output `connectivity`.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { connectivityOf, type Connectivity } from "../verify/node";
+import { type Connectivity, connectivityOf } from "../verify/node";
 import { remoteVerifyCommand, verifierBundle } from "../verify/remote";
 import type { VerifyMode } from "./config";
 import type { ClusterNode } from "./nodes";
-
 
 export interface ConnectivityArgs {
   /** The SSH connection to the control plane: the one the bootstrap's commands use. */
@@ -29,8 +28,21 @@ export type ConnectivityOutput = Connectivity & { readonly mode: VerifyMode };
 
 /** The output when podnet:verify is off: says so, and how to run the checks anyway. */
 export function offOutput(): ConnectivityOutput {
-  const report = connectivityOf({ ok: false, runId: "", namespace: "", nodes: [], rows: [], failures: [], cleanup: "nothing created", ms: 0 });
-  return { ...report, mode: "off", summary: "not run: podnet:verify is off (npm run verify runs the checks on demand)" };
+  const report = connectivityOf({
+    ok: false,
+    runId: "",
+    namespace: "",
+    nodes: [],
+    rows: [],
+    failures: [],
+    cleanup: "nothing created",
+    ms: 0,
+  });
+  return {
+    ...report,
+    mode: "off",
+    summary: "not run: podnet:verify is off (npm run verify runs the checks on demand)",
+  };
 }
 
 /** Reads the verifier's stdout (one JSON line); anything else is a clear error, not a silent pass. */
@@ -40,7 +52,9 @@ export function parseConnectivity(stdout: string, mode: VerifyMode): Connectivit
   try {
     value = JSON.parse(line) as Connectivity;
   } catch {
-    throw new Error(`the verifier printed no report on the control plane (stdout: ${JSON.stringify(line.slice(0, 200))}); see the command's log`);
+    throw new Error(
+      `the verifier printed no report on the control plane (stdout: ${JSON.stringify(line.slice(0, 200))}); see the command's log`,
+    );
   }
   if (typeof value.ok !== "boolean" || !Array.isArray(value.rows)) throw new Error("the verifier's report has no rows");
   return { ...value, mode };
@@ -58,15 +72,19 @@ export class ConnectivityCheck extends pulumi.ComponentResource {
       this.connectivity = pulumi.output(offOutput());
     } else {
       const publicIps = pulumi.all(args.nodes.map((n) => n.publicIp.apply((ip) => [n.plan.name, ip] as const)));
-      this.command = new command.remote.Command(`${name}-verify`, {
-        connection: args.connection,
-        create: publicIps.apply((ips) => remoteVerifyCommand({ mode, publicIps: ips })),
-        stdin: verifierBundle(),
-        triggers: args.nodes.map((n) => n.instance.id),
-        // stdout is the report (the output below); stderr is the progress and the table.
-        logging: "stderr",
-        addPreviousOutputInEnv: false,
-      }, { parent: this, dependsOn: [...args.ready] });
+      this.command = new command.remote.Command(
+        `${name}-verify`,
+        {
+          connection: args.connection,
+          create: publicIps.apply((ips) => remoteVerifyCommand({ mode, publicIps: ips })),
+          stdin: verifierBundle(),
+          triggers: args.nodes.map((n) => n.instance.id),
+          // stdout is the report (the output below); stderr is the progress and the table.
+          logging: "stderr",
+          addPreviousOutputInEnv: false,
+        },
+        { parent: this, dependsOn: [...args.ready] },
+      );
       this.connectivity = this.command.stdout.apply((stdout) => parseConnectivity(stdout, mode));
     }
     this.registerOutputs({ connectivity: this.connectivity });

@@ -15,12 +15,24 @@ const TAGS = ["ec2:CreateTags", "ec2:DeleteTags"];
 export const RESOURCE_ACTIONS: Readonly<Record<string, ResourceActions>> = {
   "aws:ec2/vpc:Vpc": {
     // Read also reports the VPC's main route table, default network ACL and default security group.
-    read: ["ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables", "ec2:DescribeNetworkAcls", "ec2:DescribeSecurityGroups"],
+    read: [
+      "ec2:DescribeVpcs",
+      "ec2:DescribeVpcAttribute",
+      "ec2:DescribeRouteTables",
+      "ec2:DescribeNetworkAcls",
+      "ec2:DescribeSecurityGroups",
+    ],
     write: ["ec2:CreateVpc", "ec2:ModifyVpcAttribute", "ec2:DeleteVpc", ...TAGS],
   },
   "aws:ec2/internetGateway:InternetGateway": {
     read: ["ec2:DescribeInternetGateways"],
-    write: ["ec2:CreateInternetGateway", "ec2:AttachInternetGateway", "ec2:DetachInternetGateway", "ec2:DeleteInternetGateway", ...TAGS],
+    write: [
+      "ec2:CreateInternetGateway",
+      "ec2:AttachInternetGateway",
+      "ec2:DetachInternetGateway",
+      "ec2:DeleteInternetGateway",
+      ...TAGS,
+    ],
   },
   "aws:ec2/subnet:Subnet": {
     // Delete first looks for network interfaces left in the subnet.
@@ -46,11 +58,21 @@ export const RESOURCE_ACTIONS: Readonly<Record<string, ResourceActions>> = {
   },
   "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": {
     read: ["ec2:DescribeSecurityGroupRules"],
-    write: ["ec2:AuthorizeSecurityGroupIngress", "ec2:ModifySecurityGroupRules", "ec2:RevokeSecurityGroupIngress", ...TAGS],
+    write: [
+      "ec2:AuthorizeSecurityGroupIngress",
+      "ec2:ModifySecurityGroupRules",
+      "ec2:RevokeSecurityGroupIngress",
+      ...TAGS,
+    ],
   },
   "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": {
     read: ["ec2:DescribeSecurityGroupRules"],
-    write: ["ec2:AuthorizeSecurityGroupEgress", "ec2:ModifySecurityGroupRules", "ec2:RevokeSecurityGroupEgress", ...TAGS],
+    write: [
+      "ec2:AuthorizeSecurityGroupEgress",
+      "ec2:ModifySecurityGroupRules",
+      "ec2:RevokeSecurityGroupEgress",
+      ...TAGS,
+    ],
   },
   "aws:ec2/keyPair:KeyPair": {
     read: ["ec2:DescribeKeyPairs"],
@@ -63,12 +85,26 @@ export const RESOURCE_ACTIONS: Readonly<Record<string, ResourceActions>> = {
     // VPC (default or not) and the root volume. Update stops and starts the instance for a new
     // type, moves security groups on the primary interface, and resizes the root volume in place.
     read: [
-      "ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeInstanceAttribute", "ec2:DescribeInstanceCreditSpecifications",
-      "ec2:DescribeTags", "ec2:DescribeVpcs", "ec2:DescribeVolumes", "ec2:DescribeVolumesModifications", "ec2:DescribeImages",
+      "ec2:DescribeInstances",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeInstanceAttribute",
+      "ec2:DescribeInstanceCreditSpecifications",
+      "ec2:DescribeTags",
+      "ec2:DescribeVpcs",
+      "ec2:DescribeVolumes",
+      "ec2:DescribeVolumesModifications",
+      "ec2:DescribeImages",
     ],
     write: [
-      "ec2:RunInstances", "ec2:ModifyInstanceAttribute", "ec2:ModifyInstanceMetadataOptions", "ec2:ModifyNetworkInterfaceAttribute",
-      "ec2:StopInstances", "ec2:StartInstances", "ec2:ModifyVolume", "ec2:TerminateInstances", ...TAGS,
+      "ec2:RunInstances",
+      "ec2:ModifyInstanceAttribute",
+      "ec2:ModifyInstanceMetadataOptions",
+      "ec2:ModifyNetworkInterfaceAttribute",
+      "ec2:StopInstances",
+      "ec2:StartInstances",
+      "ec2:ModifyVolume",
+      "ec2:TerminateInstances",
+      ...TAGS,
     ],
   },
   "aws:ec2/eip:Eip": {
@@ -89,16 +125,30 @@ export const INVOKE_ACTIONS: Readonly<Record<string, readonly string[]>> = {
 export const PROVIDER_ACTIONS: readonly string[] = ["sts:GetCallerIdentity"];
 
 /** Types that make no AWS call: components, providers, TLS keys, SSH commands, the stack's reference to itself. */
-export const NO_AWS_CALLS: readonly RegExp[] = [/^podnet:aws:/, /^pulumi:providers:/, /^pulumi:pulumi:StackReference$/, /^tls:/, /^command:/];
+export const NO_AWS_CALLS: readonly RegExp[] = [
+  /^podnet:aws:/,
+  /^pulumi:providers:/,
+  /^pulumi:pulumi:StackReference$/,
+  /^tls:/,
+  /^command:/,
+];
 
 const sorted = (actions: Iterable<string>) => [...new Set(actions)].sort();
 
 /** What `pulumi up` and `pulumi destroy` call for these resource types and invokes. */
 export function upActions(types: readonly string[], invokes: readonly string[]): string[] {
-  return sorted([...PROVIDER_ACTIONS, ...types.flatMap((t) => [...(RESOURCE_ACTIONS[t]?.read ?? []), ...(RESOURCE_ACTIONS[t]?.write ?? [])]), ...invokes.flatMap((i) => INVOKE_ACTIONS[i] ?? [])]);
+  return sorted([
+    ...PROVIDER_ACTIONS,
+    ...types.flatMap((t) => [...(RESOURCE_ACTIONS[t]?.read ?? []), ...(RESOURCE_ACTIONS[t]?.write ?? [])]),
+    ...invokes.flatMap((i) => INVOKE_ACTIONS[i] ?? []),
+  ]);
 }
 
 /** What `pulumi preview` calls (invokes), and `preview --refresh` too (reads): nothing that changes. */
 export function previewActions(types: readonly string[], invokes: readonly string[]): string[] {
-  return sorted([...PROVIDER_ACTIONS, ...types.flatMap((t) => RESOURCE_ACTIONS[t]?.read ?? []), ...invokes.flatMap((i) => INVOKE_ACTIONS[i] ?? [])]);
+  return sorted([
+    ...PROVIDER_ACTIONS,
+    ...types.flatMap((t) => RESOURCE_ACTIONS[t]?.read ?? []),
+    ...invokes.flatMap((i) => INVOKE_ACTIONS[i] ?? []),
+  ]);
 }

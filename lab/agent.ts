@@ -13,7 +13,7 @@
 import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { rmSync } from "node:fs";
-import { createConnection, createServer, Socket } from "node:net";
+import { createConnection, createServer, type Socket } from "node:net";
 import { dnsAnswer } from "./dnsWire";
 
 export interface ServerReply {
@@ -54,16 +54,28 @@ function connectOnce(host: string, port: number, timeoutMs: number): Promise<Con
       resolve(response);
     };
     const socket: Socket = createConnection({ host, port, family: 4 });
-    socket.setTimeout(timeoutMs, () => finish({ ok: false, error: `timed out after ${timeoutMs} ms${local ? " waiting for the answer" : " connecting"}`, ms: Date.now() - started }));
+    socket.setTimeout(timeoutMs, () =>
+      finish({
+        ok: false,
+        error: `timed out after ${timeoutMs} ms${local ? " waiting for the answer" : " connecting"}`,
+        ms: Date.now() - started,
+      }),
+    );
     socket.on("connect", () => (local = socket.localAddress ?? ""));
     socket.setEncoding("utf8");
     socket.on("data", (d: string) => (data += d));
-    socket.on("error", (e: NodeJS.ErrnoException) => finish({ ok: false, error: e.code ?? e.message, ms: Date.now() - started }));
+    socket.on("error", (e: NodeJS.ErrnoException) =>
+      finish({ ok: false, error: e.code ?? e.message, ms: Date.now() - started }),
+    );
     socket.on("end", () => {
       try {
         finish({ ok: true, op: "connect", reply: JSON.parse(data) as ServerReply, local, ms: Date.now() - started });
       } catch {
-        finish({ ok: false, error: `unexpected answer ${JSON.stringify(data.slice(0, 80))}`, ms: Date.now() - started });
+        finish({
+          ok: false,
+          error: `unexpected answer ${JSON.stringify(data.slice(0, 80))}`,
+          ms: Date.now() - started,
+        });
       }
     });
   });
@@ -82,13 +94,28 @@ function udpOnce(host: string, port: number, timeoutMs: number): Promise<Control
       socket.close();
       resolve(response);
     };
-    const timer = setTimeout(() => finish({ ok: false, error: `timed out after ${timeoutMs} ms`, ms: Date.now() - started }), timeoutMs);
-    socket.on("error", (e: NodeJS.ErrnoException) => finish({ ok: false, error: e.code ?? e.message, ms: Date.now() - started }));
+    const timer = setTimeout(
+      () => finish({ ok: false, error: `timed out after ${timeoutMs} ms`, ms: Date.now() - started }),
+      timeoutMs,
+    );
+    socket.on("error", (e: NodeJS.ErrnoException) =>
+      finish({ ok: false, error: e.code ?? e.message, ms: Date.now() - started }),
+    );
     socket.on("message", (msg) => {
       try {
-        finish({ ok: true, op: "udp", reply: JSON.parse(msg.toString("utf8")) as ServerReply, local: socket.address().address, ms: Date.now() - started });
+        finish({
+          ok: true,
+          op: "udp",
+          reply: JSON.parse(msg.toString("utf8")) as ServerReply,
+          local: socket.address().address,
+          ms: Date.now() - started,
+        });
       } catch {
-        finish({ ok: false, error: `unexpected answer ${JSON.stringify(msg.toString("utf8").slice(0, 80))}`, ms: Date.now() - started });
+        finish({
+          ok: false,
+          error: `unexpected answer ${JSON.stringify(msg.toString("utf8").slice(0, 80))}`,
+          ms: Date.now() - started,
+        });
       }
     });
     // connect(): an ICMP port unreachable then surfaces as ECONNREFUSED.
@@ -104,18 +131,30 @@ function udpOnce(host: string, port: number, timeoutMs: number): Promise<Control
 function resolveOnce(name: string, timeoutMs: number): Promise<ControlResponse> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile("getent", ["ahostsv4", name], { timeout: timeoutMs, killSignal: "SIGKILL", encoding: "utf8" }, (err, stdout) => {
-      const ms = Date.now() - started;
-      if (!err) {
-        const addresses = [...new Set(stdout.split("\n").map((l) => l.split(/\s+/)[0]).filter(Boolean))];
-        resolve({ ok: true, op: "resolve", addresses, ms });
-      } else if (err.killed) {
-        resolve({ ok: false, error: `timed out after ${timeoutMs} ms`, ms });
-      } else {
-        // getent exits 2 when getaddrinfo finds nothing (NXDOMAIN, or no server answered).
-        resolve({ ok: false, error: err.code === 2 ? "not found" : String(err.code ?? err.message), ms });
-      }
-    });
+    execFile(
+      "getent",
+      ["ahostsv4", name],
+      { timeout: timeoutMs, killSignal: "SIGKILL", encoding: "utf8" },
+      (err, stdout) => {
+        const ms = Date.now() - started;
+        if (!err) {
+          const addresses = [
+            ...new Set(
+              stdout
+                .split("\n")
+                .map((l) => l.split(/\s+/)[0])
+                .filter(Boolean),
+            ),
+          ];
+          resolve({ ok: true, op: "resolve", addresses, ms });
+        } else if (err.killed) {
+          resolve({ ok: false, error: `timed out after ${timeoutMs} ms`, ms });
+        } else {
+          // getent exits 2 when getaddrinfo finds nothing (NXDOMAIN, or no server answered).
+          resolve({ ok: false, error: err.code === 2 ? "not found" : String(err.code ?? err.message), ms });
+        }
+      },
+    );
   });
 }
 
@@ -124,7 +163,11 @@ function report(name: string, peer: string, peerPort: number, local: string, loc
   return JSON.stringify(reply);
 }
 
-function listenUdp(name: string, port: number, answer: (msg: Buffer, peer: string, peerPort: number) => Buffer | string | undefined): void {
+function listenUdp(
+  name: string,
+  port: number,
+  answer: (msg: Buffer, peer: string, peerPort: number) => Buffer | string | undefined,
+): void {
   const socket = createSocket("udp4");
   socket.on("error", (e) => {
     process.stderr.write(`${name}: cannot listen on udp ${port}: ${e.message}\n`);
@@ -150,7 +193,9 @@ function parseRecords(text: string): Map<string, string> {
 function listenTcp(name: string, port: number): void {
   createServer((socket) => {
     socket.on("error", () => undefined);
-    socket.end(`${report(name, socket.remoteAddress ?? "", socket.remotePort ?? 0, socket.localAddress ?? "", socket.localPort ?? 0)}\n`);
+    socket.end(
+      `${report(name, socket.remoteAddress ?? "", socket.remotePort ?? 0, socket.localAddress ?? "", socket.localPort ?? 0)}\n`,
+    );
   })
     .on("error", (e) => {
       process.stderr.write(`${name}: cannot listen on ${port}: ${e.message}\n`);
@@ -201,14 +246,8 @@ function main(): void {
   const args = process.argv.slice(2);
   const name = argValue(args, "--name") ?? "agent";
   const control = argValue(args, "--control");
-  const ports = (argValue(args, "--listen") ?? "")
-    .split(",")
-    .filter(Boolean)
-    .map(Number);
-  const udpPorts = (argValue(args, "--udp") ?? "")
-    .split(",")
-    .filter(Boolean)
-    .map(Number);
+  const ports = (argValue(args, "--listen") ?? "").split(",").filter(Boolean).map(Number);
+  const udpPorts = (argValue(args, "--udp") ?? "").split(",").filter(Boolean).map(Number);
   const dnsPort = argValue(args, "--dns");
   const records = parseRecords(argValue(args, "--records") ?? "");
   if (!control) {

@@ -46,13 +46,38 @@ export interface AgentOptions {
 
 /** argv: the agent in the namespace; with resolvConf in a private mount namespace that shows that file as /etc/resolv.conf. */
 function agentArgv(opts: AgentOptions, control: string): string[] {
-  const agent = [process.execPath, opts.agentJs, "--name", opts.name, "--control", control, "--listen", opts.ports.join(",")];
+  const agent = [
+    process.execPath,
+    opts.agentJs,
+    "--name",
+    opts.name,
+    "--control",
+    control,
+    "--listen",
+    opts.ports.join(","),
+  ];
   if (opts.udpPorts?.length) agent.push("--udp", opts.udpPorts.join(","));
-  if (opts.dns) agent.push("--dns", String(opts.dns.port), "--records", [...opts.dns.records].map(([n, ip]) => `${n}=${ip}`).join(","));
+  if (opts.dns)
+    agent.push(
+      "--dns",
+      String(opts.dns.port),
+      "--records",
+      [...opts.dns.records].map(([n, ip]) => `${n}=${ip}`).join(","),
+    );
   if (!opts.resolvConf) return inNetns(opts.netns, agent);
   // unshare without --fork execs in place (so the pid is the agent's); private propagation keeps the mount out of the host's namespace.
   const mountThenExec = 'mount --bind "$0" /etc/resolv.conf && exec "$@"';
-  return inNetns(opts.netns, ["unshare", "--mount", "--propagation", "private", "sh", "-c", mountThenExec, opts.resolvConf, ...agent]);
+  return inNetns(opts.netns, [
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    mountThenExec,
+    opts.resolvConf,
+    ...agent,
+  ]);
 }
 
 export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
@@ -72,7 +97,9 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (exited !== undefined) {
-      throw new Error(`agent ${opts.name} exited (${exited}): ${existsSync(logPath) ? readFileSync(logPath, "utf8").trim().slice(-400) : ""}`);
+      throw new Error(
+        `agent ${opts.name} exited (${exited}): ${existsSync(logPath) ? readFileSync(logPath, "utf8").trim().slice(-400) : ""}`,
+      );
     }
     if (existsSync(control)) {
       const hello = await ask(handle, { op: "hello" }, 1000).catch(() => undefined);
@@ -84,7 +111,11 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
 }
 
 /** One request on the agent's control socket. */
-export function ask(agent: Pick<AgentHandle, "control" | "name">, request: ControlRequest, timeoutMs: number): Promise<ControlResponse> {
+export function ask(
+  agent: Pick<AgentHandle, "control" | "name">,
+  request: ControlRequest,
+  timeoutMs: number,
+): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
     const conn = createConnection(agent.control);
     let buffer = "";
@@ -125,7 +156,12 @@ export interface Probe {
 }
 
 /** Asks `from` to open a TCP connection to host:port, from inside its namespace. */
-export async function probe(from: Pick<AgentHandle, "control" | "name">, host: string, port: number, timeoutMs = 2000): Promise<Probe> {
+export async function probe(
+  from: Pick<AgentHandle, "control" | "name">,
+  host: string,
+  port: number,
+  timeoutMs = 2000,
+): Promise<Probe> {
   try {
     const r = await ask(from, { op: "connect", host, port, timeoutMs }, timeoutMs + 2000);
     if (r.ok && r.op === "connect") return { ok: true, seen: r.reply, local: r.local, ms: r.ms };
@@ -137,7 +173,12 @@ export async function probe(from: Pick<AgentHandle, "control" | "name">, host: s
 }
 
 /** Asks `from` to send one UDP datagram to host:port and report the server's answer. */
-export async function probeUdp(from: Pick<AgentHandle, "control" | "name">, host: string, port: number, timeoutMs = 2000): Promise<Probe> {
+export async function probeUdp(
+  from: Pick<AgentHandle, "control" | "name">,
+  host: string,
+  port: number,
+  timeoutMs = 2000,
+): Promise<Probe> {
   try {
     const r = await ask(from, { op: "udp", host, port, timeoutMs }, timeoutMs + 2000);
     if (r.ok && r.op === "udp") return { ok: true, seen: r.reply, local: r.local, ms: r.ms };
@@ -149,7 +190,11 @@ export async function probeUdp(from: Pick<AgentHandle, "control" | "name">, host
 }
 
 /** Asks `from` to resolve a name through its own resolv.conf (IPv4). */
-export async function resolveName(from: Pick<AgentHandle, "control" | "name">, name: string, timeoutMs = 2000): Promise<{ ok: boolean; addresses?: string[]; error?: string; ms: number }> {
+export async function resolveName(
+  from: Pick<AgentHandle, "control" | "name">,
+  name: string,
+  timeoutMs = 2000,
+): Promise<{ ok: boolean; addresses?: string[]; error?: string; ms: number }> {
   try {
     const r = await ask(from, { op: "resolve", name, timeoutMs }, timeoutMs + 2000);
     if (r.ok && r.op === "resolve") return { ok: true, addresses: r.addresses, ms: r.ms };

@@ -3,7 +3,7 @@
 // Everything here is checked before the lab builds anything.
 import { accessSync, constants, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { DEFAULT_PREFIX, LabOptions, MAX_WORKERS, MIN_WORKERS, optionProblems } from "./labPlan";
+import { DEFAULT_PREFIX, type LabOptions, MAX_WORKERS, MIN_WORKERS, optionProblems } from "./labPlan";
 
 export type Command = "up" | "down" | "help";
 
@@ -21,7 +21,10 @@ export const COMMANDS: Readonly<Record<Exclude<Command, "help">, string>> = {
 export const FLAGS: Readonly<Record<string, Flag>> = {
   "--workers": { value: "N", help: `worker nodes behind the control plane (${MIN_WORKERS}-${MAX_WORKERS}, default 2)` },
   "--keep": { help: "leave the lab up after the checks and print commands to poke around" },
-  "--prefix": { value: "NAME", help: `namespace/run-dir prefix (default ${DEFAULT_PREFIX}); labs with different prefixes run side by side` },
+  "--prefix": {
+    value: "NAME",
+    help: `namespace/run-dir prefix (default ${DEFAULT_PREFIX}); labs with different prefixes run side by side`,
+  },
   "--iperf-seconds": { value: "S", help: "length of each iperf3 run (default 2; 0 skips the throughput figures)" },
   "--json": { value: "FILE", help: "also write the full report (checks, pods, timings, throughput) as JSON" },
   "--wide": { help: "print every column of the table (expected, seen) instead of fitting 120 columns" },
@@ -57,12 +60,15 @@ export class UsageError extends Error {}
 
 /** Edit distance counting a swap of neighbours as one edit ("dwon" is 1 from "down"), for did-you-mean. */
 function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[a.length][b.length];
@@ -82,7 +88,9 @@ export function didYouMean(word: string): string | undefined {
 
 function unknown(arg: string): UsageError {
   const guess = didYouMean(arg);
-  return new UsageError(`unknown argument ${arg}${guess ? `: did you mean ${guess}?` : ""} (npm run lab -- --help lists the options)`);
+  return new UsageError(
+    `unknown argument ${arg}${guess ? `: did you mean ${guess}?` : ""} (npm run lab -- --help lists the options)`,
+  );
 }
 
 /** Parses the arguments after `--`. `cwd` is where relative paths start (npm's INIT_CWD). */
@@ -113,7 +121,8 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): Cli {
       continue;
     }
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || (eq < 0 && value.startsWith("--"))) throw new UsageError(`${name} needs a value: ${flagUsage(name)}`);
+    if (value === undefined || (eq < 0 && value.startsWith("--")))
+      throw new UsageError(`${name} needs a value: ${flagUsage(name)}`);
     given[name] = value;
   }
   const number = (flag: string, fallback: number): number => {
@@ -128,7 +137,8 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): Cli {
     keep: given["--keep"] === "true",
     iperfSeconds: number("--iperf-seconds", 2),
   };
-  const problems = command === "up" ? optionProblems(options) : optionProblems({ ...options, workers: MIN_WORKERS, iperfSeconds: 0 });
+  const problems =
+    command === "up" ? optionProblems(options) : optionProblems({ ...options, workers: MIN_WORKERS, iperfSeconds: 0 });
   if (problems.length > 0) throw new UsageError(problems.join("\n"));
   const json = given["--json"] !== undefined ? resolve(cwd, given["--json"]) : undefined;
   if (json !== undefined && command === "up") {
@@ -160,7 +170,20 @@ export function outputFileProblem(file: string): string | undefined {
 }
 
 /** npm's own settings, always in a script's environment as npm_config_*: never the lab's flags. */
-const NPM_OWN = new Set(["cache", "prefix", "global-prefix", "globalconfig", "init-module", "local-prefix", "node-gyp", "noproxy", "npm-version", "user-agent", "userconfig", "nodedir"]);
+const NPM_OWN = new Set([
+  "cache",
+  "prefix",
+  "global-prefix",
+  "globalconfig",
+  "init-module",
+  "local-prefix",
+  "node-gyp",
+  "noproxy",
+  "npm-version",
+  "user-agent",
+  "userconfig",
+  "nodedir",
+]);
 
 /**
  * `npm run lab --keep` hands --keep to npm, which passes it to the script only as

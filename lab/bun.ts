@@ -37,7 +37,9 @@ export function pathWithBun(path: string | undefined): string {
 
 /** The Bun version package.json pins (the same for every platform package). */
 export function pinnedBunVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { optionalDependencies?: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
+    optionalDependencies?: Record<string, string>;
+  };
   const version = pkg.optionalDependencies?.[bunPackage()];
   if (!version) throw new Error(`package.json pins no ${bunPackage()} in optionalDependencies`);
   return version;

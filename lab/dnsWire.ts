@@ -30,7 +30,12 @@ export function readQuestion(msg: Buffer): Question | undefined {
     at += 1 + len;
   }
   if (at + 5 > msg.length) return undefined;
-  return { name: labels.join(".").toLowerCase(), type: msg.readUInt16BE(at + 1), class: msg.readUInt16BE(at + 3), end: at + 5 };
+  return {
+    name: labels.join(".").toLowerCase(),
+    type: msg.readUInt16BE(at + 1),
+    class: msg.readUInt16BE(at + 3),
+    end: at + 5,
+  };
 }
 
 /** The response to a query, or undefined for a datagram that is not a query. */
@@ -66,7 +71,10 @@ export function dnsAnswer(query: Buffer, records: ReadonlyMap<string, string>): 
 
 /** A standard query (RD set) for `name`: what a stub resolver sends; for the tests. */
 export function dnsQuery(id: number, name: string, type = TYPE_A): Buffer {
-  const labels = name.split(".").filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, "latin1")]));
+  const labels = name
+    .split(".")
+    .filter(Boolean)
+    .map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, "latin1")]));
   const header = Buffer.alloc(12);
   header.writeUInt16BE(id, 0);
   header.writeUInt16BE(0x0100, 2);

@@ -2,10 +2,10 @@
 // read off the plan and the running pods, and a Driver that acts through the agents in the
 // lab's namespaces. Every probe starts inside the actor's namespace and reads the far end's
 // own report, so a row sees what the receiving side saw.
-import { Actor, Driver, Observation, Perturbation, Topology } from "../model/checks";
+import type { Actor, Driver, Observation, Perturbation, Topology } from "../model/checks";
 import { API_SERVER_PORT, SSH_PORT } from "../model/ports";
-import { AgentHandle, Probe, probe, probeUdp, resolveName } from "./agents";
-import { INTERNET_PORT, LabPlan, NODE_PORT, WEB_HOST_PORT } from "./labPlan";
+import { type AgentHandle, type Probe, probe, probeUdp, resolveName } from "./agents";
+import { INTERNET_PORT, type LabPlan, NODE_PORT, WEB_HOST_PORT } from "./labPlan";
 import { inNetns, run } from "./sh";
 
 export function labTopology(plan: LabPlan, podIps: ReadonlyMap<string, string>): Topology {
@@ -15,9 +15,24 @@ export function labTopology(plan: LabPlan, podIps: ReadonlyMap<string, string>):
     return found;
   };
   return {
-    nodes: plan.nodes.map((n) => ({ name: n.name, role: n.plan.role, ip: n.ip, gateway: n.plan.gateway, podCidr: n.plan.podCidr })),
-    pods: plan.pods.filter((p) => podIps.has(p.name)).map((p) => ({ name: p.name, role: p.kind, node: p.node, ip: ip(p.name), port: p.port })),
-    services: plan.services.map((s) => ({ name: s.name, namespace: s.namespace, ip: s.ip, port: s.port, protocol: s.protocol, endpoint: s.endpoint })),
+    nodes: plan.nodes.map((n) => ({
+      name: n.name,
+      role: n.plan.role,
+      ip: n.ip,
+      gateway: n.plan.gateway,
+      podCidr: n.plan.podCidr,
+    })),
+    pods: plan.pods
+      .filter((p) => podIps.has(p.name))
+      .map((p) => ({ name: p.name, role: p.kind, node: p.node, ip: ip(p.name), port: p.port })),
+    services: plan.services.map((s) => ({
+      name: s.name,
+      namespace: s.namespace,
+      ip: s.ip,
+      port: s.port,
+      protocol: s.protocol,
+      endpoint: s.endpoint,
+    })),
     nodePort: NODE_PORT,
     webHostPort: WEB_HOST_PORT,
     sshPort: SSH_PORT,
@@ -41,9 +56,17 @@ function fromProbe(p: Probe): Observation {
 export class LabDriver implements Driver {
   constructor(private readonly ctx: LabDriverContext) {}
 
-  async connect(from: Actor, protocol: "tcp" | "udp", host: string, port: number, timeoutMs: number): Promise<Observation> {
+  async connect(
+    from: Actor,
+    protocol: "tcp" | "udp",
+    host: string,
+    port: number,
+    timeoutMs: number,
+  ): Promise<Observation> {
     const agent = this.ctx.agent(from);
-    return fromProbe(protocol === "tcp" ? await probe(agent, host, port, timeoutMs) : await probeUdp(agent, host, port, timeoutMs));
+    return fromProbe(
+      protocol === "tcp" ? await probe(agent, host, port, timeoutMs) : await probeUdp(agent, host, port, timeoutMs),
+    );
   }
 
   async ping(from: Actor, host: string, timeoutMs: number): Promise<Observation> {

@@ -17,7 +17,10 @@ import { runSync } from "./sh";
 export const EVIDENCE_ROOT = "/var/log/podnet-lab";
 
 export function evidenceDirFor(prefix: string, when = new Date()): string {
-  const stamp = when.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = when
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return join(EVIDENCE_ROOT, `${prefix}-${stamp}`);
 }
 
@@ -31,7 +34,12 @@ function dump(netns: string, commands: string[][]): string {
     .join("\n");
 }
 
-const NODE_COMMANDS = [["ip", "-d", "addr"], ["ip", "route"], ["ip", "-d", "link", "show", "type", "bridge"], ["iptables-save"]];
+const NODE_COMMANDS = [
+  ["ip", "-d", "addr"],
+  ["ip", "route"],
+  ["ip", "-d", "link", "show", "type", "bridge"],
+  ["iptables-save"],
+];
 
 /**
  * Copies a lab's evidence into `dir` while its namespaces still exist. Never throws:
@@ -49,8 +57,10 @@ export function collectEvidence(prefix: string, namespaces: readonly string[], d
   attempt(`mkdir ${dir}`, () => mkdirSync(dir, { recursive: true, mode: 0o755 }));
   const runDir = runDirOf(prefix);
   const nodesDir = join(runDir, "nodes");
-  if (existsSync(nodesDir)) attempt("copy the nodes' logs and stores", () => cpSync(nodesDir, join(dir, "nodes"), { recursive: true }));
-  if (existsSync(join(runDir, "state.json"))) attempt("copy state.json", () => cpSync(join(runDir, "state.json"), join(dir, "state.json")));
+  if (existsSync(nodesDir))
+    attempt("copy the nodes' logs and stores", () => cpSync(nodesDir, join(dir, "nodes"), { recursive: true }));
+  if (existsSync(join(runDir, "state.json")))
+    attempt("copy state.json", () => cpSync(join(runDir, "state.json"), join(dir, "state.json")));
   for (const ns of namespaces) {
     const node = ns.slice(prefix.length + 1);
     if (/^(control-plane|worker-\d+)$/.test(node)) {
@@ -59,7 +69,15 @@ export function collectEvidence(prefix: string, namespaces: readonly string[], d
         writeFileSync(join(dir, "nodes", node, "network.txt"), dump(ns, NODE_COMMANDS));
       });
     } else if (node === "router") {
-      attempt(`dump ${ns}`, () => writeFileSync(join(dir, "router.txt"), dump(ns, [["ip", "addr"], ["ip", "route"]])));
+      attempt(`dump ${ns}`, () =>
+        writeFileSync(
+          join(dir, "router.txt"),
+          dump(ns, [
+            ["ip", "addr"],
+            ["ip", "route"],
+          ]),
+        ),
+      );
     }
   }
   return problems;

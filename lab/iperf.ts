@@ -42,16 +42,31 @@ export async function runIperf(opts: {
       if (Date.now() > deadline) throw new Error(`iperf3 server in ${opts.serverNetns} is not listening after 5 s`);
       await sleep(20);
     }
-    const ran = await run(inNetns(opts.clientNetns, ["iperf3", "-c", opts.host, "-p", String(IPERF_PORT), "-t", String(opts.seconds), "-J"]), {
-      timeoutMs: (opts.seconds + 15) * 1000,
-    });
+    const ran = await run(
+      inNetns(opts.clientNetns, [
+        "iperf3",
+        "-c",
+        opts.host,
+        "-p",
+        String(IPERF_PORT),
+        "-t",
+        String(opts.seconds),
+        "-J",
+      ]),
+      {
+        timeoutMs: (opts.seconds + 15) * 1000,
+      },
+    );
     let report: IperfJson;
     try {
       report = JSON.parse(ran.stdout) as IperfJson;
     } catch {
-      throw new Error(`iperf3 client in ${opts.clientNetns} printed no report: ${ran.stderr.trim() || ran.stdout.slice(0, 200)}`);
+      throw new Error(
+        `iperf3 client in ${opts.clientNetns} printed no report: ${ran.stderr.trim() || ran.stdout.slice(0, 200)}`,
+      );
     }
-    if (ran.status !== 0 || report.error) throw new Error(`iperf3 ${opts.clientNetns} -> ${opts.host}: ${report.error ?? ran.stderr.trim()}`);
+    if (ran.status !== 0 || report.error)
+      throw new Error(`iperf3 ${opts.clientNetns} -> ${opts.host}: ${report.error ?? ran.stderr.trim()}`);
     const bps = report.end?.sum_received?.bits_per_second ?? report.end?.sum_sent?.bits_per_second ?? 0;
     return { gbps: bps / 1e9, retransmits: report.end?.sum_sent?.retransmits ?? 0 };
   } finally {

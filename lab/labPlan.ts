@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { CONFLIST_FILE, renderConflistJson } from "../cni/conflist";
 import { broadcastOf, cidrContainsIp, formatIPv4, parseCidr } from "../cni/ipv4";
-import { NodePlan, planCluster, planProblems } from "../cni/plan";
+import { type NodePlan, planCluster, planProblems } from "../cni/plan";
 import { NETWORK_DEFAULTS } from "../model/defaults";
 import { clusterDnsIp } from "../model/dns";
 import { DNS_PORT } from "../model/ports";
@@ -133,16 +133,24 @@ export interface LabPlan {
 export function optionProblems(options: LabOptions): string[] {
   const problems: string[] = [];
   if (!PREFIX_PATTERN.test(options.prefix)) {
-    problems.push(`--prefix "${options.prefix}": use 1 to 12 lower-case letters and digits, starting with a letter (e.g. ${DEFAULT_PREFIX})`);
+    problems.push(
+      `--prefix "${options.prefix}": use 1 to 12 lower-case letters and digits, starting with a letter (e.g. ${DEFAULT_PREFIX})`,
+    );
   }
   if (!Number.isInteger(options.workers) || options.workers < MIN_WORKERS || options.workers > MAX_WORKERS) {
-    problems.push(`--workers ${options.workers}: use ${MIN_WORKERS} to ${MAX_WORKERS} (two are needed for the cross-node checks)`);
+    problems.push(
+      `--workers ${options.workers}: use ${MIN_WORKERS} to ${MAX_WORKERS} (two are needed for the cross-node checks)`,
+    );
   }
   if (!Number.isFinite(options.iperfSeconds) || options.iperfSeconds < 0 || options.iperfSeconds > 60) {
     problems.push(`--iperf-seconds ${options.iperfSeconds}: use 0 (skip) to 60`);
   }
   problems.push(
-    ...planProblems({ clusterCidr: NETWORK_DEFAULTS.clusterCidr, nodeMaskSize: NETWORK_DEFAULTS.nodeMaskSize, workerCount: options.workers }),
+    ...planProblems({
+      clusterCidr: NETWORK_DEFAULTS.clusterCidr,
+      nodeMaskSize: NETWORK_DEFAULTS.nodeMaskSize,
+      workerCount: options.workers,
+    }),
   );
   return problems;
 }
@@ -160,7 +168,8 @@ function routerPortOf(node: NodePlan): string {
 export function nodeIp(subnetCidr: string, index: number): string {
   const subnet = parseCidr(subnetCidr);
   const ip = subnet.network + 10 + index;
-  if (!cidrContainsIp(subnet, ip) || ip === broadcastOf(subnet)) throw new Error(`node ${index} does not fit in ${subnetCidr}`);
+  if (!cidrContainsIp(subnet, ip) || ip === broadcastOf(subnet))
+    throw new Error(`node ${index} does not fit in ${subnetCidr}`);
   return formatIPv4(ip);
 }
 
@@ -212,10 +221,37 @@ function labServices(pods: readonly LabPod[]): LabService[] {
   const web = pods[0].name;
   const dns = pods.find((p) => p.kind === "dns")?.name ?? web;
   return [
-    { name: "web", namespace: "default", ip: "10.96.0.20", port: WEB_PORT, protocol: "tcp", endpoint: web, targetPort: WEB_PORT, tag: "WEB" },
-    { name: "echo", namespace: "default", ip: "10.96.0.30", port: ECHO_PORT, protocol: "udp", endpoint: web, targetPort: ECHO_PORT, tag: "ECHO" },
+    {
+      name: "web",
+      namespace: "default",
+      ip: "10.96.0.20",
+      port: WEB_PORT,
+      protocol: "tcp",
+      endpoint: web,
+      targetPort: WEB_PORT,
+      tag: "WEB",
+    },
+    {
+      name: "echo",
+      namespace: "default",
+      ip: "10.96.0.30",
+      port: ECHO_PORT,
+      protocol: "udp",
+      endpoint: web,
+      targetPort: ECHO_PORT,
+      tag: "ECHO",
+    },
     // kubeadm gives kube-dns the 10th address of the service CIDR.
-    { name: "kube-dns", namespace: "kube-system", ip: clusterDnsIp(NETWORK_DEFAULTS.serviceCidr), port: DNS_PORT, protocol: "udp", endpoint: dns, targetPort: DNS_PORT, tag: "DNS" },
+    {
+      name: "kube-dns",
+      namespace: "kube-system",
+      ip: clusterDnsIp(NETWORK_DEFAULTS.serviceCidr),
+      port: DNS_PORT,
+      protocol: "udp",
+      endpoint: dns,
+      targetPort: DNS_PORT,
+      tag: "DNS",
+    },
   ];
 }
 
@@ -254,7 +290,13 @@ export function buildPlan(options: LabOptions): LabPlan {
 
 /** Every namespace the plan creates, pods first (the order teardown deletes them in). */
 export function planNamespaces(plan: LabPlan): string[] {
-  return [...plan.pods.map((p) => p.netns), ...plan.nodes.map((n) => n.netns), plan.router.netns, plan.internet.netns, plan.admin.netns];
+  return [
+    ...plan.pods.map((p) => p.netns),
+    ...plan.nodes.map((n) => n.netns),
+    plan.router.netns,
+    plan.internet.netns,
+    plan.admin.netns,
+  ];
 }
 
 /** Names a lab with this prefix may have created, with any worker count: what `down` looks for. */

@@ -67,7 +67,9 @@ export class CniCallError extends Error {
     readonly msg: string,
     readonly details: string,
   ) {
-    super(`${plugin} ${verb} failed${code !== undefined ? ` (CNI error ${code})` : ""}: ${msg}${details ? ` (${details})` : ""}`);
+    super(
+      `${plugin} ${verb} failed${code !== undefined ? ` (CNI error ${code})` : ""}: ${msg}${details ? ` (${details})` : ""}`,
+    );
   }
 }
 
@@ -125,7 +127,9 @@ export class CniRuntime {
 
   /** The version the list is executed with. */
   effectiveVersion(list: NetworkList): string {
-    const usable = (list.cniVersions ?? []).filter((v) => compareVersions(v, this.options.maxVersion) <= 0).sort(compareVersions);
+    const usable = (list.cniVersions ?? [])
+      .filter((v) => compareVersions(v, this.options.maxVersion) <= 0)
+      .sort(compareVersions);
     return usable.length > 0 ? usable[usable.length - 1] : list.cniVersion;
   }
 
@@ -139,16 +143,28 @@ export class CniRuntime {
         // try the next directory
       }
     }
-    throw new CniCallError(type, "ADD", undefined, `failed to find plugin "${type}" in path [${this.options.binDirs.join(" ")}]`, "");
+    throw new CniCallError(
+      type,
+      "ADD",
+      undefined,
+      `failed to find plugin "${type}" in path [${this.options.binDirs.join(" ")}]`,
+      "",
+    );
   }
 
   /** The config one plugin gets on stdin: its own entry plus what libcni injects. */
-  pluginConfig(list: NetworkList, plugin: PluginConf, rt: RuntimeConf | undefined, prevResult: CniResult | undefined): Record<string, unknown> {
+  pluginConfig(
+    list: NetworkList,
+    plugin: PluginConf,
+    rt: RuntimeConf | undefined,
+    prevResult: CniResult | undefined,
+  ): Record<string, unknown> {
     const conf: Record<string, unknown> = { ...plugin, name: list.name, cniVersion: this.effectiveVersion(list) };
     if (rt && plugin.capabilities) {
       const runtimeConfig: Record<string, unknown> = {};
       for (const [capability, enabled] of Object.entries(plugin.capabilities)) {
-        if (enabled && rt.capabilityArgs[capability] !== undefined) runtimeConfig[capability] = rt.capabilityArgs[capability];
+        if (enabled && rt.capabilityArgs[capability] !== undefined)
+          runtimeConfig[capability] = rt.capabilityArgs[capability];
       }
       if (Object.keys(runtimeConfig).length > 0) conf.runtimeConfig = runtimeConfig;
     }
@@ -156,7 +172,12 @@ export class CniRuntime {
     return conf;
   }
 
-  private async exec(verb: Verb, plugin: PluginConf, stdin: Record<string, unknown>, rt: RuntimeConf | undefined): Promise<string> {
+  private async exec(
+    verb: Verb,
+    plugin: PluginConf,
+    stdin: Record<string, unknown>,
+    rt: RuntimeConf | undefined,
+  ): Promise<string> {
     const path = this.findPlugin(plugin.type);
     const env: NodeJS.ProcessEnv = {
       // A runtime's own environment; the plugin must find ip/iptables through PATH alone.
@@ -172,12 +193,26 @@ export class CniRuntime {
       env.CNI_ARGS = rt.args.map(([k, v]) => `${k}=${v}`).join(";");
     }
     const started = Date.now();
-    const ran = await run(onNode(this.options.runtimeNetns, [path]), { input: JSON.stringify(stdin), env, timeoutMs: 30_000 });
+    const ran = await run(onNode(this.options.runtimeNetns, [path]), {
+      input: JSON.stringify(stdin),
+      env,
+      timeoutMs: 30_000,
+    });
     this.calls.push({ plugin: plugin.type, verb, ms: Date.now() - started });
     if (this.options.callLog) {
-      const call = { time: new Date(started).toISOString(), verb, plugin: plugin.type, containerId: rt?.containerId, ifname: rt?.ifname, netns: rt?.netns };
+      const call = {
+        time: new Date(started).toISOString(),
+        verb,
+        plugin: plugin.type,
+        containerId: rt?.containerId,
+        ifname: rt?.ifname,
+        netns: rt?.netns,
+      };
       const outcome = ran.status === 0 ? { status: 0 } : { status: ran.status, stdout: ran.stdout, stderr: ran.stderr };
-      appendFileSync(this.options.callLog, `${JSON.stringify({ ...call, ms: Date.now() - started, ...outcome, stdin })}\n`);
+      appendFileSync(
+        this.options.callLog,
+        `${JSON.stringify({ ...call, ms: Date.now() - started, ...outcome, stdin })}\n`,
+      );
     }
     if (ran.status !== 0) {
       let code: number | undefined;
@@ -216,7 +251,13 @@ export class CniRuntime {
       const stdout = await this.exec("VERSION", plugin, { cniVersion: version }, undefined);
       const supported = (JSON.parse(stdout) as { supportedVersions?: string[] }).supportedVersions ?? [];
       if (!supported.includes(version)) {
-        throw new CniCallError(plugin.type, "VERSION", undefined, `does not support cniVersion ${version}`, `it supports ${supported.join(", ")}`);
+        throw new CniCallError(
+          plugin.type,
+          "VERSION",
+          undefined,
+          `does not support cniVersion ${version}`,
+          `it supports ${supported.join(", ")}`,
+        );
       }
       out.push({ plugin: plugin.type, supported });
     }

@@ -15,12 +15,12 @@ import { spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
-import { Cli, UsageError, USAGE, npmSwallowed, parseArgs } from "./args";
+import { type Cli, npmSwallowed, parseArgs, USAGE, UsageError } from "./args";
 import { evidenceDirFor } from "./evidence";
 import { downCommand } from "./help";
-import { Aborted, Lab, LabBusy, LabReport } from "./lab";
+import { Aborted, Lab, LabBusy, type LabReport } from "./lab";
 import { preflight } from "./preflight";
-import { Style, failureLines, fit, fittedLines, renderSummary, styleFor } from "./report";
+import { failureLines, fit, fittedLines, renderSummary, type Style, styleFor } from "./report";
 import { finalSweep, teardown } from "./state";
 
 export { parseArgs, USAGE } from "./args";
@@ -74,7 +74,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     return 0;
   }
   if (process.getuid?.() !== 0) {
-    console.error(`lab: ${cli.command === "down" ? "lab down removes" : "the lab creates"} network namespaces: run it as root (in a root shell, or sudo npm run lab)`);
+    console.error(
+      `lab: ${cli.command === "down" ? "lab down removes" : "the lab creates"} network namespaces: run it as root (in a root shell, or sudo npm run lab)`,
+    );
     return 1;
   }
   if (cli.command === "down") return down(cli.options.prefix);
@@ -110,7 +112,9 @@ class Cleanup {
       this.say(`[cleanup] ${why}: removing the lab (prefix ${prefix})`);
       const report = await teardown(prefix, { keepEvidenceIn: evidenceDir });
       this.lab.report.timings.teardownMs = Date.now() - t0;
-      this.say(`[cleanup] removed ${report.namespaces.length} namespaces, stopped ${report.processes} processes, run dir ${report.runDir ? "removed" : "absent"} (${Date.now() - t0} ms)`);
+      this.say(
+        `[cleanup] removed ${report.namespaces.length} namespaces, stopped ${report.processes} processes, run dir ${report.runDir ? "removed" : "absent"} (${Date.now() - t0} ms)`,
+      );
       for (const p of report.problems) console.error(`[cleanup] ${p}`);
       return report.evidenceDir;
     })();
@@ -145,7 +149,10 @@ class Cleanup {
 }
 
 /** How the run ended: a signal stopped it, another live lab holds the prefix, or it ran (and is kept or not). */
-type Ran = { readonly end: "interrupted" } | { readonly end: "busy" } | { readonly end: "ran"; readonly code: number; readonly kept: boolean };
+type Ran =
+  | { readonly end: "interrupted" }
+  | { readonly end: "busy" }
+  | { readonly end: "ran"; readonly code: number; readonly kept: boolean };
 
 /** The run itself: up, checks, throughput, the summary. */
 async function runLab(lab: Lab, cli: Cli, style: Style, cleanup: Cleanup): Promise<Ran> {
@@ -163,7 +170,8 @@ async function runLab(lab: Lab, cli: Cli, style: Style, cleanup: Cleanup): Promi
     for (const l of fit(`lab: ${(e as Error).message}`, style.wide ? Infinity : style.width)) console.error(l);
     if (e instanceof LabBusy) return { end: "busy" };
     if (lab.rows.length > 0) console.log(renderSummary(lab.rows, lab.report.throughput, style));
-    if (cli.options.keep) console.error(`lab: left up for inspection (--keep); remove it with ${downCommand(cli.options.prefix)}`);
+    if (cli.options.keep)
+      console.error(`lab: left up for inspection (--keep); remove it with ${downCommand(cli.options.prefix)}`);
     return { end: "ran", code: 1, kept: cli.options.keep };
   }
 }
@@ -218,7 +226,9 @@ function keepEvidence(prefix: string, report: LabReport): string | undefined {
 
 function finalWords(report: LabReport, evidence: string | undefined, kept: boolean, style: Style): string[] {
   const verdict = report.ok ? "PASS" : "FAIL";
-  const lines = [`lab: ${style.color ? `\x1b[${report.ok ? "32" : "1;31"}m${verdict}\x1b[0m` : verdict} in ${((report.timings.totalMs ?? 0) / 1000).toFixed(1)} s${kept ? " (kept up)" : ""}`];
+  const lines = [
+    `lab: ${style.color ? `\x1b[${report.ok ? "32" : "1;31"}m${verdict}\x1b[0m` : verdict} in ${((report.timings.totalMs ?? 0) / 1000).toFixed(1)} s${kept ? " (kept up)" : ""}`,
+  ];
   if (evidence) {
     lines.push(
       `lab: the evidence is kept in ${evidence}: failed-rows.txt, report.json, and per node nodes/<node>/podnet.log ` +

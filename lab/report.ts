@@ -54,7 +54,13 @@ const route = (r: CheckRow) => `${r.from} → ${r.to}`;
  * column is painted after padding (colour codes take no columns); the last column is
  * right-aligned.
  */
-function table(rows: readonly CheckRow[], headers: string[], cells: (r: CheckRow) => string[], widths: number[], style: Style): string[] {
+function table(
+  rows: readonly CheckRow[],
+  headers: string[],
+  cells: (r: CheckRow) => string[],
+  widths: number[],
+  style: Style,
+): string[] {
   const result = headers.indexOf("result");
   const last = headers.length - 1;
   const cell = (text: string, i: number, row?: CheckRow) => {
@@ -85,16 +91,27 @@ function narrowTable(rows: readonly CheckRow[], style: Style): string[] {
   const longestPath = Math.max(11, ...rows.map((r) => route(r).length));
   // 2 indent + three 2-column gaps + "result" (6)
   const room = style.width - 2 - 6 - 6 - ms;
-  const group = longestGroup + longestPath <= room ? longestGroup : Math.min(longestGroup, Math.max(room - longestPath, Math.ceil(room * 0.4)));
+  const group =
+    longestGroup + longestPath <= room
+      ? longestGroup
+      : Math.min(longestGroup, Math.max(room - longestPath, Math.ceil(room * 0.4)));
   const path = Math.min(longestPath, room - group);
-  return table(rows, ["check", "from → to", "result", "ms"], (r) => [clip(r.group, group), clip(route(r), path), "", String(r.ms)], [group, path, 6, ms], style);
+  return table(
+    rows,
+    ["check", "from → to", "result", "ms"],
+    (r) => [clip(r.group, group), clip(route(r), path), "", String(r.ms)],
+    [group, path, 6, ms],
+    style,
+  );
 }
 
 /** Every column in full, as the JSON has it. */
 function wideTable(rows: readonly CheckRow[], style: Style): string[] {
   const cells = (r: CheckRow) => [r.group, r.from, r.to, r.expect, r.seen, "", String(r.ms)];
   const headers = ["check", "from", "to", "expected", "seen", "result", "ms"];
-  const widths = headers.map((h, i) => (h === "result" ? 6 : Math.max(h.length, ...rows.map((r) => cells(r)[i].length))));
+  const widths = headers.map((h, i) =>
+    h === "result" ? 6 : Math.max(h.length, ...rows.map((r) => cells(r)[i].length)),
+  );
   return table(rows, headers, cells, widths, style);
 }
 
@@ -102,16 +119,20 @@ function wideTable(rows: readonly CheckRow[], style: Style): string[] {
 export function failureLines(rows: readonly CheckRow[], style: Style): string[] {
   const failed = rows.filter((r) => !r.ok);
   if (failed.length === 0) return [];
-  const lines = failed.map((r) => `  ${verdict(style, false)} [${r.phase}] ${r.group}: ${route(r)}: expected ${r.expect}; seen ${r.seen}`);
+  const lines = failed.map(
+    (r) => `  ${verdict(style, false)} [${r.phase}] ${r.group}: ${route(r)}: expected ${r.expect}; seen ${r.seen}`,
+  );
   const header = `${failed.length} of ${rows.length} checks failed:`;
   if (style.wide) return [header, ...lines];
   // Fitted, the colour codes are not columns: measure and wrap the plain text, then paint.
   return [
     header,
     ...failed.flatMap((r) =>
-      fit(`  FAIL [${r.phase}] ${r.group}: ${route(r)}: expected ${clip(r.expect, 200)}; seen ${clip(r.seen, 400)}`, style.width, 9).map((l, i) =>
-        i === 0 ? l.replace("FAIL", verdict(style, false)) : l,
-      ),
+      fit(
+        `  FAIL [${r.phase}] ${r.group}: ${route(r)}: expected ${clip(r.expect, 200)}; seen ${clip(r.seen, 400)}`,
+        style.width,
+        9,
+      ).map((l, i) => (i === 0 ? l.replace("FAIL", verdict(style, false)) : l)),
     ),
   ];
 }

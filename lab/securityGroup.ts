@@ -6,7 +6,7 @@
 // like an ENI's group, they then see every packet entering or leaving the node, addressed to
 // the node or routed on to its pods, with its original destination (before portmap's DNAT),
 // and podnet's own FORWARD rules cannot come before them.
-import { NodeSecurityGroup, SgRule } from "../model/securityGroups";
+import type { NodeSecurityGroup, SgRule } from "../model/securityGroups";
 import type { LabPlan } from "./labPlan";
 import { inNetns, mustSync, runSync } from "./sh";
 
@@ -22,16 +22,25 @@ const JUMPS: ReadonlyArray<[string, string, string]> = [
 function matches(rule: SgRule, direction: "-s" | "-d", members: readonly string[]): string[] {
   const peers = "self" in rule.peer ? members.map((ip) => `${ip}/32`) : [rule.peer.cidr];
   const proto = rule.protocol === "all" ? "" : ` -p ${rule.protocol}`;
-  const ports = (rule.protocol === "tcp" || rule.protocol === "udp") && rule.fromPort !== undefined
-    ? ` -m ${rule.protocol} --dport ${rule.fromPort}${rule.toPort !== undefined && rule.toPort !== rule.fromPort ? `:${rule.toPort}` : ""}`
-    : "";
+  const ports =
+    (rule.protocol === "tcp" || rule.protocol === "udp") && rule.fromPort !== undefined
+      ? ` -m ${rule.protocol} --dport ${rule.fromPort}${rule.toPort !== undefined && rule.toPort !== rule.fromPort ? `:${rule.toPort}` : ""}`
+      : "";
   return peers.map((peer) => `${direction} ${peer}${proto}${ports}`);
 }
 
-function chain(name: string, rules: readonly SgRule[], direction: "-s" | "-d", members: readonly string[], tag: string): string[] {
+function chain(
+  name: string,
+  rules: readonly SgRule[],
+  direction: "-s" | "-d",
+  members: readonly string[],
+  tag: string,
+): string[] {
   return [
     `-A ${name} -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "sg: stateful, replies pass" -j ACCEPT`,
-    ...rules.flatMap((r) => matches(r, direction, members).map((m) => `-A ${name} ${m} -m comment --comment "sg ${tag}-${r.name}" -j ACCEPT`)),
+    ...rules.flatMap((r) =>
+      matches(r, direction, members).map((m) => `-A ${name} ${m} -m comment --comment "sg ${tag}-${r.name}" -j ACCEPT`),
+    ),
     `-A ${name} -m comment --comment "sg: no rule admits it" -j DROP`,
   ];
 }

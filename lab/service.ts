@@ -14,7 +14,7 @@
 // endpoint itself and POSTROUTING masquerades marked packets: the pod sees the connection
 // come from its gateway (the node's cni0 address), answers the node, and conntrack
 // reverses both translations on the way back.
-import { LabPlan, LabService } from "./labPlan";
+import type { LabPlan, LabService } from "./labPlan";
 import { inNetns, mustSync, runSync } from "./sh";
 
 export const SERVICES_CHAIN = "LAB-SERVICES";
@@ -41,7 +41,16 @@ function endpointOf(s: LabService, endpoints: Endpoints): string {
 }
 
 function hairpinRule(s: LabService, endpointIp: string): string[] {
-  return ["-s", `${endpointIp}/32`, "-m", "comment", "--comment", `${s.namespace}/${s.name} hairpin`, "-j", MARK_MASQ_CHAIN];
+  return [
+    "-s",
+    `${endpointIp}/32`,
+    "-m",
+    "comment",
+    "--comment",
+    `${s.namespace}/${s.name} hairpin`,
+    "-j",
+    MARK_MASQ_CHAIN,
+  ];
 }
 
 /** The nat rules, as iptables-restore input: declaring a chain empties it, so this also updates. */
@@ -55,7 +64,9 @@ export function serviceRules(services: readonly LabService[], endpoints: Endpoin
     lines.push(
       `-A ${SERVICES_CHAIN} -d ${s.ip}/32 ${p} --dport ${s.port} -m comment --comment "${svc} cluster IP" -j ${svcChain(s)}`,
       `-A ${svcChain(s)} -m comment --comment "${svc} -> ${ip}:${s.targetPort}" -j ${sepChain(s)}`,
-      `-A ${sepChain(s)} ${hairpinRule(s, ip).map((a) => (a.includes(" ") ? `"${a}"` : a)).join(" ")}`,
+      `-A ${sepChain(s)} ${hairpinRule(s, ip)
+        .map((a) => (a.includes(" ") ? `"${a}"` : a))
+        .join(" ")}`,
       `-A ${sepChain(s)} ${p} -j DNAT --to-destination ${ip}:${s.targetPort}`,
     );
   }
@@ -76,7 +87,8 @@ export function installServices(plan: LabPlan, endpoints: Endpoints): void {
     mustSync(inNetns(node.netns, ["iptables-restore", "-w", "5", "--noflush"]), serviceRules(plan.services, endpoints));
     for (const [parent, chain, comment] of JUMPS) {
       const rule = ["-m", "comment", "--comment", comment, "-j", chain];
-      const present = runSync(inNetns(node.netns, ["iptables", "-w", "5", "-t", "nat", "-C", parent, ...rule])).status === 0;
+      const present =
+        runSync(inNetns(node.netns, ["iptables", "-w", "5", "-t", "nat", "-C", parent, ...rule])).status === 0;
       if (!present) mustSync(inNetns(node.netns, ["iptables", "-w", "5", "-t", "nat", "-A", parent, ...rule]));
     }
   }
@@ -88,5 +100,15 @@ export function setHairpinMasq(plan: LabPlan, service: LabService, endpoints: En
   const netns = plan.nodes.find((n) => n.name === nodeName)?.netns;
   if (!netns) throw new Error(`no node for ${service.endpoint}`);
   const op = enabled ? ["-I", sepChain(service), "1"] : ["-D", sepChain(service)];
-  mustSync(inNetns(netns, ["iptables", "-w", "5", "-t", "nat", ...op, ...hairpinRule(service, endpointOf(service, endpoints))]));
+  mustSync(
+    inNetns(netns, [
+      "iptables",
+      "-w",
+      "5",
+      "-t",
+      "nat",
+      ...op,
+      ...hairpinRule(service, endpointOf(service, endpoints)),
+    ]),
+  );
 }

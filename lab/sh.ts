@@ -49,7 +49,11 @@ export function runSync(argv: readonly string[], input?: string, env: NodeJS.Pro
   const out = spawnSync(cmd, args, { input, encoding: "utf8", env, maxBuffer: 64 * 1024 * 1024 });
   if (out.error) {
     const missing = (out.error as NodeJS.ErrnoException).code === "ENOENT";
-    return { status: 127, stdout: "", stderr: missing ? `${cmd}: not installed (run scripts/setup.sh as root)` : out.error.message };
+    return {
+      status: 127,
+      stdout: "",
+      stderr: missing ? `${cmd}: not installed (run scripts/setup.sh as root)` : out.error.message,
+    };
   }
   return { status: out.status ?? 1, stdout: out.stdout, stderr: out.stderr };
 }
@@ -82,7 +86,11 @@ export function run(
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", (e: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);
-      resolve({ status: 127, stdout, stderr: e.code === "ENOENT" ? `${cmd}: not installed (run scripts/setup.sh as root)` : e.message });
+      resolve({
+        status: 127,
+        stdout,
+        stderr: e.code === "ENOENT" ? `${cmd}: not installed (run scripts/setup.sh as root)` : e.message,
+      });
     });
     child.on("close", (code) => {
       if (timer) clearTimeout(timer);

@@ -3,12 +3,12 @@
 // handlers all know what to remove. Teardown only ever touches what carries the lab's
 // prefix: its namespaces (and the processes inside them, by pid), its run dir and the
 // lock files the plugin made for its nodes.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../cni/netfilter";
 import { stopPids } from "./agents";
 import { collectEvidence } from "./evidence";
-import { RUN_ROOT, labNamespacePattern, runDirOf } from "./labPlan";
+import { labNamespacePattern, RUN_ROOT, runDirOf } from "./labPlan";
 import { NETNS_DIR, netnsPath, runSync } from "./sh";
 
 export interface LabState {

@@ -16,9 +16,9 @@
 // instance's, so a pod's packet that the node did not masquerade goes nowhere here too.
 // (The IGW's own 1:1 private-to-public translation is left out on purpose: the internet
 // server then sees the node's private IP, which proves the node's MASQUERADE.)
-import { copyFileSync, chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ADMIN_GW_IP, ADMIN_PREFIX, IGW_IP, INTERNET_PREFIX, LabPlan } from "./labPlan";
+import { ADMIN_GW_IP, ADMIN_PREFIX, IGW_IP, INTERNET_PREFIX, type LabPlan } from "./labPlan";
 import { ipBatch, mustSync, sysctlIn } from "./sh";
 
 /** The reference plugins the conflist chains after podnet, as Debian installs them. */

@@ -1,7 +1,17 @@
 // Every check the lab (and the real-cluster verification) proves, declared once: its name,
 // its ends, what must be seen and the seed lab step it reproduces. The docs' table of checks
 // is rendered from this list (renderChecksMarkdown), and a test fails when they differ.
-import { Actor, Case, CheckSpec, Probe, SERVICE_NAMES, TopoNode, TopoPod, TopoService, Topology } from "./checks";
+import {
+  type Actor,
+  type Case,
+  type CheckSpec,
+  type Probe,
+  SERVICE_NAMES,
+  type Topology,
+  type TopoNode,
+  type TopoPod,
+  type TopoService,
+} from "./checks";
 
 const pod = (name: string): Actor => ({ kind: "pod", name });
 const node = (name: string): Actor => ({ kind: "node", name });
@@ -42,7 +52,11 @@ function crossNodePods(t: Topology, fail: boolean): Case[] {
     const client = podOf(t, "shell", w.name);
     const server = podOf(t, "web", ws[(i + 1) % ws.length].name);
     if (!client || !server || server.node === w.name) return undefined;
-    return { from: pod(client.name), probe: tcpTo(server.name, server.ip, server.port), expect: fail ? { fail } : { peer: client.ip } };
+    return {
+      from: pod(client.name),
+      probe: tcpTo(server.name, server.ip, server.port),
+      expect: fail ? { fail } : { peer: client.ip },
+    };
   });
 }
 
@@ -52,17 +66,26 @@ function dnsCases(t: Topology, where: "all" | "same node" | "other node", fail =
   const dns = service(t, SERVICE_NAMES.dns);
   if (!web || !dns) return [];
   const dnsNode = t.pods.find((p) => p.name === dns.endpoint)?.node;
-  const pods = t.pods.filter((p) => where === "all" || (where === "same node" ? p.node === dnsNode : p.node !== dnsNode));
+  const pods = t.pods.filter(
+    (p) => where === "all" || (where === "same node" ? p.node === dnsNode : p.node !== dnsNode),
+  );
   const probe: Probe = { kind: "dns", label: `"${web.name}" via ${dns.name} ${dns.ip}:${dns.port}`, name: web.name };
   return pods.map((p) => ({ from: pod(p.name), probe, expect: fail ? { fail } : { addresses: [web.ip] } }));
 }
 
 /** A service from a pod on the endpoint's node or on another node. */
-function serviceFromPod(t: Topology, name: string, where: "same node" | "other node", role: TopoPod["role"] = "shell"): Case[] {
+function serviceFromPod(
+  t: Topology,
+  name: string,
+  where: "same node" | "other node",
+  role: TopoPod["role"] = "shell",
+): Case[] {
   const s = service(t, name);
   const backing = t.pods.find((p) => p.name === s?.endpoint);
   if (!s || !backing) return [];
-  const client = t.pods.find((p) => p.role === role && (where === "same node" ? p.node === backing.node : p.node !== backing.node));
+  const client = t.pods.find(
+    (p) => p.role === role && (where === "same node" ? p.node === backing.node : p.node !== backing.node),
+  );
   if (!client) return [];
   return [{ from: pod(client.name), probe: serviceProbe(s), expect: { agent: backing.name, peer: client.ip } }];
 }
@@ -72,7 +95,13 @@ function hairpin(t: Topology, fail: boolean): Case[] {
   const backing = t.pods.find((p) => p.name === s?.endpoint);
   const home = t.nodes.find((n) => n.name === backing?.node);
   if (!s || !backing || !home) return [];
-  return [{ from: pod(backing.name), probe: serviceProbe(s), expect: fail ? { fail } : { agent: backing.name, peer: home.gateway } }];
+  return [
+    {
+      from: pod(backing.name),
+      probe: serviceProbe(s),
+      expect: fail ? { fail } : { agent: backing.name, peer: home.gateway },
+    },
+  ];
 }
 
 /** SSH and the API server on the control plane, from an outside address. */
@@ -95,8 +124,10 @@ export const LIFECYCLE_ROWS = {
   readd: "re-ADD gets a clean address",
 } as const;
 
-const SEED_CROSS_NODE = '000 "Ping a Pod on a Different Node" and "Setting Up Routing for Inter-Node Pod Communication"; 002 "Inter Pod Communication between different nodes"';
-const SEED_004_DNS = '004 "Understand CoreDNS": `host airflow-web` times out until the nodes\' security groups admit each other\'s pods';
+const SEED_CROSS_NODE =
+  '000 "Ping a Pod on a Different Node" and "Setting Up Routing for Inter-Node Pod Communication"; 002 "Inter Pod Communication between different nodes"';
+const SEED_004_DNS =
+  "004 \"Understand CoreDNS\": `host airflow-web` times out until the nodes' security groups admit each other's pods";
 
 export const CHECK_TABLE: readonly CheckSpec[] = [
   {
@@ -105,10 +136,19 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
     to: "cni0 of its node",
     must: "ping answers",
     seed: '000 "Ping the Host from Within the Pod"; 002 "the only thing that actually works is pod to host"',
-    cases: (t) => t.pods.flatMap((p) => {
-      const n = t.nodes.find((x) => x.name === p.node);
-      return n ? [{ from: pod(p.name), probe: { kind: "icmp" as const, label: `cni0 ${n.name}`, host: n.gateway }, expect: {} }] : [];
-    }),
+    cases: (t) =>
+      t.pods.flatMap((p) => {
+        const n = t.nodes.find((x) => x.name === p.node);
+        return n
+          ? [
+              {
+                from: pod(p.name),
+                probe: { kind: "icmp" as const, label: `cni0 ${n.name}`, host: n.gateway },
+                expect: {},
+              },
+            ]
+          : [];
+      }),
   },
   {
     group: "pod -> its gateway (TCP)",
@@ -116,10 +156,13 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
     to: "its node :10250 on cni0",
     must: "the node sees the pod's own IP",
     seed: "000/002, as above",
-    cases: (t) => t.pods.flatMap((p) => {
-      const n = t.nodes.find((x) => x.name === p.node);
-      return n ? [{ from: pod(p.name), probe: tcpTo(`cni0 ${n.name}`, n.gateway, t.nodePort), expect: { peer: p.ip } }] : [];
-    }),
+    cases: (t) =>
+      t.pods.flatMap((p) => {
+        const n = t.nodes.find((x) => x.name === p.node);
+        return n
+          ? [{ from: pod(p.name), probe: tcpTo(`cni0 ${n.name}`, n.gateway, t.nodePort), expect: { peer: p.ip } }]
+          : [];
+      }),
   },
   {
     group: "pod -> pod, same node",
@@ -127,11 +170,14 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
     to: "web-worker-N",
     must: "the server sees the shell pod's IP",
     seed: '000 "Ping Another Pod on the Same Node" and "Fixing Pod-to-Pod Communication within the Same Host" (podnet\'s `PODNET-FORWARD`); 002 same',
-    cases: (t) => perWorker(t, (w) => {
-      const client = podOf(t, "shell", w.name);
-      const server = podOf(t, "web", w.name);
-      return client && server ? { from: pod(client.name), probe: tcpTo(server.name, server.ip, server.port), expect: { peer: client.ip } } : undefined;
-    }),
+    cases: (t) =>
+      perWorker(t, (w) => {
+        const client = podOf(t, "shell", w.name);
+        const server = podOf(t, "web", w.name);
+        return client && server
+          ? { from: pod(client.name), probe: tcpTo(server.name, server.ip, server.port), expect: { peer: client.ip } }
+          : undefined;
+      }),
   },
   {
     group: "pod -> pod, other node",
@@ -152,7 +198,9 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
       if (!inet) return [];
       return perWorker(t, (w) => {
         const client = podOf(t, "shell", w.name);
-        return client ? { from: pod(client.name), probe: tcpTo("internet", inet.ip, inet.port), expect: { peer: w.ip } } : undefined;
+        return client
+          ? { from: pod(client.name), probe: tcpTo("internet", inet.ip, inet.port), expect: { peer: w.ip } }
+          : undefined;
       });
     },
   },
@@ -162,10 +210,13 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
     to: "web-worker-N",
     must: "the pod sees cni0's address",
     seed: '000 "Why Host Communication Works"',
-    cases: (t) => perWorker(t, (w) => {
-      const server = podOf(t, "web", w.name);
-      return server ? { from: node(w.name), probe: tcpTo(server.name, server.ip, server.port), expect: { peer: w.gateway } } : undefined;
-    }),
+    cases: (t) =>
+      perWorker(t, (w) => {
+        const server = podOf(t, "web", w.name);
+        return server
+          ? { from: node(w.name), probe: tcpTo(server.name, server.ip, server.port), expect: { peer: w.gateway } }
+          : undefined;
+      }),
   },
   {
     group: "node -> pod, other node",
@@ -178,7 +229,9 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
       if (!cp) return [];
       return perWorker(t, (w) => {
         const server = podOf(t, "web", w.name);
-        return server ? { from: node(cp.name), probe: tcpTo(server.name, server.ip, server.port), expect: { peer: cp.ip } } : undefined;
+        return server
+          ? { from: node(cp.name), probe: tcpTo(server.name, server.ip, server.port), expect: { peer: cp.ip } }
+          : undefined;
       });
     },
   },
@@ -194,7 +247,9 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
       if (!cp || hostPort === undefined) return [];
       return perWorker(t, (w) => {
         const server = podOf(t, "web", w.name);
-        return server ? { from: node(cp.name), probe: tcpTo(w.name, w.ip, hostPort), expect: { agent: server.name, peer: cp.ip } } : undefined;
+        return server
+          ? { from: node(cp.name), probe: tcpTo(w.name, w.ip, hostPort), expect: { agent: server.name, peer: cp.ip } }
+          : undefined;
       });
     },
   },
@@ -203,7 +258,7 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
     from: "shell pod on the endpoint's node",
     to: "svc web (ClusterIP, TCP)",
     must: "answered by web-worker-1, which sees the client pod's IP",
-    seed: "003 step 10a-e (services chain, PREROUTING jump, DNAT), 10f \"from pod-1 to service-2\"",
+    seed: '003 step 10a-e (services chain, PREROUTING jump, DNAT), 10f "from pod-1 to service-2"',
     cases: (t) => serviceFromPod(t, SERVICE_NAMES.web, "same node"),
   },
   {
@@ -219,11 +274,13 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
     from: "control plane",
     to: "svc web",
     must: "answered by web-worker-1, which sees the control plane's IP",
-    seed: "003 step 10b \"if you don't add the nat-OUTPUT rule, connection from the host to the service IP fails\"",
+    seed: '003 step 10b "if you don\'t add the nat-OUTPUT rule, connection from the host to the service IP fails"',
     cases: (t) => {
       const s = service(t, SERVICE_NAMES.web);
       const cp = controlPlane(t);
-      return s && cp && s.endpoint ? [{ from: node(cp.name), probe: serviceProbe(s), expect: { agent: s.endpoint, peer: cp.ip } }] : [];
+      return s && cp && s.endpoint
+        ? [{ from: node(cp.name), probe: serviceProbe(s), expect: { agent: s.endpoint, peer: cp.ip } }]
+        : [];
     },
   },
   {
@@ -231,7 +288,7 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
     from: "web-worker-1",
     to: "svc web (itself)",
     must: "reaches itself; it sees the connection come from its gateway",
-    seed: "003's closing \"pod-1 and pod-2 are unable to connect to themselves using the service IP\"",
+    seed: '003\'s closing "pod-1 and pod-2 are unable to connect to themselves using the service IP"',
     cases: (t) => hairpin(t, false),
   },
   {
@@ -263,7 +320,7 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
     from: "the internet (not in adminCidrs)",
     to: "control plane :22 and :6443",
     must: "**no connection**: the security group drops it",
-    seed: "the stack's security group; 004 \"Security groups for your VPC\"",
+    seed: 'the stack\'s security group; 004 "Security groups for your VPC"',
     cases: (t) => adminPorts(t, "internet"),
   },
   {
@@ -274,7 +331,15 @@ export const CHECK_TABLE: readonly CheckSpec[] = [
     seed: "the stack's security group (podnet:adminCidrs)",
     cases: (t) => {
       const cp = controlPlane(t);
-      return cp && t.admin ? [{ from: { kind: "outside", name: "admin" }, probe: tcpTo(`kubelet ${cp.name}`, cp.ip, t.nodePort), expect: { fail: true } }] : [];
+      return cp && t.admin
+        ? [
+            {
+              from: { kind: "outside", name: "admin" },
+              probe: tcpTo(`kubelet ${cp.name}`, cp.ip, t.nodePort),
+              expect: { fail: true },
+            },
+          ]
+        : [];
     },
   },
   {

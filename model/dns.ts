@@ -17,5 +17,10 @@ export function serviceFqdn(name: string, namespace: string, domain = CLUSTER_DO
 
 /** The resolv.conf kubelet writes into a ClusterFirst pod of `namespace`. */
 export function kubeletResolvConf(nameserver: string, namespace: string, domain = CLUSTER_DOMAIN): string {
-  return [`search ${namespace}.svc.${domain} svc.${domain} ${domain}`, `nameserver ${nameserver}`, "options ndots:5", ""].join("\n");
+  return [
+    `search ${namespace}.svc.${domain} svc.${domain} ${domain}`,
+    `nameserver ${nameserver}`,
+    "options ndots:5",
+    "",
+  ].join("\n");
 }

@@ -1,7 +1,18 @@
 // Runs the table of checks through a Driver and judges what it saw. A check passes only
 // when the path works and the far end saw what it must (the source address, the endpoint
 // that answered, the DNS answer); a negative control passes only when nothing gets through.
-import { Actor, Case, CheckRow, CheckSpec, Driver, Expect, Observation, Perturbation, Probe, Topology } from "./checks";
+import type {
+  Actor,
+  Case,
+  CheckRow,
+  CheckSpec,
+  Driver,
+  Expect,
+  Observation,
+  Perturbation,
+  Probe,
+  Topology,
+} from "./checks";
 
 /** A negative control gives up sooner: there is nothing to wait for. */
 export const TIMEOUT_MS = { expectPass: 2000, expectFail: 1000 } as const;
@@ -38,7 +49,10 @@ export function judge(p: Probe, e: Expect, o: Observation): { ok: boolean; seen:
     const got = [...(o.addresses ?? [])].sort();
     const want = [...(e.addresses ?? [])].sort();
     const seen = got.length ? `A ${got.join(", ")}` : "empty answer";
-    return { ok: !failed && got.length === want.length && got.every((a, i) => a === want[i]), seen: failed ? `answered: ${seen}` : seen };
+    return {
+      ok: !failed && got.length === want.length && got.every((a, i) => a === want[i]),
+      seen: failed ? `answered: ${seen}` : seen,
+    };
   }
   const seen = o.peer === undefined ? "connected" : `${e.agent ? `${o.agent} ` : ""}src ${o.peer}`;
   if (failed) return { ok: false, seen: `connected: ${seen}` };
@@ -63,7 +77,16 @@ export async function runCase(driver: Driver, spec: CheckSpec, c: Case, phase: s
   const o = await observe(driver, c);
   const verdict = judge(c.probe, c.expect, o);
   const ms = o.ms || Date.now() - started;
-  return { phase, group: spec.group, from: actorLabel(c.from), to: probeLabel(c.probe), expect: describeExpect(c.probe, c.expect), seen: verdict.seen, ok: verdict.ok, ms };
+  return {
+    phase,
+    group: spec.group,
+    from: actorLabel(c.from),
+    to: probeLabel(c.probe),
+    expect: describeExpect(c.probe, c.expect),
+    seen: verdict.seen,
+    ok: verdict.ok,
+    ms,
+  };
 }
 
 /** All cases of these specs concurrently; rows in table order. */
@@ -86,20 +109,46 @@ export interface RunOptions {
  * change in turn, its `under` rows while it is in force and its `after` rows once undone.
  * Lifecycle rows (no cases) are the caller's.
  */
-export async function runTable(table: readonly CheckSpec[], driver: Driver, t: Topology, opts: RunOptions): Promise<CheckRow[]> {
+export async function runTable(
+  table: readonly CheckSpec[],
+  driver: Driver,
+  t: Topology,
+  opts: RunOptions,
+): Promise<CheckRow[]> {
   const runnable = table.filter((s) => s.cases && (opts.first || !s.once));
-  const rows = await runSpecs(driver, runnable.filter((s) => !s.under && !s.after), t, opts.phase);
-  const changes = [...new Set(runnable.map((s) => s.under ?? s.after).filter((x): x is Perturbation => x !== undefined))];
+  const rows = await runSpecs(
+    driver,
+    runnable.filter((s) => !s.under && !s.after),
+    t,
+    opts.phase,
+  );
+  const changes = [
+    ...new Set(runnable.map((s) => s.under ?? s.after).filter((x): x is Perturbation => x !== undefined)),
+  ];
   for (const change of changes) {
     opts.guard?.();
     if (!driver.perturb) continue;
     const undo = await driver.perturb(change);
     try {
-      rows.push(...(await runSpecs(driver, runnable.filter((s) => s.under === change), t, opts.phase)));
+      rows.push(
+        ...(await runSpecs(
+          driver,
+          runnable.filter((s) => s.under === change),
+          t,
+          opts.phase,
+        )),
+      );
     } finally {
       await undo();
     }
-    rows.push(...(await runSpecs(driver, runnable.filter((s) => s.after === change), t, opts.phase)));
+    rows.push(
+      ...(await runSpecs(
+        driver,
+        runnable.filter((s) => s.after === change),
+        t,
+        opts.phase,
+      )),
+    );
   }
   return rows;
 }

@@ -44,8 +44,22 @@ export const POD_CIDR_RULE = "pods";
 
 export function nodeSecurityGroup(input: NodeSecurityGroupInput): NodeSecurityGroup {
   const admin = input.adminCidrs.flatMap((cidr, i): SgRule[] => [
-    { name: `ssh-admin-${i}`, description: `SSH from admin ${cidr}`, protocol: "tcp", fromPort: SSH_PORT, toPort: SSH_PORT, peer: { cidr } },
-    { name: `api-admin-${i}`, description: `API server from admin ${cidr}`, protocol: "tcp", fromPort: API_SERVER_PORT, toPort: API_SERVER_PORT, peer: { cidr } },
+    {
+      name: `ssh-admin-${i}`,
+      description: `SSH from admin ${cidr}`,
+      protocol: "tcp",
+      fromPort: SSH_PORT,
+      toPort: SSH_PORT,
+      peer: { cidr },
+    },
+    {
+      name: `api-admin-${i}`,
+      description: `API server from admin ${cidr}`,
+      protocol: "tcp",
+      fromPort: API_SERVER_PORT,
+      toPort: API_SERVER_PORT,
+      peer: { cidr },
+    },
   ]);
   return {
     description: "podnet nodes: SSH and API server from admin CIDRs, everything between nodes and from pods",
@@ -53,7 +67,12 @@ export function nodeSecurityGroup(input: NodeSecurityGroupInput): NodeSecurityGr
       ...admin,
       { name: "nodes", description: "all traffic between the nodes", protocol: "all", peer: { self: true } },
       // Cross-node pod traffic is routed, not masqueraded: it arrives with its pod source address.
-      { name: POD_CIDR_RULE, description: `all traffic from pods (${input.clusterCidr})`, protocol: "all", peer: { cidr: input.clusterCidr } },
+      {
+        name: POD_CIDR_RULE,
+        description: `all traffic from pods (${input.clusterCidr})`,
+        protocol: "all",
+        peer: { cidr: input.clusterCidr },
+      },
     ],
     egress: [{ name: "all", description: "all outbound traffic", protocol: "all", peer: { cidr: "0.0.0.0/0" } }],
   };
@@ -61,7 +80,8 @@ export function nodeSecurityGroup(input: NodeSecurityGroupInput): NodeSecurityGr
 
 /** The group without one rule: what a negative control enforces. */
 export function withoutRule(group: NodeSecurityGroup, name: string): NodeSecurityGroup {
-  if (!group.ingress.some((r) => r.name === name)) throw new Error(`no ingress rule ${name} in the node security group`);
+  if (!group.ingress.some((r) => r.name === name))
+    throw new Error(`no ingress rule ${name} in the node security group`);
   return { ...group, ingress: group.ingress.filter((r) => r.name !== name) };
 }
 

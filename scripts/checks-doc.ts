@@ -21,7 +21,8 @@ export function checksSection(doc: string): string {
 export function withChecksSection(doc: string, table: string): string {
   const start = doc.indexOf(CHECKS_BEGIN);
   const end = doc.indexOf(CHECKS_END);
-  if (start < 0 || end < start) throw new Error(`${CHECKS_DOC} has no ${CHECKS_BEGIN} ... ${CHECKS_END} markers: add them where the table goes`);
+  if (start < 0 || end < start)
+    throw new Error(`${CHECKS_DOC} has no ${CHECKS_BEGIN} ... ${CHECKS_END} markers: add them where the table goes`);
   return `${doc.slice(0, start + CHECKS_BEGIN.length)}\n${table}${doc.slice(end)}`;
 }
 

@@ -15,7 +15,11 @@ function build(checkout: string, asNobody: boolean): { status: number | null; ou
   const argv = asNobody
     ? ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", node, "cni/build.mjs"]
     : [node, "cni/build.mjs"];
-  const ran = spawnSync(argv[0], argv.slice(1), { cwd: checkout, encoding: "utf8", env: { PATH: process.env.PATH, HOME: "/nonexistent" } });
+  const ran = spawnSync(argv[0], argv.slice(1), {
+    cwd: checkout,
+    encoding: "utf8",
+    env: { PATH: process.env.PATH, HOME: "/nonexistent" },
+  });
   return { status: ran.status, out: `${ran.stdout}${ran.stderr}` };
 }
 
@@ -24,7 +28,8 @@ describe("npm run build after a build as root @root", function () {
   let checkout = "";
 
   before(function () {
-    if (process.getuid?.() !== 0) assert.fail("this test builds as root and as another user: run it as root (sudo npm test)");
+    if (process.getuid?.() !== 0)
+      assert.fail("this test builds as root and as another user: run it as root (sudo npm test)");
     checkout = mkdtempSync(join(tmpdir(), "podnet-build-"));
     cpSync(join(ROOT, "cni"), join(checkout, "cni"), { recursive: true });
     symlinkSync(join(ROOT, "node_modules"), join(checkout, "node_modules"));

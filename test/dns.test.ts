@@ -1,7 +1,7 @@
 // Cluster DNS as kubeadm and kubelet set it up, and the lab's stand-in for CoreDNS.
 import assert from "node:assert/strict";
-import { clusterDnsIp, kubeletResolvConf, serviceFqdn } from "../model/dns";
 import { dnsAnswer, dnsQuery, readQuestion } from "../lab/dnsWire";
+import { clusterDnsIp, kubeletResolvConf, serviceFqdn } from "../model/dns";
 
 const records = new Map([[serviceFqdn("web", "default"), "10.96.0.20"]]);
 
@@ -12,7 +12,10 @@ describe("cluster DNS", () => {
   });
 
   it("writes a pod's resolv.conf as kubelet does for ClusterFirst", () => {
-    assert.equal(kubeletResolvConf("10.96.0.10", "default"), "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n");
+    assert.equal(
+      kubeletResolvConf("10.96.0.10", "default"),
+      "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n",
+    );
   });
 
   it("answers A queries for its names, NOERROR-empty for other types, NXDOMAIN otherwise", () => {

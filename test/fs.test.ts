@@ -11,7 +11,9 @@ describe("cni/fs.ts on Bun (libc) matches node:fs", () => {
   it("gives the same results and errors for the calls the plugin makes", () => {
     const dir = mkdtempSync(join(tmpdir(), "podnet-fs-"));
     try {
-      const ran = spawnSync(join(bunBinDir(), "bun"), [join(__dirname, "helpers", "fs-compare.ts"), dir], { encoding: "utf8" });
+      const ran = spawnSync(join(bunBinDir(), "bun"), [join(__dirname, "helpers", "fs-compare.ts"), dir], {
+        encoding: "utf8",
+      });
       assert.equal(ran.status, 0, ran.stderr);
       assert.deepEqual(JSON.parse(ran.stdout), []);
     } finally {

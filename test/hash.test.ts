@@ -18,7 +18,12 @@ describe("fnv1a64 (cni/hash.ts)", function () {
   });
 
   it("agrees with the BigInt definition on long, multi-byte and carry-heavy inputs", function () {
-    const inputs = ["ctr1\neth0", "é漢字🙂".repeat(50), "\xff".repeat(1000), Array.from({ length: 300 }, (_, i) => String.fromCharCode(i)).join("")];
+    const inputs = [
+      "ctr1\neth0",
+      "é漢字🙂".repeat(50),
+      "\xff".repeat(1000),
+      Array.from({ length: 300 }, (_, i) => String.fromCharCode(i)).join(""),
+    ];
     for (let i = 0; i < 200; i++) inputs.push(`${i}`.repeat(i));
     for (const text of inputs) assert.equal(fnv1a64(text), reference(text), JSON.stringify(text.slice(0, 20)));
   });

@@ -2,11 +2,23 @@
 // reference plugins' maintainers would try it. "The node" is a network namespace; the
 // machine's own namespace must come out exactly as it went in.
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { currentBootId } from "../cni/ipam";
 import { hostVethName } from "../cni/links";
-import { BUNDLE, Namespaces, PluginCall, PluginEnv, hostSnapshot, requireRoot, runPlugin, sh, tempDir, trySh, uniquePrefix } from "./helpers/system";
+import {
+  BUNDLE,
+  hostSnapshot,
+  Namespaces,
+  type PluginCall,
+  type PluginEnv,
+  requireRoot,
+  runPlugin,
+  sh,
+  tempDir,
+  trySh,
+  uniquePrefix,
+} from "./helpers/system";
 
 /** A call that has not answered by then is hung: it is killed and the test fails. */
 const DEADLINE_MS = 15_000;
@@ -240,16 +252,35 @@ describe("podnet plugin against hostile state and input (root)", function () {
     const pods = [newPod(), newPod()];
     const v11 = { cniVersion: "1.1.0" };
     const ips = [];
-    for (const p of pods) ips.push((ok(await add(p, v11)).json!.ips as Array<{ address: string }>)[0].address.split("/")[0]);
-    ok(await call({ command: "GC" }, conf({ ...v11, "cni.dev/attachments": [{ containerID: pods[1].id, ifname: "eth0" }] })));
+    for (const p of pods)
+      ips.push((ok(await add(p, v11)).json!.ips as Array<{ address: string }>)[0].address.split("/")[0]);
+    ok(
+      await call(
+        { command: "GC" },
+        conf({ ...v11, "cni.dev/attachments": [{ containerID: pods[1].id, ifname: "eth0" }] }),
+      ),
+    );
     assert.deepEqual(
       reservations().filter((f) => !f.startsWith(".")),
       [ips[1]],
     );
     assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(pods[0].id, "eth0")));
     assert.match(nodeLinks(), new RegExp(hostVethName(pods[1].id, "eth0")));
-    ok(await call({ command: "GC" }, conf({ ...v11, "cni.dev/attachments": [], "cni.dev/valid-attachments": [{ containerID: pods[1].id, ifname: "eth0" }] })));
-    assert.deepEqual(reservations().filter((f) => !f.startsWith(".")), [ips[1]], "kept when either list names it");
+    ok(
+      await call(
+        { command: "GC" },
+        conf({
+          ...v11,
+          "cni.dev/attachments": [],
+          "cni.dev/valid-attachments": [{ containerID: pods[1].id, ifname: "eth0" }],
+        }),
+      ),
+    );
+    assert.deepEqual(
+      reservations().filter((f) => !f.startsWith(".")),
+      [ips[1]],
+      "kept when either list names it",
+    );
     ok(await del(pods[1], v11));
     assert.deepEqual(reservations(), []);
   });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseConfig, type ConfigKey } from "../components/config";
+import { type ConfigKey, parseConfig } from "../components/config";
 import { INVOKE_ACTIONS, NO_AWS_CALLS, previewActions, RESOURCE_ACTIONS, upActions } from "../iam/actions";
 import { buildCluster } from "./pulumi/harness";
 
@@ -20,7 +20,10 @@ interface Statement {
 
 /** A policy file's actions, after checking its shape: Allow statements of named actions on "*". */
 function policyActions(file: string): string[] {
-  const policy = JSON.parse(readFileSync(join(repo, "iam", file), "utf8")) as { Version: string; Statement: Statement[] };
+  const policy = JSON.parse(readFileSync(join(repo, "iam", file), "utf8")) as {
+    Version: string;
+    Statement: Statement[];
+  };
   assert.equal(policy.Version, "2012-10-17", file);
   assert.ok(Array.isArray(policy.Statement) && policy.Statement.length > 0, file);
   const actions: string[] = [];
@@ -28,7 +31,12 @@ function policyActions(file: string): string[] {
     assert.equal(s.Effect, "Allow", `${file} ${s.Sid}`);
     assert.equal(s.Resource, "*", `${file} ${s.Sid}`);
     assert.ok(Array.isArray(s.Action) && s.Action.length > 0, `${file} ${s.Sid}`);
-    for (const action of s.Action) assert.match(action, /^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$/, `${file}: ${action} must be one named action, no wildcard`);
+    for (const action of s.Action)
+      assert.match(
+        action,
+        /^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$/,
+        `${file}: ${action} must be one named action, no wildcard`,
+      );
     assert.deepEqual(s.Action, [...s.Action].sort(), `${file} ${s.Sid}: actions sorted`);
     actions.push(...s.Action);
   }
@@ -36,7 +44,10 @@ function policyActions(file: string): string[] {
   return actions.sort();
 }
 
-const diff = (have: string[], want: string[]) => ({ extra: have.filter((a) => !want.includes(a)), missing: want.filter((a) => !have.includes(a)) });
+const diff = (have: string[], want: string[]) => ({
+  extra: have.filter((a) => !want.includes(a)),
+  missing: want.filter((a) => !have.includes(a)),
+});
 
 describe("IAM policies (iam/)", () => {
   let types: string[] = [];
@@ -57,33 +68,70 @@ describe("IAM policies (iam/)", () => {
 
   it("maps every resource type and invoke the stack registers to its AWS calls, and nothing it does not", () => {
     const aws = types.filter((t) => !NO_AWS_CALLS.some((re) => re.test(t)));
-    assert.deepEqual(aws, Object.keys(RESOURCE_ACTIONS).sort(), "iam/actions.ts RESOURCE_ACTIONS must list exactly the AWS resource types the stack registers");
-    assert.deepEqual(invokes, Object.keys(INVOKE_ACTIONS).sort(), "iam/actions.ts INVOKE_ACTIONS must list exactly the invokes the stack makes");
+    assert.deepEqual(
+      aws,
+      Object.keys(RESOURCE_ACTIONS).sort(),
+      "iam/actions.ts RESOURCE_ACTIONS must list exactly the AWS resource types the stack registers",
+    );
+    assert.deepEqual(
+      invokes,
+      Object.keys(INVOKE_ACTIONS).sort(),
+      "iam/actions.ts INVOKE_ACTIONS must list exactly the invokes the stack makes",
+    );
   });
 
   it("grants pulumi up/destroy exactly those calls (iam/pulumi-up.json)", () => {
     const want = upActions(types, invokes);
     assert.deepEqual(diff(policyActions("pulumi-up.json"), want), { extra: [], missing: [] });
-    for (const action of ["ec2:RunInstances", "ec2:CreateRoute", "ec2:AllocateAddress", "ec2:DescribeImages"]) assert.ok(want.includes(action), action);
+    for (const action of ["ec2:RunInstances", "ec2:CreateRoute", "ec2:AllocateAddress", "ec2:DescribeImages"])
+      assert.ok(want.includes(action), action);
   });
 
   it("grants pulumi preview (and preview --refresh) only reads (iam/pulumi-preview.json)", () => {
     const have = policyActions("pulumi-preview.json");
     assert.deepEqual(diff(have, previewActions(types, invokes)), { extra: [], missing: [] });
     for (const action of have) assert.match(action, /^[a-z0-9-]+:(Describe|Get|List)/, `${action} is not read-only`);
-    for (const invoke of Object.values(INVOKE_ACTIONS).flat()) assert.ok(have.includes(invoke), `preview runs the invoke needing ${invoke}`);
+    for (const invoke of Object.values(INVOKE_ACTIONS).flat())
+      assert.ok(have.includes(invoke), `preview runs the invoke needing ${invoke}`);
   });
 
   it("grants npm run image Packer's documented minimum, for a template that needs no more (iam/packer-image.json)", () => {
     // packer-plugin-amazon v1.3.9 (the pinned plugin) docs/README.md, "IAM Task or Instance Role": "the minimal set
     // permissions necessary for the Amazon plugin to work".
     const documented = [
-      "AttachVolume", "AuthorizeSecurityGroupIngress", "CopyImage", "CreateImage", "CreateKeyPair", "CreateSecurityGroup",
-      "CreateSnapshot", "CreateTags", "CreateVolume", "DeleteKeyPair", "DeleteSecurityGroup", "DeleteSnapshot", "DeleteVolume",
-      "DeregisterImage", "DescribeImageAttribute", "DescribeImages", "DescribeInstances", "DescribeInstanceStatus",
-      "DescribeRegions", "DescribeSecurityGroups", "DescribeSnapshots", "DescribeSubnets", "DescribeTags", "DescribeVolumes",
-      "DetachVolume", "GetPasswordData", "ModifyImageAttribute", "ModifyInstanceAttribute", "ModifySnapshotAttribute",
-      "RegisterImage", "RunInstances", "StopInstances", "TerminateInstances",
+      "AttachVolume",
+      "AuthorizeSecurityGroupIngress",
+      "CopyImage",
+      "CreateImage",
+      "CreateKeyPair",
+      "CreateSecurityGroup",
+      "CreateSnapshot",
+      "CreateTags",
+      "CreateVolume",
+      "DeleteKeyPair",
+      "DeleteSecurityGroup",
+      "DeleteSnapshot",
+      "DeleteVolume",
+      "DeregisterImage",
+      "DescribeImageAttribute",
+      "DescribeImages",
+      "DescribeInstances",
+      "DescribeInstanceStatus",
+      "DescribeRegions",
+      "DescribeSecurityGroups",
+      "DescribeSnapshots",
+      "DescribeSubnets",
+      "DescribeTags",
+      "DescribeVolumes",
+      "DetachVolume",
+      "GetPasswordData",
+      "ModifyImageAttribute",
+      "ModifyInstanceAttribute",
+      "ModifySnapshotAttribute",
+      "RegisterImage",
+      "RunInstances",
+      "StopInstances",
+      "TerminateInstances",
     ].map((a) => `ec2:${a}`);
     assert.deepEqual(diff(policyActions("packer-image.json"), documented.sort()), { extra: [], missing: [] });
     // The same page lists what some options add; the template uses none of them.
@@ -101,7 +149,11 @@ describe("IAM policies (iam/)", () => {
       kms_key_id: "kms:*",
     };
     for (const [option, actions] of Object.entries(needMore)) {
-      assert.doesNotMatch(template, new RegExp(`\\b${option}\\b`), `node.pkr.hcl uses ${option}: add ${actions} to iam/packer-image.json`);
+      assert.doesNotMatch(
+        template,
+        new RegExp(`\\b${option}\\b`),
+        `node.pkr.hcl uses ${option}: add ${actions} to iam/packer-image.json`,
+      );
     }
   });
 });

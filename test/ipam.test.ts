@@ -1,9 +1,20 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { CniError } from "../cni/errors";
-import { IpamStore, attachmentFileName, currentBootId } from "../cni/ipam";
+import { attachmentFileName, currentBootId, IpamStore } from "../cni/ipam";
 import { parseCidr } from "../cni/ipv4";
 import { REPO, requireRoot, tempDir } from "./helpers/system";
 
@@ -12,12 +23,27 @@ const OLD_BOOT = "00000000-0000-4000-8000-000000000001";
 
 function runWorker(dataDir: string, prefix: string, count: number): Promise<{ got: string[]; errors: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "test/helpers/ipam-worker.ts"), dataDir, "podnet", "10.244.1.0/24", prefix, String(count)], { cwd: REPO });
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(REPO, "test/helpers/ipam-worker.ts"),
+        dataDir,
+        "podnet",
+        "10.244.1.0/24",
+        prefix,
+        String(count),
+      ],
+      { cwd: REPO },
+    );
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (err += d));
-    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}: ${err}`))));
+    child.on("close", (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}: ${err}`)),
+    );
   });
 }
 
@@ -105,10 +131,17 @@ describe("IPAM store", () => {
     assert.deepEqual(got, ["10.244.1.2", "10.244.1.3", "10.244.1.4", "10.244.1.5", "10.244.1.6"]);
     assert.throws(
       () => store.allocate("c6", "eth0"),
-      (e: unknown) => e instanceof CniError && e.code === 100 && /no free address in 10\.244\.1\.0\/29: all 5 pod addresses are reserved/.test(e.message),
+      (e: unknown) =>
+        e instanceof CniError &&
+        e.code === 100 &&
+        /no free address in 10\.244\.1\.0\/29: all 5 pod addresses are reserved/.test(e.message),
     );
     assert.equal(store.list().length, 5);
-    assert.deepEqual(readdirSync(store.dir).filter((f) => f === ".attachment.c6:eth0"), [], "the refused attachment leaves no file");
+    assert.deepEqual(
+      readdirSync(store.dir).filter((f) => f === ".attachment.c6:eth0"),
+      [],
+      "the refused attachment leaves no file",
+    );
   });
 
   it("never lets a reservation from an earlier boot block a pod, and drops that boot's directory", () => {
@@ -125,8 +158,14 @@ describe("IPAM store", () => {
     for (const c of ["a", "b", "c"]) store.allocate(c, "eth0");
     const released = store.gc([{ containerId: "b", ifname: "eth0" }]);
     assert.deepEqual(released.map((r) => r.containerId).sort(), ["a", "c"]);
-    assert.deepEqual(store.list().map((r) => r.containerId), ["b"]);
-    assert.deepEqual(readdirSync(store.dir).filter((f) => f.startsWith(".attachment.")), [".attachment.b:eth0"]);
+    assert.deepEqual(
+      store.list().map((r) => r.containerId),
+      ["b"],
+    );
+    assert.deepEqual(
+      readdirSync(store.dir).filter((f) => f.startsWith(".attachment.")),
+      [".attachment.b:eth0"],
+    );
   });
 
   it("never gives one address twice when 12 processes allocate 20 each at once", async function () {
@@ -161,9 +200,16 @@ describe("IPAM store", () => {
     writeFileSync(join(store.dir, "10.244.1.42", "junk"), "x");
     mkdirSync(join(store.dir, ".attachment.c9:eth0"));
     const fresh = new IpamStore(dir.path, "podnet", SUBNET);
-    assert.deepEqual(fresh.list().map((r) => r.ip), ["10.244.1.2"]);
+    assert.deepEqual(
+      fresh.list().map((r) => r.ip),
+      ["10.244.1.2"],
+    );
     assert.deepEqual(fresh.release("never-added", "eth0"), []);
-    assert.deepEqual(fresh.release("c9", "eth0"), [], "an attachment name taken by a directory is skipped, not emptied");
+    assert.deepEqual(
+      fresh.release("c9", "eth0"),
+      [],
+      "an attachment name taken by a directory is skipped, not emptied",
+    );
     assert.deepEqual(fresh.warnings.sort(), [
       `skipped ${join(store.dir, ".attachment.c9:eth0")}: a directory, not a reservation file`,
       `skipped ${join(store.dir, "10.244.1.42")}: a directory, not a reservation file`,
@@ -198,7 +244,11 @@ describe("IPAM store", () => {
       assert.throws(
         () => store.allocate("c1", "eth0"),
         (e: unknown) =>
-          e instanceof CniError && e.code === 5 && e.message.includes(`${path} is `) && reason.test(e.message) && /chmod go-w|chown root/.test(e.details),
+          e instanceof CniError &&
+          e.code === 5 &&
+          e.message.includes(`${path} is `) &&
+          reason.test(e.message) &&
+          /chmod go-w|chown root/.test(e.details),
       );
     const data = join(dir.path, "data");
     mkdirSync(data, { mode: 0o755 });
@@ -217,7 +267,11 @@ describe("IPAM store", () => {
     refused(new IpamStore(join(parent, "ipam"), "podnet", SUBNET), parent, /writable by group and others/);
     refused(new IpamStore(join(parent, "ipam", "not-yet"), "podnet", SUBNET), parent, /writable/);
     chmodSync(parent, 0o1777);
-    assert.equal(new IpamStore(join(parent, "ipam"), "podnet", SUBNET).allocate("c1", "eth0").ip, "10.244.1.2", "a sticky ancestor is fine");
+    assert.equal(
+      new IpamStore(join(parent, "ipam"), "podnet", SUBNET).allocate("c1", "eth0").ip,
+      "10.244.1.2",
+      "a sticky ancestor is fine",
+    );
 
     // <dataDir>/<network> as a link to another directory: nothing reserved there, nothing deleted there.
     const elsewhere = join(dir.path, "elsewhere");
@@ -239,7 +293,11 @@ describe("IPAM store", () => {
     const target = join(dir.path, "boot-target");
     mkdirSync(target);
     symlinkSync(target, join(bootLinked, "podnet", currentBootId()));
-    refused(new IpamStore(bootLinked, "podnet", SUBNET), join(bootLinked, "podnet", currentBootId()), /a symbolic link/);
+    refused(
+      new IpamStore(bootLinked, "podnet", SUBNET),
+      join(bootLinked, "podnet", currentBootId()),
+      /a symbolic link/,
+    );
     assert.deepEqual(readdirSync(target), []);
   });
 
@@ -255,6 +313,9 @@ describe("IPAM store", () => {
     assert.notEqual(store.allocate(other, "eth0").ip, ip);
     assert.deepEqual(store.find(long, "eth0"), { ip, containerId: long, ifname: "eth0" });
     assert.deepEqual(store.release(long, "eth0"), [ip]);
-    assert.deepEqual(readdirSync(store.dir).filter((f) => f.includes(long.slice(0, 200))), [attachmentFileName(other, "eth0")]);
+    assert.deepEqual(
+      readdirSync(store.dir).filter((f) => f.includes(long.slice(0, 200))),
+      [attachmentFileName(other, "eth0")],
+    );
   });
 });

@@ -36,11 +36,17 @@ describe("lab command line", () => {
   });
 
   it("misspelt flags and commands get a did-you-mean and the pointer to --help", () => {
-    assert.throws(() => parseArgs(["--wrokers", "3"]), /unknown argument --wrokers: did you mean --workers\? \(npm run lab -- --help lists the options\)/);
+    assert.throws(
+      () => parseArgs(["--wrokers", "3"]),
+      /unknown argument --wrokers: did you mean --workers\? \(npm run lab -- --help lists the options\)/,
+    );
     assert.throws(() => parseArgs(["--kep"]), /did you mean --keep\?/);
     assert.throws(() => parseArgs(["dwon"]), /did you mean down\?/);
     assert.throws(() => parseArgs(["-keep"]), /did you mean --keep\?/);
-    assert.throws(() => parseArgs(["--zzzzzz"]), (e: Error) => !/did you mean/.test(e.message) && /unknown argument --zzzzzz/.test(e.message));
+    assert.throws(
+      () => parseArgs(["--zzzzzz"]),
+      (e: Error) => !/did you mean/.test(e.message) && /unknown argument --zzzzzz/.test(e.message),
+    );
     assert.equal(didYouMean("--iperf-second"), "--iperf-seconds");
     assert.equal(didYouMean("--jsno"), "--json");
     assert.throws(() => parseArgs(["--workers"]), /--workers needs a value: --workers N/);
@@ -51,7 +57,10 @@ describe("lab command line", () => {
   it("--json is checked before anything: a missing directory, a directory, an unwritable place", () => {
     const dir = mkdtempSync(join(tmpdir(), "podnet-cli-"));
     try {
-      assert.throws(() => parseArgs(["--json", join(dir, "no", "such", "r.json")]), /--json .*: directory .*no\/such does not exist: create it first/);
+      assert.throws(
+        () => parseArgs(["--json", join(dir, "no", "such", "r.json")]),
+        /--json .*: directory .*no\/such does not exist: create it first/,
+      );
       assert.throws(() => parseArgs(["--json", dir]), /is a directory: name a file in it/);
       assert.equal(outputFileProblem(join(dir, "ok.json")), undefined);
       // a relative path starts where npm was run (INIT_CWD), not in the checkout
@@ -69,7 +78,10 @@ describe("lab command line", () => {
   it("flags npm kept for itself (npm_config_*) stop the run with the command that was meant", () => {
     assert.equal(npmSwallowed(NPM_ENV, []), undefined, "npm's own settings are not the lab's flags");
     assert.equal(npmSwallowed({ npm_config_keep: "true" }, []), undefined, "not run by npm: nothing to say");
-    assert.match(npmSwallowed({ ...NPM_ENV, npm_config_keep: "true" }, []) ?? "", /npm took --keep for itself[^\n]*\n {2}run: npm run lab -- --keep\n.*--help/);
+    assert.match(
+      npmSwallowed({ ...NPM_ENV, npm_config_keep: "true" }, []) ?? "",
+      /npm took --keep for itself[^\n]*\n {2}run: npm run lab -- --keep\n.*--help/,
+    );
     // `npm run lab --worker 3 down`: a typo, and the value left loose in argv
     const typo = npmSwallowed({ ...NPM_ENV, npm_config_worker: "true" }, ["3", "down"]) ?? "";
     assert.match(typo, /unknown: --worker \(did you mean --workers\?\)/);
@@ -78,7 +90,10 @@ describe("lab command line", () => {
     const both = npmSwallowed({ ...NPM_ENV, npm_config_workers: "3", npm_config_iperf_seconds: "true" }, ["1"]) ?? "";
     assert.match(both, /--workers 3/);
     assert.match(both, /--iperf-seconds 1/);
-    assert.match(npmSwallowed({ ...NPM_ENV, npm_config_json: "true", npm_config_wide: "true" }, ["r.json"]) ?? "", /run: npm run lab -- (--json r\.json --wide|--wide --json r\.json)$/m);
+    assert.match(
+      npmSwallowed({ ...NPM_ENV, npm_config_json: "true", npm_config_wide: "true" }, ["r.json"]) ?? "",
+      /run: npm run lab -- (--json r\.json --wide|--wide --json r\.json)$/m,
+    );
   });
 });
 
@@ -92,20 +107,30 @@ describe("lab command line, as a process (stub npm and bash on PATH)", function 
     log = join(stub, "calls.log");
     for (const name of ["npm", "bash"]) {
       // exits with $STUB_<NAME>_EXIT (default 0)
-      writeFileSync(join(stub, name), `#!/bin/sh\necho "${name} $*" >>"${log}"\nexit \${STUB_${name.toUpperCase()}_EXIT:-0}\n`);
+      writeFileSync(
+        join(stub, name),
+        `#!/bin/sh\necho "${name} $*" >>"${log}"\nexit \${STUB_${name.toUpperCase()}_EXIT:-0}\n`,
+      );
       chmodSync(join(stub, name), 0o755);
     }
   });
   after(() => rmSync(stub, { recursive: true, force: true }));
 
-  function lab(args: string[], env: Record<string, string> = {}): { status: number | null; out: string; calls: string[] } {
+  function lab(
+    args: string[],
+    env: Record<string, string> = {},
+  ): { status: number | null; out: string; calls: string[] } {
     rmSync(log, { force: true });
     const ran = spawnSync(process.execPath, ["--import", "tsx", "lab/main.ts", ...args], {
       cwd: ROOT,
       encoding: "utf8",
       env: { PATH: `${stub}:${process.env.PATH}`, HOME: process.env.HOME, ...env },
     });
-    return { status: ran.status, out: `${ran.stdout}${ran.stderr}`, calls: existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [] };
+    return {
+      status: ran.status,
+      out: `${ran.stdout}${ran.stderr}`,
+      calls: existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [],
+    };
   }
 
   it("--help prints the usage, mentions the npm --, and runs neither setup nor the build", () => {
@@ -139,7 +164,8 @@ describe("lab command line, as a process (stub npm and bash on PATH)", function 
   });
 
   it("down runs neither setup nor the build @root", function () {
-    if (process.getuid?.() !== 0) assert.fail("lab down needs root (it removes namespaces): run it as root (sudo npm test)");
+    if (process.getuid?.() !== 0)
+      assert.fail("lab down needs root (it removes namespaces): run it as root (sudo npm test)");
     const prefix = `pncli${process.pid % 10000}`;
     const r = lab(["down", "--prefix", prefix]);
     assert.equal(r.status, 0, r.out);

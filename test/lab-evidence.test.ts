@@ -10,8 +10,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EVIDENCE_ROOT, evidenceDirFor } from "../lab/evidence";
-import { CniCallError, CniRuntime } from "../lab/libcni";
 import { runDirOf } from "../lab/labPlan";
+import { CniCallError, CniRuntime } from "../lab/libcni";
 import { listNetns, teardown, writeState } from "../lab/state";
 
 const ip = (...args: string[]) => {
@@ -34,14 +34,35 @@ describe("a failed lab keeps its evidence (teardown keepEvidenceIn) @root", func
     ip("-n", node, "link", "add", "cni0", "type", "bridge");
     ip("-n", node, "addr", "add", "10.244.1.1/24", "dev", "cni0");
     ip("-n", router, "link", "set", "lo", "up");
-    const rule = spawnSync("ip", ["netns", "exec", node, "iptables", "-A", "FORWARD", "-m", "comment", "--comment", "evidence-test-rule", "-j", "ACCEPT"]);
+    const rule = spawnSync("ip", [
+      "netns",
+      "exec",
+      node,
+      "iptables",
+      "-A",
+      "FORWARD",
+      "-m",
+      "comment",
+      "--comment",
+      "evidence-test-rule",
+      "-j",
+      "ACCEPT",
+    ]);
     assert.equal(rule.status, 0, String(rule.stderr));
     const dir = join(runDirOf(prefix), "nodes", "worker-1");
     mkdirSync(join(dir, "net.d"), { recursive: true });
     writeFileSync(join(dir, "podnet.log"), '{"verb":"ADD","result":"error","msg":"the plugin failed here"}\n');
     writeFileSync(join(dir, "cni-calls.log"), '{"verb":"ADD","plugin":"podnet","status":1}\n');
     writeFileSync(join(dir, "net.d", "10-podnet.conflist"), '{"name":"podnet"}\n');
-    writeState({ prefix, controllerPid: process.pid, startedAt: new Date().toISOString(), keep: false, workers: 2, namespaces: [pod, node, router], pids: [] });
+    writeState({
+      prefix,
+      controllerPid: process.pid,
+      startedAt: new Date().toISOString(),
+      keep: false,
+      workers: 2,
+      namespaces: [pod, node, router],
+      pids: [],
+    });
   });
 
   after(() => {
@@ -55,7 +76,10 @@ describe("a failed lab keeps its evidence (teardown keepEvidenceIn) @root", func
     assert.deepEqual(report.problems, []);
     assert.equal(report.evidenceDir, evidence);
     // removed, as in any teardown
-    assert.deepEqual(listNetns().filter((n) => n.startsWith(`${prefix}-`)), []);
+    assert.deepEqual(
+      listNetns().filter((n) => n.startsWith(`${prefix}-`)),
+      [],
+    );
     assert.equal(existsSync(runDirOf(prefix)), false);
     // kept
     const kept = join(evidence, "nodes", "worker-1");
@@ -75,7 +99,10 @@ describe("a failed lab keeps its evidence (teardown keepEvidenceIn) @root", func
     const report = await teardown(prefix);
     assert.equal(report.evidenceDir, undefined);
     assert.equal(existsSync(runDirOf(prefix)), false);
-    assert.deepEqual(listNetns().filter((n) => n.startsWith(`${prefix}-`)), []);
+    assert.deepEqual(
+      listNetns().filter((n) => n.startsWith(`${prefix}-`)),
+      [],
+    );
   });
 
   it("the lab's runtime logs every plugin call: what it sent, and how a failure ended", async () => {
@@ -94,12 +121,21 @@ esac
       );
       chmodSync(plugin, 0o755);
       const callLog = join(dir, "cni-calls.log");
-      const runtime = new CniRuntime({ binDirs: [dir], cacheDir: join(dir, "cache"), runtimeNetns: node, maxVersion: "1.0.0", callLog });
+      const runtime = new CniRuntime({
+        binDirs: [dir],
+        cacheDir: join(dir, "cache"),
+        runtimeNetns: node,
+        maxVersion: "1.0.0",
+        callLog,
+      });
       const list = { cniVersion: "1.0.0", name: "test", plugins: [{ type: "fake" }] };
       await runtime.validate(list);
       const rt = { containerId: "c0ffee", netns: `/run/netns/${node}`, ifname: "eth0", args: [], capabilityArgs: {} };
       await assert.rejects(runtime.add(list, rt), CniCallError);
-      const calls = readFileSync(callLog, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const calls = readFileSync(callLog, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       assert.equal(calls.length, 2);
       assert.equal(calls[0].verb, "VERSION");
       assert.equal(calls[0].status, 0);
@@ -116,6 +152,9 @@ esac
   });
 
   it("names a new directory per run under /var/log/podnet-lab", () => {
-    assert.equal(evidenceDirFor("pnlab", new Date("2026-12-01T10:48:38.123Z")), join(EVIDENCE_ROOT, "pnlab-20261201T104838Z"));
+    assert.equal(
+      evidenceDirFor("pnlab", new Date("2026-12-01T10:48:38.123Z")),
+      join(EVIDENCE_ROOT, "pnlab-20261201T104838Z"),
+    );
   });
 });

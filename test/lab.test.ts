@@ -4,16 +4,16 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderConflistJson } from "../cni/conflist";
 import { planCluster } from "../cni/plan";
 import { EVIDENCE_ROOT } from "../lab/evidence";
+import type { LabReport } from "../lab/lab";
+import { buildPlan, labNamespacePattern, planNamespaces, runDirOf } from "../lab/labPlan";
 import { parseArgs } from "../lab/main";
 import { checkSpec } from "../model/checkTable";
-import { buildPlan, labNamespacePattern, planNamespaces, runDirOf } from "../lab/labPlan";
-import type { LabReport } from "../lab/lab";
 
 const ROOT = join(__dirname, "..");
 
@@ -38,7 +38,10 @@ function hostSnapshot(): { links: string[]; rules: string[]; mounts: string[]; i
 
 function runLab(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "lab/main.ts", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", "lab/main.ts", ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -60,7 +63,10 @@ describe("lab plan and CLI", () => {
       nodes.map((n, i) => [n.podCidr, `10.0.1.${10 + i}`, n.name]),
     );
     for (const [i, node] of plan.nodes.entries()) {
-      assert.equal(node.conflistJson, renderConflistJson(nodes[i], { clusterCidr: "10.244.0.0/16", dataDir: node.dataDir, logFile: node.logFile }));
+      assert.equal(
+        node.conflistJson,
+        renderConflistJson(nodes[i], { clusterCidr: "10.244.0.0/16", dataDir: node.dataDir, logFile: node.logFile }),
+      );
       assert.ok(node.dataDir.startsWith(`${runDirOf("pnlabunit")}/nodes/${node.name}/`));
     }
     assert.deepEqual(
@@ -72,11 +78,14 @@ describe("lab plan and CLI", () => {
       ]),
     );
     // kube-dns at kubeadm's address, backed by the stand-in for CoreDNS; the admin address is the lab's adminCidrs.
-    assert.deepEqual(plan.services.map((s) => `${s.namespace}/${s.name} ${s.ip}:${s.port}/${s.protocol} -> ${s.endpoint}`), [
-      "default/web 10.96.0.20:80/tcp -> web-worker-1",
-      "default/echo 10.96.0.30:7/udp -> web-worker-1",
-      "kube-system/kube-dns 10.96.0.10:53/udp -> coredns-worker-1",
-    ]);
+    assert.deepEqual(
+      plan.services.map((s) => `${s.namespace}/${s.name} ${s.ip}:${s.port}/${s.protocol} -> ${s.endpoint}`),
+      [
+        "default/web 10.96.0.20:80/tcp -> web-worker-1",
+        "default/echo 10.96.0.30:7/udp -> web-worker-1",
+        "kube-system/kube-dns 10.96.0.10:53/udp -> coredns-worker-1",
+      ],
+    );
     assert.deepEqual(plan.adminCidrs, [`${plan.admin.ip}/32`]);
     const pattern = labNamespacePattern("pnlabunit");
     for (const ns of planNamespaces(plan)) assert.match(ns, pattern);
@@ -85,7 +94,12 @@ describe("lab plan and CLI", () => {
   });
 
   it("parses the options and refuses bad ones with the fix", () => {
-    assert.deepEqual(parseArgs(["--workers", "3", "--keep"]).options, { prefix: "pnlab", workers: 3, keep: true, iperfSeconds: 2 });
+    assert.deepEqual(parseArgs(["--workers", "3", "--keep"]).options, {
+      prefix: "pnlab",
+      workers: 3,
+      keep: true,
+      iperfSeconds: 2,
+    });
     assert.equal(parseArgs(["down", "--prefix=mine"]).command, "down");
     assert.throws(() => parseArgs(["--workers", "1"]), /--workers 1: use 2 to 16/);
     assert.throws(() => parseArgs(["--prefix", "pn-lab"]), /--prefix "pn-lab"/);
@@ -199,8 +213,11 @@ describe("npm run lab, end to end @root", function () {
       assert.ok(client && client.node !== "worker-1", `the echo server must see the client pod's IP, saw ${row.seen}`);
     }
     // The security group: the admin address gets in on 22 and 6443 only; the internet does not.
-    for (const row of report.checks.filter((c) => c.group === "SSH and API server from admin")) assert.match(row.seen, /^src 198\.51\.100\.7$/);
-    for (const row of report.checks.filter((c) => c.group === "SSH and API server from internet" || c.group === "admin to another port")) {
+    for (const row of report.checks.filter((c) => c.group === "SSH and API server from admin"))
+      assert.match(row.seen, /^src 198\.51\.100\.7$/);
+    for (const row of report.checks.filter(
+      (c) => c.group === "SSH and API server from internet" || c.group === "admin to another port",
+    )) {
       assert.match(row.seen, /^no connection \(timed out/, "dropped silently, as a security group does");
     }
 
@@ -222,7 +239,10 @@ describe("npm run lab, end to end @root", function () {
     );
     assert.equal(report.readdedPods.length, 5);
     assert.equal(new Set(report.readdedPods.map((p) => p.ip)).size, 5);
-    assert.ok(report.throughput && report.throughput.podToPod.gbps > 0 && report.throughput.nodeToNode.gbps > 0, "iperf3 figures");
+    assert.ok(
+      report.throughput && report.throughput.podToPod.gbps > 0 && report.throughput.nodeToNode.gbps > 0,
+      "iperf3 figures",
+    );
 
     // Nothing left: namespaces, run dir, processes.
     const leftNs = sh("ip", ["netns", "list"])
@@ -251,7 +271,9 @@ describe("npm run lab, end to end @root", function () {
     const labLinks = newLinks.filter((l) => /^(cni0|vpc0|igw0|adm0|eth0|eni-.*|pn.*)$/.test(l));
     assert.deepEqual(labLinks, [], "lab links appeared in the host's namespace");
     if (newLinks.length > 0) console.log(`      (links created meanwhile by something else: ${newLinks.join(", ")})`);
-    console.log(`      lab run: ${(elapsed / 1000).toFixed(1)} s, ${report.checks.length} checks; ` +
-      `pod->pod ${report.throughput.podToPod.gbps.toFixed(1)} Gbit/s, node->node ${report.throughput.nodeToNode.gbps.toFixed(1)} Gbit/s`);
+    console.log(
+      `      lab run: ${(elapsed / 1000).toFixed(1)} s, ${report.checks.length} checks; ` +
+        `pod->pod ${report.throughput.podToPod.gbps.toFixed(1)} Gbit/s, node->node ${report.throughput.nodeToNode.gbps.toFixed(1)} Gbit/s`,
+    );
   });
 });

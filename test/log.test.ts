@@ -36,10 +36,23 @@ describe("plugin log", () => {
   it("refuses a logFile whose directory others can write (code 5 naming it and the fix); group-writable /var/log style is fine", function () {
     requireRoot("the log trust test (chown)");
     // CHECK without prevResult: refused (code 7) after the log's check, before touching anything.
-    const env = { CNI_COMMAND: "CHECK", CNI_CONTAINERID: "c1", CNI_IFNAME: "eth0", CNI_NETNS: "/proc/self/ns/net", CNI_PATH: "/x" };
+    const env = {
+      CNI_COMMAND: "CHECK",
+      CNI_CONTAINERID: "c1",
+      CNI_IFNAME: "eth0",
+      CNI_NETNS: "/proc/self/ns/net",
+      CNI_PATH: "/x",
+    };
     const accepted = (out: ReturnType<typeof invoke>) => JSON.parse(out.stdout).code === 7 && out.log?.file === file;
     const conf = (logFile: string) =>
-      JSON.stringify({ cniVersion: "1.0.0", name: "podnet", subnet: "10.244.1.0/24", clusterCidr: "10.244.0.0/16", dataDir: join(dir.path, "ipam"), logFile });
+      JSON.stringify({
+        cniVersion: "1.0.0",
+        name: "podnet",
+        subnet: "10.244.1.0/24",
+        clusterCidr: "10.244.0.0/16",
+        dataDir: join(dir.path, "ipam"),
+        logFile,
+      });
     const logs = join(dir.path, "logs");
     mkdirSync(logs, { mode: 0o755 });
     const file = join(logs, "podnet.log");
@@ -65,7 +78,11 @@ describe("plugin log", () => {
     assert.ok(accepted(invoke(env, conf(file))), "group-writable, as Ubuntu's /var/log (root:syslog 0775)");
     chmodSync(dir.path, 0o777);
     try {
-      assert.match(JSON.parse(invoke(env, conf(file)).stdout).msg, new RegExp(`^logFile: ${dir.path} is writable`), "an ancestor counts too");
+      assert.match(
+        JSON.parse(invoke(env, conf(file)).stdout).msg,
+        new RegExp(`^logFile: ${dir.path} is writable`),
+        "an ancestor counts too",
+      );
     } finally {
       chmodSync(dir.path, 0o700);
     }

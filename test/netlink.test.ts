@@ -4,16 +4,16 @@ import assert from "node:assert/strict";
 import { parseIPv4 } from "../cni/ipv4";
 import {
   CREATE,
-  NLMSG_ERROR,
-  RTM_NEWADDR,
-  RTM_NEWLINK,
   linkByName,
   linkUp,
   message,
+  NLMSG_ERROR,
   newAddress,
   newDefaultRoute,
   newVeth,
   parseReplies,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
 } from "../cni/netlink-messages";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -40,17 +40,37 @@ describe("rtnetlink messages (cni/netlink-messages.ts)", function () {
   it("adds an address as ip addr add does: AF_INET, prefix, ifindex, IFA_LOCAL and IFA_ADDRESS in network order", function () {
     const b = newAddress(5, parseIPv4("10.244.1.7") as number, 24);
     assert.equal(hex(b.subarray(0, 8)), "02180000" + "05000000");
-    assert.deepEqual(attrs(b, 8).map(([t, p]) => [t, hex(p)]), [[2, "0af40107"], [1, "0af40107"]]);
+    assert.deepEqual(
+      attrs(b, 8).map(([t, p]) => [t, hex(p)]),
+      [
+        [2, "0af40107"],
+        [1, "0af40107"],
+      ],
+    );
   });
 
   it("adds the default route in the main table via the gateway, out of the ifindex", function () {
     const b = newDefaultRoute(3, parseIPv4("10.244.1.1") as number);
     assert.equal(hex(b.subarray(0, 12)), "02000000" + "fe030001" + "00000000");
-    assert.deepEqual(attrs(b, 12).map(([t, p]) => [t, hex(p)]), [[5, "0af40101"], [4, "03000000"]]);
+    assert.deepEqual(
+      attrs(b, 12).map(([t, p]) => [t, hex(p)]),
+      [
+        [5, "0af40101"],
+        [4, "03000000"],
+      ],
+    );
   });
 
   it("makes the veth with its node end up on the bridge and its peer in the pod's namespace", function () {
-    const b = newVeth({ name: "pnabc", mac: "0e:58:0a:f4:01:07", mtu: 1450, master: 4, peerName: "eth0", peerMac: "0a:58:0a:f4:01:07", peerNetnsFd: 9 });
+    const b = newVeth({
+      name: "pnabc",
+      mac: "0e:58:0a:f4:01:07",
+      mtu: 1450,
+      master: 4,
+      peerName: "eth0",
+      peerMac: "0a:58:0a:f4:01:07",
+      peerNetnsFd: 9,
+    });
     assert.equal(hex(b.subarray(0, 16)), "00000000" + "00000000" + "01000000" + "01000000", "IFF_UP set and changed");
     const top = new Map(attrs(b, 16));
     assert.equal(Buffer.from(top.get(3) as Uint8Array).toString(), "pnabc\0");

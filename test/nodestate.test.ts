@@ -2,7 +2,14 @@
 // when it counts.
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
-import { NODE_RECHECK_SECONDS, currentNetnsInode, nodeFingerprint, readSysfsBridge, recentlyVerified, verifiedAlias } from "../cni/nodestate";
+import {
+  currentNetnsInode,
+  NODE_RECHECK_SECONDS,
+  nodeFingerprint,
+  readSysfsBridge,
+  recentlyVerified,
+  verifiedAlias,
+} from "../cni/nodestate";
 
 describe("node check", () => {
   const fp = nodeFingerprint(["-A PODNET-FORWARD -s 10.244.0.0/16 -j ACCEPT", "bridge cni0 10.244.1.1/24 mtu 1500"]);
@@ -11,9 +18,18 @@ describe("node check", () => {
 
   it("fingerprints every part of the config it covers", () => {
     assert.match(fp, /^[0-9a-f]{12}$/);
-    assert.notEqual(fp, nodeFingerprint(["-A PODNET-FORWARD -s 10.244.0.0/16 -j ACCEPT", "bridge cni0 10.244.2.1/24 mtu 1500"]));
-    assert.notEqual(fp, nodeFingerprint(["-A PODNET-FORWARD -s 10.244.0.0/16 -j ACCEPT", "bridge cni0 10.244.1.1/24 mtu 9001"]));
-    assert.equal(fp, nodeFingerprint(["-A PODNET-FORWARD -s 10.244.0.0/16 -j ACCEPT", "bridge cni0 10.244.1.1/24 mtu 1500"]));
+    assert.notEqual(
+      fp,
+      nodeFingerprint(["-A PODNET-FORWARD -s 10.244.0.0/16 -j ACCEPT", "bridge cni0 10.244.2.1/24 mtu 1500"]),
+    );
+    assert.notEqual(
+      fp,
+      nodeFingerprint(["-A PODNET-FORWARD -s 10.244.0.0/16 -j ACCEPT", "bridge cni0 10.244.1.1/24 mtu 9001"]),
+    );
+    assert.equal(
+      fp,
+      nodeFingerprint(["-A PODNET-FORWARD -s 10.244.0.0/16 -j ACCEPT", "bridge cni0 10.244.1.1/24 mtu 1500"]),
+    );
   });
 
   it("records the config, the namespace and the time in the alias", () => {
@@ -26,11 +42,23 @@ describe("node check", () => {
     assert.equal(recentlyVerified(alias, fp, inode, now), true);
     assert.equal(recentlyVerified(alias, fp, inode, now + NODE_RECHECK_SECONDS - 1), true);
     assert.equal(recentlyVerified(alias, fp, inode, now + NODE_RECHECK_SECONDS), false, "the window has passed");
-    assert.equal(recentlyVerified(alias, fp, inode, now - 5), false, "a check from the future (clock set back) does not count");
+    assert.equal(
+      recentlyVerified(alias, fp, inode, now - 5),
+      false,
+      "a check from the future (clock set back) does not count",
+    );
     assert.equal(recentlyVerified(alias, "000000000000", inode, now), false, "another config");
-    assert.equal(recentlyVerified(alias, fp, inode + 1, now), false, "another namespace: sysfs that is not the plugin's");
+    assert.equal(
+      recentlyVerified(alias, fp, inode + 1, now),
+      false,
+      "another namespace: sysfs that is not the plugin's",
+    );
     assert.equal(recentlyVerified("", fp, inode, now), false, "cleared by CHECK, or a new bridge");
-    assert.equal(recentlyVerified(`podnet: iptables rules ${fp} verified ${now}`, fp, inode, now), false, "an older podnet's alias");
+    assert.equal(
+      recentlyVerified(`podnet: iptables rules ${fp} verified ${now}`, fp, inode, now),
+      false,
+      "an older podnet's alias",
+    );
     assert.equal(recentlyVerified(`${alias} `, fp, inode, now), false);
   });
 

@@ -4,17 +4,18 @@
 // and Debian's containerd 1.6 (which cannot load the image's version 3 config, see below).
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { CNI_BIN_DIR, CNI_CONF_DIR } from "../cni/conflist";
-import { Stubs, output } from "./helpers/stubs";
+import { output, Stubs } from "./helpers/stubs";
 
 const repo = resolve(__dirname, "..");
 const scriptsDir = join(repo, "packer", "scripts");
 const script = (name: string) => join(scriptsDir, name);
 const helper = join(repo, "packer", "lib", "apt.sh");
-const aptGet = "apt-get -q -y -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
+const aptGet =
+  "apt-get -q -y -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
 const pauseImage = "registry.k8s.io/pause:3.10.1";
 
 /** An Ubuntu instance whose apt is idle: no periodic job running, no lock held. */
@@ -68,7 +69,10 @@ describe("node image scripts (packer/scripts, packer/lib)", function () {
 
       const waits = r.stdout.split("\n").filter((l) => l.startsWith("apt: waiting: "));
       assert.equal(waits.length, 3, r.stdout);
-      assert.equal(waits[0], "apt: waiting: apt-daily-upgrade.service is activating, unattended-upgrade is running, /var/lib/apt/lists/lock is locked");
+      assert.equal(
+        waits[0],
+        "apt: waiting: apt-daily-upgrade.service is activating, unattended-upgrade is running, /var/lib/apt/lists/lock is locked",
+      );
       assert.equal(waits[2], "apt: waiting: /var/lib/apt/lists/lock is locked");
     });
 
@@ -76,7 +80,10 @@ describe("node image scripts (packer/scripts, packer/lib)", function () {
       const s = node().add("lslocks", "echo /var/lib/dpkg/lock-frontend");
       const r = aptGetUpdate(s, { APT_WAIT_TIMEOUT: "1", APT_WAIT_INTERVAL: "0.2" });
       assert.notEqual(r.status, 0);
-      assert.match(r.stderr, /apt: still busy after 1s: \/var\/lib\/dpkg\/lock-frontend is locked; rerun the build or raise APT_WAIT_TIMEOUT/);
+      assert.match(
+        r.stderr,
+        /apt: still busy after 1s: \/var\/lib\/dpkg\/lock-frontend is locked; rerun the build or raise APT_WAIT_TIMEOUT/,
+      );
       assert.ok(!s.calls().some((c) => c.startsWith("apt-get")), "apt-get ran while the lock was held");
     });
 
@@ -117,11 +124,27 @@ describe("node image scripts (packer/scripts, packer/lib)", function () {
 
     it("01-base-packages.sh updates, upgrades and installs only once apt is free", function () {
       const s = node().addCountdown("lslocks", 1, "echo /var/lib/dpkg/lock", ":");
-      for (const tool of ["curl", "gpg", "openssl", "ip", "nsenter", "iptables", "iptables-save", "iptables-restore", "conntrack", "socat", "ethtool"]) s.add(tool);
+      for (const tool of [
+        "curl",
+        "gpg",
+        "openssl",
+        "ip",
+        "nsenter",
+        "iptables",
+        "iptables-save",
+        "iptables-restore",
+        "conntrack",
+        "socat",
+        "ethtool",
+      ])
+        s.add(tool);
       const r = s.bash([script("01-base-packages.sh")], { PODNET_APT_HELPER: helper, APT_WAIT_INTERVAL: "0.01" });
       assert.equal(r.status, 0, output(r));
       const apt = s.calls().filter((c) => c.startsWith("apt-get "));
-      assert.deepEqual(apt.map((c) => c.slice(aptGet.length + 1).split(" ")[0]), ["update", "full-upgrade", "install"]);
+      assert.deepEqual(
+        apt.map((c) => c.slice(aptGet.length + 1).split(" ")[0]),
+        ["update", "full-upgrade", "install"],
+      );
       assert.ok(s.calls().indexOf(`${aptGet} update`) > s.calls().indexOf("lslocks --noheadings --raw --output PATH"));
       assert.match(r.stdout, /apt: waiting: \/var\/lib\/dpkg\/lock is locked/);
     });
@@ -131,8 +154,14 @@ describe("node image scripts (packer/scripts, packer/lib)", function () {
     /** Runs the script as on a node whose containerd package is `version`. */
     function install(version: string) {
       const s = node()
-        .add("dpkg-query", `case "$3" in containerd) printf %s "$CONTAINERD_VERSION";; runc) printf 1.3.3-0ubuntu1~24.04.3;; esac`)
-        .add("kubeadm", `case "$1" in version) echo v1.35.2;; config) printf '%s\\n' registry.k8s.io/kube-apiserver:v1.35.2 ${pauseImage} registry.k8s.io/etcd:3.6.5-0;; esac`)
+        .add(
+          "dpkg-query",
+          `case "$3" in containerd) printf %s "$CONTAINERD_VERSION";; runc) printf 1.3.3-0ubuntu1~24.04.3;; esac`,
+        )
+        .add(
+          "kubeadm",
+          `case "$1" in version) echo v1.35.2;; config) printf '%s\\n' registry.k8s.io/kube-apiserver:v1.35.2 ${pauseImage} registry.k8s.io/etcd:3.6.5-0;; esac`,
+        )
         .add("containerd", '[ "$1" = --config ] && [ "$3 $4" = "config dump" ] && cat "$2"')
         .add("crictl");
       const config = join(s.dir, "etc", "containerd", "config.toml");
@@ -160,11 +189,18 @@ describe("node image scripts (packer/scripts, packer/lib)", function () {
       const toml = JSON.parse(JSON.stringify(parseToml(readFileSync(config, "utf8")))) as Record<string, any>;
       assert.deepEqual(Object.keys(toml).sort(), ["plugins", "version"]);
       assert.equal(toml.version, 3);
-      assert.deepEqual(Object.keys(toml.plugins).sort(), ["io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime"]);
+      assert.deepEqual(Object.keys(toml.plugins).sort(), [
+        "io.containerd.cri.v1.images",
+        "io.containerd.cri.v1.runtime",
+      ]);
       assert.deepEqual(toml.plugins["io.containerd.cri.v1.images"], { pinned_images: { sandbox: pauseImage } });
       const runtime = toml.plugins["io.containerd.cri.v1.runtime"];
       assert.equal(runtime.containerd.runtimes.runc.runtime_type, "io.containerd.runc.v2");
-      assert.equal(runtime.containerd.runtimes.runc.options.SystemdCgroup, true, "kubelet's default cgroup driver is systemd");
+      assert.equal(
+        runtime.containerd.runtimes.runc.options.SystemdCgroup,
+        true,
+        "kubelet's default cgroup driver is systemd",
+      );
       // containerd 2.x refuses a config that sets both bin_dir (deprecated) and bin_dirs.
       assert.deepEqual(runtime.cni, { bin_dirs: [CNI_BIN_DIR], conf_dir: CNI_CONF_DIR });
     });
@@ -172,7 +208,10 @@ describe("node image scripts (packer/scripts, packer/lib)", function () {
     it("refuses containerd 1.x, which would load that file and ignore every key in it", function () {
       const { r, config } = install("1.7.28-0ubuntu1~24.04.1");
       assert.notEqual(r.status, 0);
-      assert.match(r.stderr, /Ubuntu's package is 1\.7\.28-0ubuntu1~24\.04\.1; this image writes a version 3 config, which needs containerd 2\.x/);
+      assert.match(
+        r.stderr,
+        /Ubuntu's package is 1\.7\.28-0ubuntu1~24\.04\.1; this image writes a version 3 config, which needs containerd 2\.x/,
+      );
       assert.ok(!existsSync(config));
     });
 
@@ -203,10 +242,16 @@ describe("node image scripts (packer/scripts, packer/lib)", function () {
     it("keeps unattended upgrades on but off the held cluster packages, and needrestart off containerd and kubelet", function () {
       const { r, apt, needrestart } = configure(["openssh-server", ...cluster]);
       assert.equal(r.status, 0, output(r));
-      const dump = spawnSync("apt-config", ["dump"], { encoding: "utf8", env: { ...process.env, APT_CONFIG: apt } }).stdout;
+      const dump = spawnSync("apt-config", ["dump"], {
+        encoding: "utf8",
+        env: { ...process.env, APT_CONFIG: apt },
+      }).stdout;
       assert.match(dump, /^APT::Periodic::Unattended-Upgrade "1";$/m);
       const blacklist = [...dump.matchAll(/^Unattended-Upgrade::Package-Blacklist:: "(.*)";$/gm)].map((m) => m[1]);
-      assert.deepEqual(blacklist, cluster.map((p) => `^${p}$`));
+      assert.deepEqual(
+        blacklist,
+        cluster.map((p) => `^${p}$`),
+      );
 
       // As needrestart evaluates conf.d files: on top of Ubuntu's own overrides, which stay.
       const perl = spawnSync(
@@ -227,7 +272,10 @@ for my $unit (@ARGV[1..$#ARGV]) { my $v = 1;
         { encoding: "utf8" },
       );
       assert.equal(perl.status, 0, output(perl));
-      assert.equal(perl.stdout, "containerd.service=0\nkubelet.service=0\ndbus.service=0\nssh.service=1\ncontainerd-foo.service=1\n");
+      assert.equal(
+        perl.stdout,
+        "containerd.service=0\nkubelet.service=0\ndbus.service=0\nssh.service=1\ncontainerd-foo.service=1\n",
+      );
     });
 
     it("refuses an image where a cluster package is not held", function () {
@@ -239,10 +287,7 @@ for my $unit (@ARGV[1..$#ARGV]) { my $v = 1;
 
   describe("80-image-release.sh", function () {
     function record(bootIdBefore: string | undefined) {
-      const s = node()
-        .add("kubeadm", "echo v1.35.2")
-        .add("dpkg-query", 'printf "%s-1" "$3"')
-        .add("bun", "echo 1.4.5");
+      const s = node().add("kubeadm", "echo v1.35.2").add("dpkg-query", 'printf "%s-1" "$3"').add("bun", "echo 1.4.5");
       const marker = join(s.dir, "boot-id-before-reboot");
       if (bootIdBefore !== undefined) writeFileSync(marker, bootIdBefore);
       const release = join(s.dir, "etc", "podnet", "image-release");
@@ -281,22 +326,34 @@ for my $unit (@ARGV[1..$#ARGV]) { my $v = 1;
   });
 
   it("packer/build.sh checks the installed Packer against required_version before init and build", function () {
-    const required = /required_version = "(.+)"/.exec(readFileSync(join(repo, "packer", "plugins.pkr.hcl"), "utf8"))![1]!;
+    const required = /required_version = "(.+)"/.exec(
+      readFileSync(join(repo, "packer", "plugins.pkr.hcl"), "utf8"),
+    )![1]!;
     const build = (version: string) => {
-      const s = node(new Stubs()).add("packer", `[ "$1" = version ] && printf 'Packer v${version}\n\nYour version of Packer is out of date!\n'; exit 0`);
+      const s = node(new Stubs()).add(
+        "packer",
+        `[ "$1" = version ] && printf 'Packer v${version}\n\nYour version of Packer is out of date!\n'; exit 0`,
+      );
       return { s, r: s.bash([join(repo, "packer", "build.sh"), "-var", "arch=arm64"]) };
     };
     for (const version of ["1.9.5", "2.0.0", "0.12.3"]) {
       const { s, r } = build(version);
       assert.notEqual(r.status, 0, `build.sh accepted packer ${version}`);
-      assert.equal(r.stderr, `image: packer ${version} does not meet required_version "${required}" of plugins.pkr.hcl: install a Packer release that does (https://developer.hashicorp.com/packer/install)\n`);
+      assert.equal(
+        r.stderr,
+        `image: packer ${version} does not meet required_version "${required}" of plugins.pkr.hcl: install a Packer release that does (https://developer.hashicorp.com/packer/install)\n`,
+      );
       assert.deepEqual(s.calls(), ["packer version"]);
     }
     for (const version of ["1.10.0", "1.13.4", "1.16.0"]) {
       const { s, r } = build(version);
       assert.equal(r.status, 0, output(r));
       const dir = join(repo, "packer");
-      assert.deepEqual(s.calls(), ["packer version", `packer init ${dir}`, `packer build -var plugin_bundle=${join(repo, "dist", "podnet")} -var arch=arm64 ${dir}`]);
+      assert.deepEqual(s.calls(), [
+        "packer version",
+        `packer init ${dir}`,
+        `packer build -var plugin_bundle=${join(repo, "dist", "podnet")} -var arch=arm64 ${dir}`,
+      ]);
     }
   });
 
@@ -316,6 +373,10 @@ for my $unit (@ARGV[1..$#ARGV]) { my $v = 1;
     ];
     const positions = order.map((line) => code.indexOf(line));
     for (const [i, p] of positions.entries()) assert.ok(p >= 0, `99-cleanup.sh lacks ${order[i]}`);
-    assert.deepEqual([...positions].sort((a, b) => a - b), positions, "in this order");
+    assert.deepEqual(
+      [...positions].sort((a, b) => a - b),
+      positions,
+      "in this order",
+    );
   });
 });

@@ -3,15 +3,15 @@
 // AMI name and tags the Pulumi stack looks images up by (components/image.ts), the bundle
 // `npm run build` writes, and the CNI paths of the conflist (cni/conflist.ts).
 import assert from "node:assert/strict";
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  readFileSync,
   readdirSync,
+  readFileSync,
   realpathSync,
   rmSync,
   statSync,
@@ -21,16 +21,16 @@ import {
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { CNI_BIN_DIR, CNI_CONF_DIR, PLUGIN_PATH } from "../cni/conflist";
+import { NODE_RUNTIME_DIR } from "../cni/runtime";
 import {
   AMI_TAG_ARCH,
   AMI_TAG_KUBERNETES_VERSION,
   AMI_TAG_PLUGIN_SHA256,
+  amiNameFilter,
   DEFAULT_IMAGE_ARCH,
   DEFAULT_KUBERNETES_MINOR,
-  amiNameFilter,
   type ImageArch,
 } from "../components/image";
-import { NODE_RUNTIME_DIR } from "../cni/runtime";
 import { bunBinDir, bunPackage, pinnedBunVersion } from "../lab/bun";
 import { AGNHOST_IMAGE } from "../verify/manifests";
 
@@ -83,7 +83,10 @@ function hclMap(text: string): Record<string, string> {
  * text here; a test below shows 1.6.6 rejects each one, so nothing else escapes validation.
  */
 const NEWER_THAN_1_6_6: Array<{ name: string; hcl: RegExp }> = [
-  { name: "temporary_security_group_source_public_ip", hcl: /^ {2}temporary_security_group_source_public_ip = true\n/gm },
+  {
+    name: "temporary_security_group_source_public_ip",
+    hcl: /^ {2}temporary_security_group_source_public_ip = true\n/gm,
+  },
   {
     name: "metadata_options",
     hcl: /^ {2}metadata_options \{\n {4}http_endpoint {15}= "enabled"\n {4}http_tokens {17}= "required"\n {4}http_put_response_hop_limit = 1\n {2}\}\n/gm,
@@ -156,7 +159,9 @@ describe("node image (packer/)", function () {
   it("keeps the required_plugins block alone in plugins.pkr.hcl", function () {
     const hclFiles = readdirSync(packerDir).filter((f) => f.endsWith(".pkr.hcl"));
     assert.ok(hclFiles.includes(pluginsFile), `packer/${pluginsFile} is missing`);
-    const plugins = readFileSync(join(packerDir, pluginsFile), "utf8").replace(/^\s*#.*$/gm, "").trim();
+    const plugins = readFileSync(join(packerDir, pluginsFile), "utf8")
+      .replace(/^\s*#.*$/gm, "")
+      .trim();
     assert.match(plugins, /^packer \{[\s\S]*\}$/, "plugins.pkr.hcl holds only the packer block");
     // Exact: the plugin the template's fields are checked against, on the Packers it supports.
     assert.match(plugins, /required_version = ">= 1\.10\.0, < 2\.0\.0"/);
@@ -180,7 +185,11 @@ describe("node image (packer/)", function () {
   });
 
   it("validates with packer 1.6.6 offline, for both architectures, and refuses bad variables", function () {
-    for (const args of [[], ["-var", "arch=arm64"], ["-var", "kubernetes_minor=1.36", "-var", "region=eu-west-1", "-var", 'ssh_source_cidrs=["203.0.113.0/24"]']]) {
+    for (const args of [
+      [],
+      ["-var", "arch=arm64"],
+      ["-var", "kubernetes_minor=1.36", "-var", "region=eu-west-1", "-var", 'ssh_source_cidrs=["203.0.113.0/24"]'],
+    ]) {
       const r = packer(["validate", ...args, copy]);
       assert.equal(r.status, 0, `packer validate ${args.join(" ")}:\n${output(r)}`);
     }
@@ -246,7 +255,10 @@ describe("node image (packer/)", function () {
       }
       const name = local(values, "ami_name");
       assert.match(name, globRegExp(amiNameFilter(DEFAULT_KUBERNETES_MINOR, arch)));
-      assert.equal(name, `podnet-node-k8s-${DEFAULT_KUBERNETES_MINOR}-${arch}-${local(values, "build_time")}-${sha.slice(0, 12)}`);
+      assert.equal(
+        name,
+        `podnet-node-k8s-${DEFAULT_KUBERNETES_MINOR}-${arch}-${local(values, "build_time")}-${sha.slice(0, 12)}`,
+      );
       assert.match(local(values, "build_time"), /^\d{14}$/);
       assert.match(name, /^[A-Za-z0-9()[\] ./'@_-]{3,128}$/, "AWS AMI name rules");
       const tags = hclMap(local(values, "ami_tags"));
@@ -273,7 +285,11 @@ describe("node image (packer/)", function () {
     assert.equal(local(values, "cni_conf_dir"), CNI_CONF_DIR);
     assert.equal(local(values, "plugin_path"), PLUGIN_PATH);
     const template = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
-    for (const env of ["CNI_BIN_DIR=${local.cni_bin_dir}", "CNI_CONF_DIR=${local.cni_conf_dir}", "PODNET_PLUGIN_PATH=${local.plugin_path}"]) {
+    for (const env of [
+      "CNI_BIN_DIR=${local.cni_bin_dir}",
+      "CNI_CONF_DIR=${local.cni_conf_dir}",
+      "PODNET_PLUGIN_PATH=${local.plugin_path}",
+    ]) {
       assert.ok(template.includes(`"${env}"`), `the shell provisioner passes ${env}`);
     }
     // The scripts take these paths from the template, so they cannot drift on their own.
@@ -284,7 +300,9 @@ describe("node image (packer/)", function () {
   });
 
   it("runs every script, in order, each strict bash and clean under shellcheck", function () {
-    const scripts = readdirSync(scriptsDir).filter((f) => f.endsWith(".sh")).sort();
+    const scripts = readdirSync(scriptsDir)
+      .filter((f) => f.endsWith(".sh"))
+      .sort();
     assert.deepEqual(readdirSync(scriptsDir).sort(), scripts, "packer/scripts holds only .sh files");
     const template = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
     const listed = [...template.matchAll(/"\$\{path\.root\}\/scripts\/([^"]+)"/g)].map((m) => m[1]);
@@ -294,18 +312,27 @@ describe("node image (packer/)", function () {
     // Uploads, the scripts up to 65, a reboot into what nodes boot, then 70 to 99, all with
     // the same inputs (local.script_env) and the apt helper uploaded where they look for it.
     const provisioners = [...template.matchAll(/^ {2}provisioner "(\w+)" \{\n([\s\S]*?)^ {2}\}$/gm)];
-    assert.deepEqual(provisioners.map((m) => m[1]), ["file", "file", "shell", "shell", "shell"]);
+    assert.deepEqual(
+      provisioners.map((m) => m[1]),
+      ["file", "file", "shell", "shell", "shell"],
+    );
     const [, helper, before, reboot, after] = provisioners.map((m) => m[2]!);
     assert.match(helper!, /source\s+= "\$\{path\.root\}\/lib\/apt\.sh"\n\s+destination = local\.apt_helper_upload/);
     assert.ok(template.includes('"PODNET_APT_HELPER=${local.apt_helper_upload}"'));
     assert.match(before!, /65-unattended-upgrades\.sh",\n\s+\]\n$/);
-    assert.match(reboot!, /inline\s+= \["cat \/proc\/sys\/kernel\/random\/boot_id >\$\{local\.boot_id_before_reboot\}", "sudo systemctl reboot"\]/);
+    assert.match(
+      reboot!,
+      /inline\s+= \["cat \/proc\/sys\/kernel\/random\/boot_id >\$\{local\.boot_id_before_reboot\}", "sudo systemctl reboot"\]/,
+    );
     assert.match(reboot!, /expect_disconnect = true/);
     assert.ok(template.includes('"PODNET_BOOT_ID_BEFORE_REBOOT=${local.boot_id_before_reboot}"'));
     assert.match(after!, /pause_before\s+= "30s"/);
     assert.match(after!, /scripts = \[\s+"\$\{path\.root\}\/scripts\/70-/);
     for (const shell of [before!, after!]) {
-      assert.match(shell, /execute_command\s+= local\.script_execute_command\n\s+environment_vars = local\.script_env\n/);
+      assert.match(
+        shell,
+        /execute_command\s+= local\.script_execute_command\n\s+environment_vars = local\.script_env\n/,
+      );
     }
     // Both land where the boot in between does not empty them (/tmp is emptied at boot).
     const values = inspect();
@@ -315,10 +342,15 @@ describe("node image (packer/)", function () {
       const text = readFileSync(join(scriptsDir, script), "utf8");
       assert.ok(text.startsWith("#!/usr/bin/env bash\n"), `${script}: bash shebang`);
       assert.match(text, /^set -euo pipefail$/m, `${script}: strict mode`);
-      if (/apt[-_]get/.test(text.replace(/^\s*#.*$/gm, ""))) assert.match(text, /^export DEBIAN_FRONTEND=noninteractive$/m, `${script}: no prompts`);
+      if (/apt[-_]get/.test(text.replace(/^\s*#.*$/gm, "")))
+        assert.match(text, /^export DEBIAN_FRONTEND=noninteractive$/m, `${script}: no prompts`);
       assert.ok(statSync(join(scriptsDir, script)).mode & 0o100, `${script} is executable`);
     }
-    const files = [...scripts.map((s) => join(scriptsDir, s)), join(packerDir, "lib", "apt.sh"), join(packerDir, "build.sh")];
+    const files = [
+      ...scripts.map((s) => join(scriptsDir, s)),
+      join(packerDir, "lib", "apt.sh"),
+      join(packerDir, "build.sh"),
+    ];
     // -x: follow the scripts' `source` of lib/apt.sh, so its functions are checked in use.
     const r = run("shellcheck", ["-x", "--shell=bash", "--severity=style", ...files]);
     assert.equal(r.status, 0, output(r));
@@ -328,13 +360,25 @@ describe("node image (packer/)", function () {
     const script = (name: string) => readFileSync(join(scriptsDir, name), "utf8");
     const expectations: Array<[string, RegExp[]]> = [
       ["10-kernel-modules.sh", [/modules=\(overlay br_netfilter\)/, /\/etc\/modules-load\.d\//]],
-      ["11-sysctl.sh", [/\[net\.ipv4\.ip_forward\]=1/, /\[net\.bridge\.bridge-nf-call-iptables\]=1/, /\/etc\/sysctl\.d\//]],
+      [
+        "11-sysctl.sh",
+        [/\[net\.ipv4\.ip_forward\]=1/, /\[net\.bridge\.bridge-nf-call-iptables\]=1/, /\/etc\/sysctl\.d\//],
+      ],
       ["12-swap-off.sh", [/swapoff -a/, /\/etc\/fstab/]],
-      ["20-kubernetes.sh", [/pkgs\.k8s\.io\/core:\/stable:\/v\$\{KUBERNETES_MINOR\}\/deb\//, /apt-mark hold kubelet kubeadm kubectl/]],
-      ["30-containerd.sh", [/install --no-install-recommends containerd runc/, /^version = 3$/m, /kubeadm config images list/]],
+      [
+        "20-kubernetes.sh",
+        [/pkgs\.k8s\.io\/core:\/stable:\/v\$\{KUBERNETES_MINOR\}\/deb\//, /apt-mark hold kubelet kubeadm kubectl/],
+      ],
+      [
+        "30-containerd.sh",
+        [/install --no-install-recommends containerd runc/, /^version = 3$/m, /kubeadm config images list/],
+      ],
       ["40-cni-plugins.sh", [/kubernetes-cni/, /for plugin in loopback portmap/]],
       ["50-bun.sh", [/curl -fsSL/, /sha512sum/, /grep -qw avx2 \/proc\/cpuinfo/, /--version/]],
-      ["65-unattended-upgrades.sh", [/cluster_packages=\(containerd runc kubelet kubeadm kubectl cri-tools kubernetes-cni\)/]],
+      [
+        "65-unattended-upgrades.sh",
+        [/cluster_packages=\(containerd runc kubelet kubeadm kubectl cri-tools kubernetes-cni\)/],
+      ],
       ["70-prepull-images.sh", [/kubeadm config images pull/]],
       ["99-cleanup.sh", [/apt_get clean/, /cloud-init clean --logs --machine-id/, /rm -rf \/var\/lib\/cni/]],
     ];
@@ -377,7 +421,9 @@ describe("node image (packer/)", function () {
   it("pins the Bun of package.json, with package-lock.json's integrity, where the shebang looks", function () {
     const values = inspect();
     assert.equal(local(values, "bun_dir"), NODE_RUNTIME_DIR);
-    const lock = JSON.parse(readFileSync(join(repo, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string; integrity?: string }> };
+    const lock = JSON.parse(readFileSync(join(repo, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { version?: string; integrity?: string }>;
+    };
     const pinned = hclMap(values.get("var.bun_integrity") ?? "");
     const packages = ["bun-linux-x64", "bun-linux-x64-baseline", "bun-linux-aarch64"];
     assert.deepEqual(Object.keys(pinned).sort(), [...packages].sort());
@@ -389,7 +435,11 @@ describe("node image (packer/)", function () {
     }
     assert.equal(values.get("var.bun_version"), pinnedBunVersion(), "bun_version is package.json's");
     const template = readFileSync(join(packerDir, "node.pkr.hcl"), "utf8");
-    for (const env of ["BUN_VERSION=${var.bun_version}", "BUN_DIR=${local.bun_dir}", 'BUN_INTEGRITY_AARCH64=${var.bun_integrity["bun-linux-aarch64"]}']) {
+    for (const env of [
+      "BUN_VERSION=${var.bun_version}",
+      "BUN_DIR=${local.bun_dir}",
+      'BUN_INTEGRITY_AARCH64=${var.bun_integrity["bun-linux-aarch64"]}',
+    ]) {
       assert.ok(template.includes(`"${env}"`), `the shell provisioner passes ${env}`);
     }
   });
@@ -445,9 +495,22 @@ describe("node image (packer/)", function () {
     const bin = join(work, "prepull-bin");
     mkdirSync(bin, { recursive: true });
     const pulled = join(work, "pulled");
-    writeFileSync(join(bin, "kubeadm"), '#!/bin/sh\ncase "$*" in\n  "version -o short") echo v1.35.1 ;;\n  "config images list"*) echo registry.k8s.io/pause:3.10 ;;\nesac\n', { mode: 0o755 });
-    writeFileSync(join(bin, "crictl"), `#!/bin/sh\ncase "$1" in\n  pull) echo "$2" >>${pulled} ;;\n  inspecti) grep -qxF "$2" ${pulled} 2>/dev/null || [ "$2" = registry.k8s.io/pause:3.10 ] ;;\nesac\n`, { mode: 0o755 });
-    const prepull = (extra: NodeJS.ProcessEnv) => run("bash", [join(scriptsDir, "70-prepull-images.sh")], { ...process.env, PATH: `${bin}:${process.env.PATH}`, ...extra });
+    writeFileSync(
+      join(bin, "kubeadm"),
+      '#!/bin/sh\ncase "$*" in\n  "version -o short") echo v1.35.1 ;;\n  "config images list"*) echo registry.k8s.io/pause:3.10 ;;\nesac\n',
+      { mode: 0o755 },
+    );
+    writeFileSync(
+      join(bin, "crictl"),
+      `#!/bin/sh\ncase "$1" in\n  pull) echo "$2" >>${pulled} ;;\n  inspecti) grep -qxF "$2" ${pulled} 2>/dev/null || [ "$2" = registry.k8s.io/pause:3.10 ] ;;\nesac\n`,
+      { mode: 0o755 },
+    );
+    const prepull = (extra: NodeJS.ProcessEnv) =>
+      run("bash", [join(scriptsDir, "70-prepull-images.sh")], {
+        ...process.env,
+        PATH: `${bin}:${process.env.PATH}`,
+        ...extra,
+      });
     const ok = prepull({ AGNHOST_IMAGE });
     assert.equal(ok.status, 0, output(ok));
     assert.equal(readFileSync(pulled, "utf8"), `${AGNHOST_IMAGE}\n`);

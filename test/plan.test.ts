@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { formatCidr, macForIp, nthSubnet, parseCidr, parseIPv4, tryParseCidr, cidrsOverlap } from "../cni/ipv4";
-import { planCluster, planProblems } from "../cni/plan";
 import { renderConflist, renderConflistJson } from "../cni/conflist";
+import { cidrsOverlap, formatCidr, macForIp, nthSubnet, parseCidr, parseIPv4, tryParseCidr } from "../cni/ipv4";
+import { planCluster, planProblems } from "../cni/plan";
 
 describe("ipv4", () => {
   it("parses and refuses addresses", () => {
@@ -57,7 +57,10 @@ describe("conflist rendering", () => {
     const conf = renderConflist(worker1, { clusterCidr: "10.244.0.0/16" });
     assert.equal(conf.cniVersion, "1.0.0");
     assert.deepEqual(conf.cniVersions, ["1.0.0", "1.1.0"]);
-    assert.deepEqual(conf.plugins.map((p) => p.type), ["podnet", "portmap"]);
+    assert.deepEqual(
+      conf.plugins.map((p) => p.type),
+      ["podnet", "portmap"],
+    );
     const podnet = conf.plugins[0];
     assert.ok(podnet.type === "podnet");
     assert.equal(podnet.subnet, "10.244.1.0/24");

@@ -1,12 +1,21 @@
 // The bundled plugin in real network namespaces: "the node" is a namespace, pods are
 // namespaces, and the machine's own namespace must come out exactly as it went in.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pinnedBunVersion } from "../lab/bun";
 import { currentBootId } from "../cni/ipam";
 import { hostVethName } from "../cni/links";
-import { BUNDLE, Namespaces, PluginCall, hostSnapshot, requireRoot, runPlugin, tempDir, uniquePrefix } from "./helpers/system";
+import { pinnedBunVersion } from "../lab/bun";
+import {
+  BUNDLE,
+  hostSnapshot,
+  Namespaces,
+  type PluginCall,
+  requireRoot,
+  runPlugin,
+  tempDir,
+  uniquePrefix,
+} from "./helpers/system";
 
 const SUBNET = "10.244.1.0/24";
 
@@ -29,7 +38,8 @@ describe("podnet plugin in network namespaces (root)", function () {
     ...extra,
   });
   const ipamDir = () => join(dir.path, "ipam", "podnet", currentBootId());
-  const reservations = () => (existsSync(ipamDir()) ? readdirSync(ipamDir()).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : []);
+  const reservations = () =>
+    existsSync(ipamDir()) ? readdirSync(ipamDir()).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
   const nodeLinks = () => ns.exec(node, "ip", ["-o", "link", "show"]);
   const lastLog = (containerId: string) =>
     readFileSync(join(dir.path, "podnet.log"), "utf8")
@@ -45,10 +55,22 @@ describe("podnet plugin in network namespaces (root)", function () {
     return { name, path: `/var/run/netns/${name}`, id: `ctr${podCount}` };
   }
 
-  async function add(pod: { path: string; id: string }, extra: Record<string, unknown> = {}, ifname = "eth0"): Promise<PluginCall> {
-    return runPlugin(node, { command: "ADD", containerId: pod.id, netns: pod.path, ifname }, JSON.stringify(conf(extra)));
+  async function add(
+    pod: { path: string; id: string },
+    extra: Record<string, unknown> = {},
+    ifname = "eth0",
+  ): Promise<PluginCall> {
+    return runPlugin(
+      node,
+      { command: "ADD", containerId: pod.id, netns: pod.path, ifname },
+      JSON.stringify(conf(extra)),
+    );
   }
-  async function del(pod: { path: string; id: string }, netns = pod.path, extra: Record<string, unknown> = {}): Promise<PluginCall> {
+  async function del(
+    pod: { path: string; id: string },
+    netns = pod.path,
+    extra: Record<string, unknown> = {},
+  ): Promise<PluginCall> {
     return runPlugin(node, { command: "DEL", containerId: pod.id, netns, ifname: "eth0" }, JSON.stringify(conf(extra)));
   }
   function podIp(call: PluginCall): string {
@@ -99,7 +121,9 @@ describe("podnet plugin in network namespaces (root)", function () {
     assert.deepEqual(ra.json?.routes, [{ dst: "0.0.0.0/0", gw: "10.244.1.1" }]);
     const bridge = JSON.parse(ns.exec(node, "ip", ["-json", "addr", "show", "dev", "cni0"]))[0];
     assert.deepEqual(
-      bridge.addr_info.filter((x: { family: string }) => x.family === "inet").map((x: { local: string; prefixlen: number }) => `${x.local}/${x.prefixlen}`),
+      bridge.addr_info
+        .filter((x: { family: string }) => x.family === "inet")
+        .map((x: { local: string; prefixlen: number }) => `${x.local}/${x.prefixlen}`),
       ["10.244.1.1/24"],
     );
     const host = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(a.id, "eth0")]))[0];
@@ -136,7 +160,11 @@ describe("podnet plugin in network namespaces (root)", function () {
     ns.exec(node, "iptables", ["-F", "FORWARD"]);
     ns.exec(node, "iptables", ["-t", "nat", "-F"]);
     ns.exec(node, "iptables", ["-t", "nat", "-X", "PODNET-POSTROUTING"]);
-    const check = await runPlugin(node, { command: "CHECK", containerId: p.id, netns: p.path, ifname: "eth0" }, JSON.stringify(conf({ prevResult: r.json })));
+    const check = await runPlugin(
+      node,
+      { command: "CHECK", containerId: p.id, netns: p.path, ifname: "eth0" },
+      JSON.stringify(conf({ prevResult: r.json })),
+    );
     assert.equal(check.code, 1);
     assert.match(String(check.json?.msg), /iptables rules are wrong/);
     const q = newPod();
@@ -157,16 +185,29 @@ describe("podnet plugin in network namespaces (root)", function () {
     assert.match(alias, new RegExp(`^podnet: node [0-9a-f]{12} netns ${inode} verified \\d+$`));
     const q = newPod();
     podIp(await add(q));
-    assert.equal(lastLog(q.id)?.execs, 0, "netlink from the plugin: no ip, no bridge read, no iptables-save inside the window");
-    const hostEnd = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(q.id, "eth0")]))[0];
+    assert.equal(
+      lastLog(q.id)?.execs,
+      0,
+      "netlink from the plugin: no ip, no bridge read, no iptables-save inside the window",
+    );
+    const hostEnd = JSON.parse(
+      ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(q.id, "eth0")]),
+    )[0];
     assert.equal(hostEnd.master, "cni0");
     assert.ok(hostEnd.flags.includes("UP"));
     assert.equal(hostEnd.linkinfo.info_slave_data.hairpin, true, "hairpin, set through sysfs");
-    assert.ok(ping(q.name, "10.244.1.1") && ping(q.name, podIp(await add(p))), "the pod reaches the gateway and its neighbour");
+    assert.ok(
+      ping(q.name, "10.244.1.1") && ping(q.name, podIp(await add(p))),
+      "the pod reaches the gateway and its neighbour",
+    );
 
     // With a read-only sysfs the one-process ADD sets hairpin with ip instead.
     const t = newPod();
-    const readOnly = await runPlugin(node, { command: "ADD", containerId: t.id, netns: t.path, ifname: "eth0", readOnlySysfs: true }, JSON.stringify(conf()));
+    const readOnly = await runPlugin(
+      node,
+      { command: "ADD", containerId: t.id, netns: t.path, ifname: "eth0", readOnlySysfs: true },
+      JSON.stringify(conf()),
+    );
     podIp(readOnly);
     assert.equal(lastLog(t.id)?.execs, 1, "netlink, then ip for hairpin");
     const tEnd = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(t.id, "eth0")]))[0];
@@ -175,7 +216,11 @@ describe("podnet plugin in network namespaces (root)", function () {
     // A caller that enters only the network namespace leaves the plugin the host's sysfs:
     // the full path, two processes, and the host is not touched.
     const s = newPod();
-    const viaNsenter = await runPlugin(node, { command: "ADD", containerId: s.id, netns: s.path, ifname: "eth0", netnsOnly: true }, JSON.stringify(conf()));
+    const viaNsenter = await runPlugin(
+      node,
+      { command: "ADD", containerId: s.id, netns: s.path, ifname: "eth0", netnsOnly: true },
+      JSON.stringify(conf()),
+    );
     podIp(viaNsenter);
     assert.equal(lastLog(s.id)?.execs, 2, "one ip batch on the node, one in the pod");
     assert.ok(ping(s.name, "10.244.1.1"));
@@ -202,7 +247,11 @@ describe("podnet plugin in network namespaces (root)", function () {
     const r = await add(p);
     assert.equal(r.code, 1);
     assert.match(String(r.json?.msg), /eth0 already exists/);
-    assert.equal(lastLog(p.id)?.execs, 1, "the netlink attempt (refused), the node's ip batch of the full path (fails), the rollback over netlink");
+    assert.equal(
+      lastLog(p.id)?.execs,
+      1,
+      "the netlink attempt (refused), the node's ip batch of the full path (fails), the rollback over netlink",
+    );
     assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
     assert.deepEqual(reservations(), [okIp], "the failed ADD released its address");
     await del(ok);
@@ -220,7 +269,10 @@ describe("podnet plugin in network namespaces (root)", function () {
     ns.exec(p.name, "ip", ["route", "add", "default", "via", "10.99.0.2", "dev", "x0"]);
     const r = await add(p);
     assert.equal(r.code, 1, r.stdout);
-    assert.match(String(r.json?.msg), /netlink failed in \/var\/run\/netns\/\S+: route add default dev eth0: File exists/);
+    assert.match(
+      String(r.json?.msg),
+      /netlink failed in \/var\/run\/netns\/\S+: route add default dev eth0: File exists/,
+    );
     assert.equal(lastLog(p.id)?.execs, 0, "no process: the failure and the rollback are netlink's");
     assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
     assert.equal(ns.tryExec(p.name, "ip", ["link", "show", "eth0"]).ok, false, "the pod end went with the pair");
@@ -232,15 +284,25 @@ describe("podnet plugin in network namespaces (root)", function () {
     const first = newPod();
     podIp(await add(first));
     const p = newPod();
-    const r = await runPlugin(node, { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0", runtime: process.execPath }, JSON.stringify(conf()));
+    const r = await runPlugin(
+      node,
+      { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0", runtime: process.execPath },
+      JSON.stringify(conf()),
+    );
     const ip = podIp(r);
     assert.equal(lastLog(p.id)?.runtime, `node ${process.versions.node}`);
     assert.equal(lastLog(p.id)?.execs, 1, "one ip batch in the pod");
-    const hostEnd = JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(p.id, "eth0")]))[0];
+    const hostEnd = JSON.parse(
+      ns.exec(node, "ip", ["-json", "-details", "link", "show", hostVethName(p.id, "eth0")]),
+    )[0];
     assert.equal(hostEnd.master, "cni0");
     assert.equal(hostEnd.linkinfo.info_slave_data.hairpin, true);
     assert.ok(ping(p.name, "10.244.1.1"));
-    const d = await runPlugin(node, { command: "DEL", containerId: p.id, netns: p.path, ifname: "eth0", runtime: process.execPath }, JSON.stringify(conf()));
+    const d = await runPlugin(
+      node,
+      { command: "DEL", containerId: p.id, netns: p.path, ifname: "eth0", runtime: process.execPath },
+      JSON.stringify(conf()),
+    );
     assert.equal(d.code, 0, d.stdout);
     assert.equal(lastLog(p.id)?.execs, 1, "ip link del");
     assert.doesNotMatch(nodeLinks(), new RegExp(hostVethName(p.id, "eth0")));
@@ -253,9 +315,17 @@ describe("podnet plugin in network namespaces (root)", function () {
     const r = await add(p);
     podIp(r);
     ns.exec(node, "ip", ["addr", "del", "10.244.1.1/24", "dev", "cni0"]);
-    const check = await runPlugin(node, { command: "CHECK", containerId: p.id, netns: p.path, ifname: "eth0" }, JSON.stringify(conf({ prevResult: r.json })));
+    const check = await runPlugin(
+      node,
+      { command: "CHECK", containerId: p.id, netns: p.path, ifname: "eth0" },
+      JSON.stringify(conf({ prevResult: r.json })),
+    );
     assert.match(String(check.json?.msg), /bridge cni0 lacks the gateway address 10\.244\.1\.1\/24/);
-    assert.equal(JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", "cni0"]))[0].ifalias ?? "", "", "CHECK forgot the node check");
+    assert.equal(
+      JSON.parse(ns.exec(node, "ip", ["-json", "-details", "link", "show", "cni0"]))[0].ifalias ?? "",
+      "",
+      "CHECK forgot the node check",
+    );
     const q = newPod();
     podIp(await add(q));
     assert.ok((lastLog(q.id)?.execs as number) >= 2, "the full path, not the one-process ADD");
@@ -268,7 +338,11 @@ describe("podnet plugin in network namespaces (root)", function () {
     const r = await add(p);
     const ip = podIp(r);
     const check = (prev: unknown = r.json) =>
-      runPlugin(node, { command: "CHECK", containerId: p.id, netns: p.path, ifname: "eth0" }, JSON.stringify(conf({ prevResult: prev })));
+      runPlugin(
+        node,
+        { command: "CHECK", containerId: p.id, netns: p.path, ifname: "eth0" },
+        JSON.stringify(conf({ prevResult: prev })),
+      );
     const ok = await check();
     assert.equal(ok.code, 0, ok.stdout);
     assert.equal(ok.stdout, "");
@@ -276,7 +350,10 @@ describe("podnet plugin in network namespaces (root)", function () {
     ns.exec(p.name, "ip", ["route", "del", "default"]);
     assert.match(String((await check()).json?.msg), /default route via 10\.244\.1\.1 dev eth0 is missing/);
     ns.exec(p.name, "ip", ["addr", "del", `${ip}/24`, "dev", "eth0"]);
-    assert.match(String((await check()).json?.msg), new RegExp(`eth0 in .* does not hold ${ip.replace(/\./g, "\\.")}/24`));
+    assert.match(
+      String((await check()).json?.msg),
+      new RegExp(`eth0 in .* does not hold ${ip.replace(/\./g, "\\.")}/24`),
+    );
     const wrongIp = JSON.parse(JSON.stringify(r.json));
     wrongIp.ips[0].address = "10.244.1.250/24";
     assert.match(String((await check(wrongIp)).json?.msg), /IPAM reserves .* but the ADD result says 10\.244\.1\.250/);
@@ -346,7 +423,10 @@ describe("podnet plugin in network namespaces (root)", function () {
     assert.equal(save.match(/^-A FORWARD .*-j PODNET-FORWARD$/gm)?.length, 1, "racing ADDs never duplicate a jump");
     assert.ok(ping(pods[0].name, ips[99]));
     const dels = await Promise.all(pods.map((p) => del(p)));
-    assert.deepEqual(dels.filter((r) => r.code !== 0).map((r) => r.stdout), []);
+    assert.deepEqual(
+      dels.filter((r) => r.code !== 0).map((r) => r.stdout),
+      [],
+    );
     assert.equal(reservations().length, 0);
     assert.doesNotMatch(nodeLinks(), /pn[0-9a-f]{13}/);
     for (const p of pods) ns.remove(p.name);
@@ -356,9 +436,18 @@ describe("podnet plugin in network namespaces (root)", function () {
     const fresh = ns.add("fresh");
     const pods = Array.from({ length: 20 }, () => newPod());
     const results = await Promise.all(
-      pods.map((p) => runPlugin(fresh, { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0" }, JSON.stringify(conf({ dataDir: join(dir.path, "fresh") })))),
+      pods.map((p) =>
+        runPlugin(
+          fresh,
+          { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0" },
+          JSON.stringify(conf({ dataDir: join(dir.path, "fresh") })),
+        ),
+      ),
     );
-    assert.deepEqual(results.filter((r) => r.code !== 0).map((r) => r.stdout), []);
+    assert.deepEqual(
+      results.filter((r) => r.code !== 0).map((r) => r.stdout),
+      [],
+    );
     const save = ns.exec(fresh, "iptables-save", []);
     assert.equal(save.match(/^-A FORWARD .*-j PODNET-FORWARD$/gm)?.length, 1);
     assert.equal(save.match(/^-A POSTROUTING .*-j PODNET-POSTROUTING$/gm)?.length, 1);
@@ -385,22 +474,30 @@ describe("podnet plugin in network namespaces (root)", function () {
       const delayMs = Math.round((fullMs * (30 + i * 5)) / 100);
       const p = newPod();
       let killed = false;
-      await runPlugin(node, { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0" }, JSON.stringify(conf()), (pid) =>
-        setTimeout(() => {
-          try {
-            process.kill(pid, "SIGKILL");
-            killed = true;
-          } catch {
-            // already finished
-          }
-        }, delayMs),
+      await runPlugin(
+        node,
+        { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0" },
+        JSON.stringify(conf()),
+        (pid) =>
+          setTimeout(() => {
+            try {
+              process.kill(pid, "SIGKILL");
+              killed = true;
+            } catch {
+              // already finished
+            }
+          }, delayMs),
       );
       const leftBehind = reservations().length > 0 || /pn[0-9a-f]{13}/.test(nodeLinks());
       if (killed && leftBehind) partial += 1;
       const d = await del(p);
       assert.equal(d.code, 0, `DEL after kill at ${delayMs} ms: ${d.stdout}`);
       assert.deepEqual(reservations(), [], `no reservation after kill at ${delayMs} ms`);
-      assert.deepEqual(readdirSync(ipamDir()).filter((f) => f.startsWith(".attachment.")), [], "no attachment file");
+      assert.deepEqual(
+        readdirSync(ipamDir()).filter((f) => f.startsWith(".attachment.")),
+        [],
+        "no attachment file",
+      );
       assert.doesNotMatch(nodeLinks(), /pn[0-9a-f]{13}/, `no veth after kill at ${delayMs} ms`);
       assert.doesNotMatch(ns.exec(p.name, "ip", ["-o", "link"]), /eth0/);
       ns.remove(p.name);
@@ -414,15 +511,26 @@ describe("podnet plugin in network namespaces (root)", function () {
     const pods = Array.from({ length: 6 }, () => newPod());
     const results: PluginCall[] = [];
     const call = (command: string, p: { id: string; path: string }, extra: Record<string, unknown> = {}) =>
-      runPlugin(smallNode, { command, containerId: p.id, netns: p.path, ifname: "eth0" }, JSON.stringify(conf({ ...small, ...extra })));
+      runPlugin(
+        smallNode,
+        { command, containerId: p.id, netns: p.path, ifname: "eth0" },
+        JSON.stringify(conf({ ...small, ...extra })),
+      );
     for (const p of pods) results.push(await call("ADD", p));
-    assert.deepEqual(results.slice(0, 5).map((r) => r.code), [0, 0, 0, 0, 0]);
+    assert.deepEqual(
+      results.slice(0, 5).map((r) => r.code),
+      [0, 0, 0, 0, 0],
+    );
     const last = results[5];
     assert.equal(last.code, 1);
     assert.equal(last.json?.code, 100);
     assert.match(String(last.json?.msg), /no free address in 10\.244\.1\.0\/29/);
     assert.doesNotMatch(ns.exec(smallNode, "ip", ["-o", "link"]), new RegExp(hostVethName(pods[5].id, "eth0")));
-    const status = await runPlugin(smallNode, { command: "STATUS" }, JSON.stringify(conf({ ...small, cniVersion: "1.1.0" })));
+    const status = await runPlugin(
+      smallNode,
+      { command: "STATUS" },
+      JSON.stringify(conf({ ...small, cniVersion: "1.1.0" })),
+    );
     assert.equal(status.code, 1);
     assert.equal(status.json?.code, 50);
     assert.match(String(status.json?.msg), /no free address/);
@@ -443,7 +551,9 @@ describe("podnet plugin in network namespaces (root)", function () {
     const gc = await runPlugin(
       node,
       { command: "GC" },
-      JSON.stringify(conf({ cniVersion: "1.1.0", "cni.dev/valid-attachments": [{ containerID: pods[1].id, ifname: "eth0" }] })),
+      JSON.stringify(
+        conf({ cniVersion: "1.1.0", "cni.dev/valid-attachments": [{ containerID: pods[1].id, ifname: "eth0" }] }),
+      ),
     );
     assert.equal(gc.code, 0, gc.stdout);
     assert.deepEqual(reservations(), [ips[1]]);
@@ -472,10 +582,17 @@ describe("podnet plugin in network namespaces (root)", function () {
     ns.exec(other, "ip", ["link", "add", "cni0", "type", "bridge"]);
     ns.exec(other, "ip", ["addr", "add", "192.168.50.1/24", "dev", "cni0"]);
     const p = newPod();
-    const r = await runPlugin(other, { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0" }, JSON.stringify(conf({ dataDir: join(dir.path, "other") })));
+    const r = await runPlugin(
+      other,
+      { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0" },
+      JSON.stringify(conf({ dataDir: join(dir.path, "other") })),
+    );
     assert.equal(r.code, 1);
     assert.equal(r.json?.code, 7);
-    assert.match(String(r.json?.msg), /bridge cni0 holds 192\.168\.50\.1\/24 but podnet's subnet 10\.244\.1\.0\/24 needs 10\.244\.1\.1\/24/);
+    assert.match(
+      String(r.json?.msg),
+      /bridge cni0 holds 192\.168\.50\.1\/24 but podnet's subnet 10\.244\.1\.0\/24 needs 10\.244\.1\.1\/24/,
+    );
     assert.match(ns.exec(other, "ip", ["-o", "addr", "show", "dev", "cni0"]), /192\.168\.50\.1\/24/);
     assert.doesNotMatch(ns.exec(other, "ip", ["-o", "addr", "show", "dev", "cni0"]), /10\.244\.1\.1/);
     ns.remove(other);
@@ -512,9 +629,19 @@ describe("podnet plugin in network namespaces (root)", function () {
     writeFileSync(hook, `require("node:fs").writeFileSync(${JSON.stringify(marker)}, process.argv.join(" "));`);
     writeFileSync(join(cwd, "bunfig.toml"), `preload = [${JSON.stringify(hook)}]\n`);
     writeFileSync(join(cwd, ".env"), "CNI_IFNAME=hijack0\n");
-    const extra = { BUN_OPTIONS: `--preload ${hook}`, NODE_OPTIONS: `--require ${hook}`, BUN_INSPECT: "127.0.0.1:1", BUN_JSC_useJIT: "0", NODE_EXTRA_CA_CERTS: "/nonexistent" };
+    const extra = {
+      BUN_OPTIONS: `--preload ${hook}`,
+      NODE_OPTIONS: `--require ${hook}`,
+      BUN_INSPECT: "127.0.0.1:1",
+      BUN_JSC_useJIT: "0",
+      NODE_EXTRA_CA_CERTS: "/nonexistent",
+    };
     const p = newPod();
-    const r = await runPlugin(node, { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0", extra, cwd }, JSON.stringify(conf()));
+    const r = await runPlugin(
+      node,
+      { command: "ADD", containerId: p.id, netns: p.path, ifname: "eth0", extra, cwd },
+      JSON.stringify(conf()),
+    );
     podIp(r);
     assert.equal(existsSync(marker), false, "no preload ran");
     assert.ok(ns.tryExec(p.name, "ip", ["link", "show", "eth0"]).ok, "the .env file did not rename the interface");
@@ -532,10 +659,26 @@ describe("podnet plugin in network namespaces (root)", function () {
 
   it("appends one structured log line per call", async () => {
     await logCalls();
-    const lines = readFileSync(join(dir.path, "podnet.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const lines = readFileSync(join(dir.path, "podnet.log"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const add = lines.find((l) => l.verb === "ADD" && l.result === "ok");
     assert.ok(add);
-    for (const key of ["time", "verb", "containerId", "ifname", "netns", "ip", "result", "durationMs", "execs", "execMs", "runtime"]) assert.ok(key in add, key);
+    for (const key of [
+      "time",
+      "verb",
+      "containerId",
+      "ifname",
+      "netns",
+      "ip",
+      "result",
+      "durationMs",
+      "execs",
+      "execMs",
+      "runtime",
+    ])
+      assert.ok(key in add, key);
     const failed = lines.find((l) => l.result === "error");
     assert.ok(failed && typeof failed.code === "number" && failed.msg);
   });

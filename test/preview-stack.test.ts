@@ -17,7 +17,12 @@ esac`;
 describe("preview stack (npm run preview-stack)", () => {
   let stubs: Stubs;
   let script: string;
-  const env = { PULUMI_BACKEND_URL: "s3://podnet-state", PULUMI_CONFIG_PASSPHRASE: "correct horse", AWS_REGION: "", AWS_DEFAULT_REGION: "" };
+  const env = {
+    PULUMI_BACKEND_URL: "s3://podnet-state",
+    PULUMI_CONFIG_PASSPHRASE: "correct horse",
+    AWS_REGION: "",
+    AWS_DEFAULT_REGION: "",
+  };
 
   beforeEach(() => {
     stubs = new Stubs().add("pulumi", PULUMI);
@@ -51,7 +56,10 @@ describe("preview stack (npm run preview-stack)", () => {
   });
 
   it("takes another stack name and admin address, and the region from AWS_REGION", () => {
-    const r = stubs.bash([script, "--stack", "preview", "--admin-cidr", "198.51.100.0/24"], { ...env, AWS_REGION: "ap-south-1" });
+    const r = stubs.bash([script, "--stack", "preview", "--admin-cidr", "198.51.100.0/24"], {
+      ...env,
+      AWS_REGION: "ap-south-1",
+    });
     assert.equal(r.status, 0, output(r));
     assert.ok(stubs.calls().includes("pulumi config set --stack preview aws:region ap-south-1"));
     assert.ok(stubs.calls().includes("pulumi config set --stack preview --path podnet:adminCidrs[0] 198.51.100.0/24"));
@@ -62,7 +70,10 @@ describe("preview stack (npm run preview-stack)", () => {
     it(`refuses without ${missing}, naming it, before calling pulumi`, () => {
       const r = stubs.bash([script], { ...env, [missing]: "" });
       assert.equal(r.status, 1, output(r));
-      assert.match(r.stderr, new RegExp(`${missing} is not set: export the .* the workflow uses \\(its secrets\\.${missing}\\)`));
+      assert.match(
+        r.stderr,
+        new RegExp(`${missing} is not set: export the .* the workflow uses \\(its secrets\\.${missing}\\)`),
+      );
       assert.deepEqual(stubs.calls(), []);
     });
   }
@@ -77,7 +88,10 @@ describe("preview stack (npm run preview-stack)", () => {
 
   it("is what the workflow's check tells a new repository to run", () => {
     const workflow = readFileSync(join(repo, ".github", "workflows", "pull-request.yml"), "utf8");
-    assert.match(workflow, /Pulumi\.\$\{STACK\}\.yaml is missing: .*npm run preview-stack -- --stack \$\{STACK\}, then commit Pulumi\.\$\{STACK\}\.yaml/);
+    assert.match(
+      workflow,
+      /Pulumi\.\$\{STACK\}\.yaml is missing: .*npm run preview-stack -- --stack \$\{STACK\}, then commit Pulumi\.\$\{STACK\}\.yaml/,
+    );
     assert.match(workflow, /iam\/pulumi-preview\.json/);
   });
 });

@@ -3,12 +3,12 @@
 // that waits for every security-group rule, a drain that cannot hold up `pulumi destroy`,
 // kubeconfig names per stack, and no environment the nodes' sshd refuses.
 import assert from "node:assert/strict";
-import * as pulumi from "@pulumi/pulumi";
-import { parseConfig, type ConfigKey } from "../components/config";
-import { BOOT_DIAL, dialBudgetSeconds, DRAIN_DIAL } from "../components/ssh";
 import * as fs from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
+import { type ConfigKey, parseConfig } from "../components/config";
+import { BOOT_DIAL, DRAIN_DIAL, dialBudgetSeconds } from "../components/ssh";
 import { FakeNode } from "./pulumi/fakeNode";
-import { buildCluster, isSecretValue, outputValue, type Built, type Recorded } from "./pulumi/harness";
+import { type Built, buildCluster, isSecretValue, outputValue, type Recorded } from "./pulumi/harness";
 
 const yaml = require("js-yaml") as { load(text: string): any };
 const COMMAND = "command:remote:Command";
@@ -34,14 +34,29 @@ describe("pulumi bootstrap: SSH to fresh instances", () => {
 
   it("every command that runs something keeps dialling for minutes, and still gives up", () => {
     for (const cmd of commands().filter((c) => c.inputs.create !== undefined)) {
-      const limits = { dialErrorLimit: cmd.inputs.connection.dialErrorLimit, perDialTimeout: cmd.inputs.connection.perDialTimeout };
-      assert.ok(Number.isInteger(limits.dialErrorLimit) && limits.dialErrorLimit > 0, `${cmd.name}: dialErrorLimit ${limits.dialErrorLimit}`);
-      assert.ok(Number.isInteger(limits.perDialTimeout) && limits.perDialTimeout > 0, `${cmd.name}: perDialTimeout ${limits.perDialTimeout}`);
+      const limits = {
+        dialErrorLimit: cmd.inputs.connection.dialErrorLimit,
+        perDialTimeout: cmd.inputs.connection.perDialTimeout,
+      };
+      assert.ok(
+        Number.isInteger(limits.dialErrorLimit) && limits.dialErrorLimit > 0,
+        `${cmd.name}: dialErrorLimit ${limits.dialErrorLimit}`,
+      );
+      assert.ok(
+        Number.isInteger(limits.perDialTimeout) && limits.perDialTimeout > 0,
+        `${cmd.name}: perDialTimeout ${limits.perDialTimeout}`,
+      );
       const budget = dialBudgetSeconds(limits);
-      assert.ok(budget.failFast >= 8 * 60, `${cmd.name}: gives up after ${budget.failFast.toFixed(0)} s of refused dials`);
+      assert.ok(
+        budget.failFast >= 8 * 60,
+        `${cmd.name}: gives up after ${budget.failFast.toFixed(0)} s of refused dials`,
+      );
       assert.ok(budget.allTimeouts <= 30 * 60, `${cmd.name}: may dial for ${budget.allTimeouts.toFixed(0)} s`);
     }
-    assert.deepEqual(commands().find((c) => c.name === "podnet-wait-control-plane")?.inputs.connection.dialErrorLimit, BOOT_DIAL.dialErrorLimit);
+    assert.deepEqual(
+      commands().find((c) => c.name === "podnet-wait-control-plane")?.inputs.connection.dialErrorLimit,
+      BOOT_DIAL.dialErrorLimit,
+    );
   });
 
   it("the worker drain (a delete) gives up on a silent control plane within a minute", () => {
@@ -69,7 +84,11 @@ describe("pulumi bootstrap: pinned host keys", () => {
 
   it("makes one ed25519 host key per node in the stack", () => {
     const keys = built.byType(KEY).filter((k) => k.name.startsWith("podnet-host-"));
-    assert.deepEqual(keys.map((k) => k.name).sort(), ["podnet-host-control-plane", "podnet-host-worker-1", "podnet-host-worker-2"]);
+    assert.deepEqual(keys.map((k) => k.name).sort(), [
+      "podnet-host-control-plane",
+      "podnet-host-worker-1",
+      "podnet-host-worker-2",
+    ]);
     for (const key of keys) assert.equal(key.inputs.algorithm, "ED25519");
     assert.equal(new Set(keys.map((k) => k.state.publicKeyOpenssh)).size, 3, "each node its own key");
   });
@@ -100,8 +119,16 @@ describe("pulumi bootstrap: pinned host keys", () => {
     for (const cmd of commands) {
       const node = nodeAt.get(cmd.inputs.connection.host);
       assert.ok(node, `${cmd.name} connects to ${cmd.inputs.connection.host}`);
-      assert.equal(cmd.inputs.connection.hostKey, hostKey(node).state.publicKeyOpenssh.trim(), `${cmd.name} pins ${node}'s key`);
-      assert.match(cmd.inputs.connection.hostKey, /^ssh-ed25519 [A-Za-z0-9+/]+=*$/, "authorized_keys format, as the provider parses it");
+      assert.equal(
+        cmd.inputs.connection.hostKey,
+        hostKey(node).state.publicKeyOpenssh.trim(),
+        `${cmd.name} pins ${node}'s key`,
+      );
+      assert.match(
+        cmd.inputs.connection.hostKey,
+        /^ssh-ed25519 [A-Za-z0-9+/]+=*$/,
+        "authorized_keys format, as the provider parses it",
+      );
     }
   });
 });
@@ -117,7 +144,10 @@ describe("pulumi bootstrap: ordering and destroy", () => {
       ...built.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"),
       ...built.byType("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"),
     ];
-    assert.ok(rules.some((r) => r.type.includes("Egress")), "the group has an egress rule");
+    assert.ok(
+      rules.some((r) => r.type.includes("Egress")),
+      "the group has an egress rule",
+    );
     for (const node of ["control-plane", "worker-1", "worker-2"]) {
       const wait = built.one(COMMAND, `podnet-wait-${node}`);
       for (const rule of rules) assert.ok(wait.dependencies.includes(rule.urn), `wait-${node} before ${rule.name}`);
@@ -129,13 +159,23 @@ describe("pulumi bootstrap: ordering and destroy", () => {
     for (const worker of ["worker-1", "worker-2"]) {
       const drain = built.one(COMMAND, `podnet-drain-${worker}`);
       assert.equal(drain.deletedWith, controlPlane.urn, `${drain.name} deletedWith the control plane`);
-      assert.ok(drain.dependencies.includes(built.one(COMMAND, `podnet-register-${worker}`).urn), "drains before the worker's other steps are undone");
-      assert.deepEqual(drain.inputs.triggers, [`i-podnet-${worker}`, "podnet-init-id"], "a replaced worker is drained first");
+      assert.ok(
+        drain.dependencies.includes(built.one(COMMAND, `podnet-register-${worker}`).urn),
+        "drains before the worker's other steps are undone",
+      );
+      assert.deepEqual(
+        drain.inputs.triggers,
+        [`i-podnet-${worker}`, "podnet-init-id"],
+        "a replaced worker is drained first",
+      );
       assert.equal(drain.deleteBeforeReplace, true);
       // Nothing else has a delete: no other step dials a node on destroy.
       assert.equal(built.one(COMMAND, `podnet-register-${worker}`).inputs.delete, undefined);
     }
-    assert.deepEqual(built.byType(COMMAND).filter((c) => c.inputs.delete !== undefined && c.deletedWith !== controlPlane.urn), []);
+    assert.deepEqual(
+      built.byType(COMMAND).filter((c) => c.inputs.delete !== undefined && c.deletedWith !== controlPlane.urn),
+      [],
+    );
   });
 });
 
@@ -179,10 +219,19 @@ describe("pulumi bootstrap: kubeconfig names", () => {
   it("names cluster, user and context after the project and stack, so two stacks' kubeconfigs merge", async () => {
     const dev = await kubeconfigOf("dev");
     const prod = await kubeconfigOf("prod");
-    for (const [stack, kubeconfig] of [["dev", dev], ["prod", prod]] as const) {
+    for (const [stack, kubeconfig] of [
+      ["dev", dev],
+      ["prod", prod],
+    ] as const) {
       const name = `podnet-${stack}`;
-      assert.deepEqual(kubeconfig.clusters.map((c: any) => c.name), [name]);
-      assert.deepEqual(kubeconfig.users.map((u: any) => u.name), [`${name}-admin`]);
+      assert.deepEqual(
+        kubeconfig.clusters.map((c: any) => c.name),
+        [name],
+      );
+      assert.deepEqual(
+        kubeconfig.users.map((u: any) => u.name),
+        [`${name}-admin`],
+      );
       assert.deepEqual(kubeconfig.contexts, [{ name, context: { cluster: name, user: `${name}-admin` } }]);
       assert.equal(kubeconfig["current-context"], name);
       assert.equal(kubeconfig.clusters[0].cluster.server, "https://203.0.113.10:6443");

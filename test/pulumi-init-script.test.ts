@@ -4,8 +4,8 @@
 // bootstrap token must be gone afterwards in every branch that ends well.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { renderInitConfig } from "../components/kubeadm";
 import { INIT_DONE_MARKER, kubeadmInitScript } from "../components/initScript";
+import { renderInitConfig } from "../components/kubeadm";
 import { FakeNode } from "./pulumi/fakeNode";
 
 const script = kubeadmInitScript({
@@ -58,14 +58,23 @@ describe("pulumi init script (run against stub kubeadm and kubectl)", () => {
     assert.match(result.stderr, /deleted kubeadm init's bootstrap token init\d+/);
   });
 
-  for (const stoppedAfter of ["wait-control-plane", "upload-config", "mark-control-plane", "bootstrap-token", "kubelet-finalize"]) {
+  for (const stoppedAfter of [
+    "wait-control-plane",
+    "upload-config",
+    "mark-control-plane",
+    "bootstrap-token",
+    "kubelet-finalize",
+  ]) {
     it(`an init that stopped after ${stoppedAfter} (API server up) is finished by its last phases, not redone`, () => {
       const first = run({ PODNET_FAKE_INIT_STOPS_AFTER: stoppedAfter });
       assert.notEqual(first.status, 0, "the stub init failed, as the real one would");
       node.clearCalls();
       const again = run();
       assert.equal(again.status, 0, again.stderr);
-      assert.match(again.stderr, /kubeadm init stopped part-way \(missing: [^)]*daemonset kube-system\/kube-proxy[^)]*\); running its last phases again/);
+      assert.match(
+        again.stderr,
+        /kubeadm init stopped part-way \(missing: [^)]*daemonset kube-system\/kube-proxy[^)]*\); running its last phases again/,
+      );
       assert.deepEqual(initCalls(), [
         "kubeadm init phase upload-config all --config F",
         "kubeadm init phase mark-control-plane --config F",
@@ -110,7 +119,10 @@ describe("pulumi init script (run against stub kubeadm and kubectl)", () => {
       node.clearCalls();
       const again = run();
       assert.notEqual(again.status, 0);
-      assert.match(again.stderr, /kubeadm init completed on this node before, but the API server does not answer; .*pulumi up --replace/);
+      assert.match(
+        again.stderr,
+        /kubeadm init completed on this node before, but the API server does not answer; .*pulumi up --replace/,
+      );
       assert.deepEqual(initCalls(), []);
       assert.ok(node.has("objects/daemonset_kube-system_kube-proxy"), "nothing removed");
       assert.ok(fs.existsSync(node.file("/etc/kubernetes/admin.conf")));
@@ -118,7 +130,10 @@ describe("pulumi init script (run against stub kubeadm and kubectl)", () => {
   }
 
   it("deletes only kubeadm init's own token, never a worker's join token", () => {
-    fs.writeFileSync(`${node.state}/tokens`, `bootstrap-token-wrk001 ${Buffer.from("podnet: join of worker-1").toString("base64")}\n`);
+    fs.writeFileSync(
+      `${node.state}/tokens`,
+      `bootstrap-token-wrk001 ${Buffer.from("podnet: join of worker-1").toString("base64")}\n`,
+    );
     const result = run();
     assert.equal(result.status, 0, result.stderr);
     assert.match(node.read("tokens"), /^bootstrap-token-wrk001 /);

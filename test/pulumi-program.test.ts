@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../components/config";
-import { startMocks, outputValue } from "./pulumi/harness";
+import { outputValue, startMocks } from "./pulumi/harness";
 
 const PROGRAM = require.resolve("../index");
 
@@ -18,11 +18,29 @@ describe("pulumi program (index.ts)", () => {
 
   it("builds the cluster from the stack's podnet:* config and exports its outputs", async () => {
     const session = await startMocks();
-    pulumi.runtime.setAllConfig({ "podnet:adminCidrs": '["203.0.113.7/32"]', "podnet:workerCount": "1", "podnet:clusterCidr": "10.50.0.0/16" });
+    pulumi.runtime.setAllConfig({
+      "podnet:adminCidrs": '["203.0.113.7/32"]',
+      "podnet:workerCount": "1",
+      "podnet:clusterCidr": "10.50.0.0/16",
+    });
     const program = runProgram();
-    assert.deepEqual(Object.keys(program).sort(), ["connectivity", "controlPlanePublicIp", "kubeconfig", "networkSettings", "nodes", "sshPrivateKey", "usage"]);
+    assert.deepEqual(Object.keys(program).sort(), [
+      "connectivity",
+      "controlPlanePublicIp",
+      "kubeconfig",
+      "networkSettings",
+      "nodes",
+      "sshPrivateKey",
+      "usage",
+    ]);
     const nodes = (await outputValue(program.nodes)) as Array<{ name: string; podCidr: string }>;
-    assert.deepEqual(nodes.map((n) => [n.name, n.podCidr]), [["control-plane", "10.50.0.0/24"], ["worker-1", "10.50.1.0/24"]]);
+    assert.deepEqual(
+      nodes.map((n) => [n.name, n.podCidr]),
+      [
+        ["control-plane", "10.50.0.0/24"],
+        ["worker-1", "10.50.1.0/24"],
+      ],
+    );
     assert.equal(await pulumi.isSecret(program.kubeconfig), true);
     assert.equal(await pulumi.isSecret(program.sshPrivateKey), true);
     await outputValue(program.kubeconfig);
@@ -49,7 +67,9 @@ describe("pull-request workflow", () => {
   const yaml = require("js-yaml") as { load(text: string): any };
   const fs = require("node:fs") as typeof import("node:fs");
   const path = require("node:path") as typeof import("node:path");
-  const workflow = yaml.load(fs.readFileSync(path.join(__dirname, "..", ".github", "workflows", "pull-request.yml"), "utf8"));
+  const workflow = yaml.load(
+    fs.readFileSync(path.join(__dirname, "..", ".github", "workflows", "pull-request.yml"), "utf8"),
+  );
 
   it("runs the project's CI entry point on pull requests", () => {
     assert.ok("pull_request" in workflow.on);

@@ -9,22 +9,22 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { CONFLIST_PATH, renderConflistJson } from "../cni/conflist";
 import { planCluster } from "../cni/plan";
+import { kubeadmInitScript } from "../components/initScript";
 import {
   kubeadmApiVersion,
+  parseAdminConf,
   parseJoinCommand,
   renderInitConfig,
-  parseAdminConf,
   renderJoinConfig,
   renderKubeconfig,
 } from "../components/kubeadm";
-import { kubeadmInitScript } from "../components/initScript";
 import {
   drainNodeScript,
   heredoc,
   innerScript,
   joinTokenScript,
-  kubeadmJoinScript,
   KUBERNETES_VERSION_PLACEHOLDER,
+  kubeadmJoinScript,
   readKubeconfigScript,
   registerNodeScript,
   remoteScript,
@@ -58,7 +58,10 @@ const joinConfig = renderJoinConfig({ kubernetesMinor: 35, nodeName: "worker-1",
 /** Every script the stack can send, rendered for the default plan. */
 const scripts: Record<string, string> = {
   wait: waitForNodeScript({ nodeName: "worker-1", kubernetesVersion: "1.35" }),
-  cni: writeConflistScript({ nodeName: "worker-1", conflistJson: renderConflistJson(plan[1], { clusterCidr: "10.244.0.0/16" }) }),
+  cni: writeConflistScript({
+    nodeName: "worker-1",
+    conflistJson: renderConflistJson(plan[1], { clusterCidr: "10.244.0.0/16" }),
+  }),
   init: kubeadmInitScript({ nodeName: "control-plane", kubeadmConfig: initConfig, podCidr: plan[0].podCidr }),
   joinToken: joinTokenScript({ controlPlaneName: "control-plane", workerName: "worker-1", publicKeyPem: PUBLIC_PEM }),
   kubeconfig: readKubeconfigScript({ controlPlaneName: "control-plane", publicKeyPem: PUBLIC_PEM }),
@@ -99,28 +102,51 @@ describe("pulumi kubeadm configs", () => {
   });
 
   it("renders map-style extra args for v1beta3", () => {
-    const [, cluster] = yaml.loadAll(renderInitConfig({ kubernetesMinor: 30, nodeName: "control-plane", privateIp: "10.0.1.10", publicIp: "203.0.113.10", podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12" })) as any[];
+    const [, cluster] = yaml.loadAll(
+      renderInitConfig({
+        kubernetesMinor: 30,
+        nodeName: "control-plane",
+        privateIp: "10.0.1.10",
+        publicIp: "203.0.113.10",
+        podSubnet: "10.244.0.0/16",
+        serviceSubnet: "10.96.0.0/12",
+      }),
+    ) as any[];
     assert.equal(cluster.apiVersion, "kubeadm.k8s.io/v1beta3");
     assert.deepEqual(cluster.controllerManager.extraArgs, { "allocate-node-cidrs": "false" });
   });
 
   it("parses the join line and renders a JoinConfiguration named after the plan node", () => {
-    assert.deepEqual(join, { apiServerEndpoint: "10.0.1.10:6443", token: "abcdef.0123456789abcdef", caCertHash: CA_HASH });
+    assert.deepEqual(join, {
+      apiServerEndpoint: "10.0.1.10:6443",
+      token: "abcdef.0123456789abcdef",
+      caCertHash: CA_HASH,
+    });
     const config = yaml.load(joinConfig) as any;
     assert.equal(config.kind, "JoinConfiguration");
     assert.equal(config.nodeRegistration.name, "worker-1");
-    assert.deepEqual(config.discovery.bootstrapToken, { apiServerEndpoint: "10.0.1.10:6443", token: "abcdef.0123456789abcdef", caCertHashes: [CA_HASH] });
+    assert.deepEqual(config.discovery.bootstrapToken, {
+      apiServerEndpoint: "10.0.1.10:6443",
+      token: "abcdef.0123456789abcdef",
+      caCertHashes: [CA_HASH],
+    });
     assert.deepEqual(config.nodeRegistration.kubeletExtraArgs, [{ name: "node-ip", value: "10.0.1.11" }]);
   });
 
   it("refuses a join line it cannot trust", () => {
     assert.throws(() => parseJoinCommand("error: token create failed"), /no `kubeadm join` line/);
-    assert.throws(() => parseJoinCommand("kubeadm join 10.0.1.10:6443 --token bad --discovery-token-ca-cert-hash sha256:00"), /is not `kubeadm join HOST:PORT/);
+    assert.throws(
+      () => parseJoinCommand("kubeadm join 10.0.1.10:6443 --token bad --discovery-token-ca-cert-hash sha256:00"),
+      /is not `kubeadm join HOST:PORT/,
+    );
   });
 
   it("points the kubeconfig at the public endpoint", () => {
-    const conf = "clusters:\n- cluster:\n    certificate-authority-data: Q0E=\n    server: https://10.0.1.10:6443\n  name: podnet\nusers:\n- user:\n    client-certificate-data: Q0VSVA==\n    client-key-data: S0VZ\n";
-    const kubeconfig = yaml.load(renderKubeconfig({ name: "podnet-dev", publicIp: "203.0.113.10", credentials: parseAdminConf(conf) })) as any;
+    const conf =
+      "clusters:\n- cluster:\n    certificate-authority-data: Q0E=\n    server: https://10.0.1.10:6443\n  name: podnet\nusers:\n- user:\n    client-certificate-data: Q0VSVA==\n    client-key-data: S0VZ\n";
+    const kubeconfig = yaml.load(
+      renderKubeconfig({ name: "podnet-dev", publicIp: "203.0.113.10", credentials: parseAdminConf(conf) }),
+    ) as any;
     assert.equal(kubeconfig.clusters[0].cluster.server, "https://203.0.113.10:6443");
     assert.throws(() => parseAdminConf("clusters: []\n"), /certificate-authority-data/);
   });
@@ -131,7 +157,8 @@ describe("pulumi bootstrap scripts", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "podnet-scripts-"));
     try {
       const hasShellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
-      if (!hasShellcheck) console.warn("      (shellcheck not installed: only syntax checked; npm run setup installs it)");
+      if (!hasShellcheck)
+        console.warn("      (shellcheck not installed: only syntax checked; npm run setup installs it)");
       for (const [name, script] of Object.entries(scripts)) {
         assert.ok(script.startsWith("#!/usr/bin/env bash\nset -euo pipefail\n"), `${name} is not strict bash`);
         const file = path.join(dir, `${name}.sh`);
@@ -157,7 +184,10 @@ describe("pulumi bootstrap scripts", () => {
   });
 
   it("embed the conflist that renderConflistJson gives the node, byte for byte", () => {
-    assert.equal(heredocBody(scripts.cni, "PODNET_CONFLIST"), renderConflistJson(plan[1], { clusterCidr: "10.244.0.0/16" }));
+    assert.equal(
+      heredocBody(scripts.cni, "PODNET_CONFLIST"),
+      renderConflistJson(plan[1], { clusterCidr: "10.244.0.0/16" }),
+    );
     assert.ok(scripts.cni.includes(`mv -f "$tmp" ${CONFLIST_PATH}`));
   });
 
@@ -192,7 +222,10 @@ describe("pulumi bootstrap scripts", () => {
   });
 
   it("sets the hostname to the plan name", () => {
-    assert.equal(renderUserData("worker-2", { privateKeyOpenssh: "k", publicKeyOpenssh: "ssh-ed25519 AAAA" }).split("\n")[1], "hostname: worker-2");
+    assert.equal(
+      renderUserData("worker-2", { privateKeyOpenssh: "k", publicKeyOpenssh: "ssh-ed25519 AAAA" }).split("\n")[1],
+      "hostname: worker-2",
+    );
   });
 
   it("refuses content that would end a here-document early", () => {
@@ -210,7 +243,10 @@ describe("pulumi sealing", () => {
 
   /** Runs a remote script here, as the node would (sudo is a pass-through). */
   function runRemote(script: string): { stdout: string; stderr: string } {
-    const result = spawnSync("sh", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${fakeSudo}:${process.env.PATH}` } });
+    const result = spawnSync("sh", ["-c", script], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${fakeSudo}:${process.env.PATH}` },
+    });
     assert.equal(result.status, 0, result.stderr);
     return { stdout: result.stdout, stderr: result.stderr };
   }
@@ -220,7 +256,13 @@ describe("pulumi sealing", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "podnet-seal-"));
     try {
       fs.writeFileSync(path.join(dir, "secret"), secret);
-      const script = ["#!/usr/bin/env bash", "set -euo pipefail", sealFunction(PUBLIC_PEM), `seal <${path.join(dir, "secret")}`, ""].join("\n");
+      const script = [
+        "#!/usr/bin/env bash",
+        "set -euo pipefail",
+        sealFunction(PUBLIC_PEM),
+        `seal <${path.join(dir, "secret")}`,
+        "",
+      ].join("\n");
       const { stdout } = runRemote(remoteScript(script));
       assert.ok(!stdout.includes("abcdef.0123456789abcdef"), "token visible in stdout");
       assert.equal(unseal(stdout, PRIVATE_PEM), secret);
@@ -230,15 +272,23 @@ describe("pulumi sealing", () => {
   });
 
   it("a pipeline failure inside a sealing script fails the command (pipefail)", () => {
-    const script = ["#!/usr/bin/env bash", "set -euo pipefail", sealFunction(PUBLIC_PEM), "false | seal", ""].join("\n");
-    const result = spawnSync("sh", ["-c", remoteScript(script)], { encoding: "utf8", env: { ...process.env, PATH: `${fakeSudo}:${process.env.PATH}` } });
+    const script = ["#!/usr/bin/env bash", "set -euo pipefail", sealFunction(PUBLIC_PEM), "false | seal", ""].join(
+      "\n",
+    );
+    const result = spawnSync("sh", ["-c", remoteScript(script)], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${fakeSudo}:${process.env.PATH}` },
+    });
     assert.notEqual(result.status, 0);
   });
 
   it("the Node.js sealer matches, and the wrong key or a damaged line is refused", () => {
     const sealed = seal("hello", PUBLIC_PEM);
     assert.equal(unseal(`log line\n${sealed}`, PRIVATE_PEM), "hello");
-    const other = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+    const other = crypto
+      .generateKeyPairSync("rsa", { modulusLength: 2048 })
+      .privateKey.export({ type: "pkcs1", format: "pem" })
+      .toString();
     assert.throws(() => unseal(sealed, other));
     assert.throws(() => unseal("no output\n", PRIVATE_PEM), /no sealed output/);
   });

@@ -10,7 +10,15 @@ import * as path from "node:path";
 import { parseConfig } from "../components/config";
 import { unseal } from "../components/seal";
 import { FakeNode } from "./pulumi/fakeNode";
-import { buildCluster, FAKE_ADMIN_CONF, FAKE_CA_HASH, FAKE_TOKEN, isSecretValue, type Built, type Recorded } from "./pulumi/harness";
+import {
+  type Built,
+  buildCluster,
+  FAKE_ADMIN_CONF,
+  FAKE_CA_HASH,
+  FAKE_TOKEN,
+  isSecretValue,
+  type Recorded,
+} from "./pulumi/harness";
 
 const COMMAND = "command:remote:Command";
 const CLIENT_KEY = /client-key-data: (\S+)/.exec(FAKE_ADMIN_CONF)![1];
@@ -19,11 +27,15 @@ const TOKEN_SECRET = FAKE_TOKEN.split(".")[1];
 describe("pulumi secrets: command text", () => {
   let built: Built;
   before(async () => {
-    built = await buildCluster(parseConfig((key) => (key === "adminCidrs" ? '["203.0.113.7/32"]' : key === "workerCount" ? "2" : undefined)));
+    built = await buildCluster(
+      parseConfig((key) => (key === "adminCidrs" ? '["203.0.113.7/32"]' : key === "workerCount" ? "2" : undefined)),
+    );
   });
 
   it("no command's create, update or delete holds the join token, a private key or the admin's client key", () => {
-    const privateKeys = built.byType("tls:index/privateKey:PrivateKey").flatMap((k) => [k.state.privateKeyPem, k.state.privateKeyOpenssh].filter(Boolean));
+    const privateKeys = built
+      .byType("tls:index/privateKey:PrivateKey")
+      .flatMap((k) => [k.state.privateKeyPem, k.state.privateKeyOpenssh].filter(Boolean));
     const bodies = privateKeys.map((pem: string) => pem.split("\n")[1]);
     const commands = built.byType(COMMAND);
     assert.ok(commands.length >= 10);
@@ -56,7 +68,9 @@ describe("pulumi secrets: logged output", () => {
   const sealKey = () => built.one("tls:index/privateKey:PrivateKey", "podnet-seal").state.privateKeyPem as string;
   const command = (name: string): Recorded => built.one(COMMAND, `podnet-${name}`);
   before(async () => {
-    built = await buildCluster(parseConfig((key) => (key === "adminCidrs" ? '["203.0.113.7/32"]' : key === "workerCount" ? "1" : undefined)));
+    built = await buildCluster(
+      parseConfig((key) => (key === "adminCidrs" ? '["203.0.113.7/32"]' : key === "workerCount" ? "1" : undefined)),
+    );
   });
   beforeEach(() => {
     node = new FakeNode();

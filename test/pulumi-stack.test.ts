@@ -5,11 +5,20 @@
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { renderConflistJson } from "../cni/conflist";
-import { planCluster, type NodePlan } from "../cni/plan";
-import { parseConfig, planInputOf, type ClusterConfig, type ConfigKey } from "../components/config";
+import { type NodePlan, planCluster } from "../cni/plan";
+import { type ClusterConfig, type ConfigKey, parseConfig, planInputOf } from "../components/config";
 import { amiNameFilter } from "../components/image";
 import { innerScript } from "../components/scripts";
-import { buildCluster, containsSecret, FAKE_ADMIN_CONF, FAKE_TOKEN, isSecretValue, outputValue, type Built, type Recorded } from "./pulumi/harness";
+import {
+  type Built,
+  buildCluster,
+  containsSecret,
+  FAKE_ADMIN_CONF,
+  FAKE_TOKEN,
+  isSecretValue,
+  outputValue,
+  type Recorded,
+} from "./pulumi/harness";
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const ROUTE = "aws:ec2/route:Route";
@@ -70,12 +79,19 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
         assert.equal(inputs.rootBlockDevice.volumeType, "gp3", node.name);
         assert.equal(inputs.rootBlockDevice.volumeSize, config.rootVolumeSizeGiB, node.name);
         assert.equal(inputs.ami, config.amiId ?? "ami-0fedcba9876543210", node.name);
-        assert.equal(inputs.instanceType, node.role === "control-plane" ? config.controlPlaneInstanceType : config.workerInstanceType);
+        assert.equal(
+          inputs.instanceType,
+          node.role === "control-plane" ? config.controlPlaneInstanceType : config.workerInstanceType,
+        );
         assert.match(inputs.userData, new RegExp(`^hostname: ${node.name}$`, "m"));
         assert.equal(inputs.keyName, "podnet-ssh-key", "the stack key pair");
         assert.equal(inputs.subnetId, "podnet-subnet-id");
         assert.deepEqual(inputs.vpcSecurityGroupIds, ["podnet-nodes-id"]);
-        assert.equal(instanceOf(node).deleteBeforeReplace, true, `${node.name} must leave the cluster before its successor joins`);
+        assert.equal(
+          instanceOf(node).deleteBeforeReplace,
+          true,
+          `${node.name} must leave the cluster before its successor joins`,
+        );
       }
     });
 
@@ -93,7 +109,10 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
         assert.equal(mine[0].inputs.routeTableId, routeTableId);
       }
       const others = routes.filter((r) => r.inputs.networkInterfaceId === undefined);
-      assert.deepEqual(others.map((r) => [r.inputs.destinationCidrBlock, r.inputs.gatewayId]), [["0.0.0.0/0", "podnet-igw-id"]]);
+      assert.deepEqual(
+        others.map((r) => [r.inputs.destinationCidrBlock, r.inputs.gatewayId]),
+        [["0.0.0.0/0", "podnet-igw-id"]],
+      );
       assert.ok(routes.length <= config.routeTableQuota);
       // No inline routes on the table: they would fight the route resources.
       assert.equal(built.byType("aws:ec2/routeTable:RouteTable")[0].inputs.routes, undefined);
@@ -115,7 +134,10 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
         assert.equal(rule.cidrIpv6, undefined);
       }
       const summary = rules
-        .map((r) => `${r.ipProtocol} ${r.fromPort ?? "*"}-${r.toPort ?? "*"} from ${r.cidrIpv4 ?? (r.referencedSecurityGroupId === sgId ? "self" : r.referencedSecurityGroupId)}`)
+        .map(
+          (r) =>
+            `${r.ipProtocol} ${r.fromPort ?? "*"}-${r.toPort ?? "*"} from ${r.cidrIpv4 ?? (r.referencedSecurityGroupId === sgId ? "self" : r.referencedSecurityGroupId)}`,
+        )
         .sort();
       const expected = [
         ...ADMIN.flatMap((cidr) => [`tcp 22-22 from ${cidr}`, `tcp 6443-6443 from ${cidr}`]),
@@ -133,7 +155,9 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
         const cni = command(`cni-${node.name}`);
         const body = heredocBody(innerScript(cni.inputs.create), "PODNET_CONFLIST");
         assert.equal(body, renderConflistJson(node, { clusterCidr: config.clusterCidr }));
-        const route = routes.find((r) => r.inputs.networkInterfaceId === instanceOf(node).state.primaryNetworkInterfaceId);
+        const route = routes.find(
+          (r) => r.inputs.networkInterfaceId === instanceOf(node).state.primaryNetworkInterfaceId,
+        );
         assert.equal(JSON.parse(body).plugins[0].subnet, route?.inputs.destinationCidrBlock, node.name);
         assert.equal(JSON.parse(body).plugins[0].clusterCidr, config.clusterCidr);
       }
@@ -181,10 +205,18 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
     });
 
     it("makes a token per worker, joins it under its plan name, sets its podCIDR, drains it on removal", () => {
-      assert.equal(built.byType(COMMAND).filter((c) => c.name.startsWith("podnet-join-token-")).length, plan.length - 1);
+      assert.equal(
+        built.byType(COMMAND).filter((c) => c.name.startsWith("podnet-join-token-")).length,
+        plan.length - 1,
+      );
       for (const node of plan.slice(1)) {
         const token = command(`join-token-${node.name}`);
-        assert.match(innerScript(token.inputs.create), new RegExp(`kubeadm token create --ttl \\S+ --description 'podnet: join of ${node.name}' --print-join-command \\| seal`));
+        assert.match(
+          innerScript(token.inputs.create),
+          new RegExp(
+            `kubeadm token create --ttl \\S+ --description 'podnet: join of ${node.name}' --print-join-command \\| seal`,
+          ),
+        );
         assert.ok(token.additionalSecretOutputs?.includes("stdout"), "the join line on stdout is secret");
         assert.deepEqual(token.inputs.triggers, [`i-podnet-${node.name}`, "podnet-init-id"]);
 
@@ -196,13 +228,20 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
         assert.equal(join.deleteBeforeReplace, true);
 
         const register = command(`register-${node.name}`);
-        assert.match(innerScript(register.inputs.create), new RegExp(`set_pod_cidr '${node.name}' '${node.podCidr.replace(/\./g, "\\.")}'`));
+        assert.match(
+          innerScript(register.inputs.create),
+          new RegExp(`set_pod_cidr '${node.name}' '${node.podCidr.replace(/\./g, "\\.")}'`),
+        );
         assert.equal(register.deleteBeforeReplace, true);
         const drain = command(`drain-${node.name}`);
         assert.match(innerScript(drain.inputs.delete), new RegExp(`TARGET='${node.name}'`));
         assert.match(innerScript(drain.inputs.delete), /kubectl drain "\$TARGET"/);
         assert.equal(drain.inputs.create, undefined, "the drain does nothing until the worker leaves");
-        assert.equal(register.inputs.connection.host, built.byType("aws:ec2/eip:Eip")[0].state.publicIp, "register runs on the control plane");
+        assert.equal(
+          register.inputs.connection.host,
+          built.byType("aws:ec2/eip:Eip")[0].state.publicIp,
+          "register runs on the control plane",
+        );
       }
       const init = innerScript(command("init").inputs.create);
       assert.match(init, new RegExp(`set_pod_cidr "\\$NODE" '${plan[0].podCidr.replace(/\./g, "\\.")}'`));
@@ -217,18 +256,30 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
       assert.equal(await pulumi.isSecret(built.cluster.sshPrivateKey), true);
       assert.equal(await pulumi.isSecret(built.cluster.nodeTable), false);
       for (const node of plan.slice(1)) {
-        assert.ok(isSecretValue((command(`join-${node.name}`).rawInputs as any).stdin), `join-${node.name} stdin (holds the token) is secret`);
+        assert.ok(
+          isSecretValue((command(`join-${node.name}`).rawInputs as any).stdin),
+          `join-${node.name} stdin (holds the token) is secret`,
+        );
       }
       for (const cmd of built.byType(COMMAND)) {
-        assert.ok(containsSecret((cmd.rawInputs as any).connection), `${cmd.name}: the SSH key in the connection is secret`);
+        assert.ok(
+          containsSecret((cmd.rawInputs as any).connection),
+          `${cmd.name}: the SSH key in the connection is secret`,
+        );
         // No command's stdout carries a secret in clear: secret output is sealed.
         assert.ok(!String(cmd.state.stdout).includes(FAKE_TOKEN), `${cmd.name} stdout`);
       }
-      assert.ok(command("kubeconfig").additionalSecretOutputs?.includes("stdout"), "the sealed kubeconfig on stdout is secret");
+      assert.ok(
+        command("kubeconfig").additionalSecretOutputs?.includes("stdout"),
+        "the sealed kubeconfig on stdout is secret",
+      );
       for (const key of built.byType("tls:index/privateKey:PrivateKey")) {
         assert.equal(key.inputs.algorithm, key.name.startsWith("podnet-host-") ? "ED25519" : "RSA", key.name);
       }
-      assert.ok(!built.resources.some((r) => r.type.startsWith("local:") || r.type.includes("local_file")), "nothing writes the key to disk");
+      assert.ok(
+        !built.resources.some((r) => r.type.startsWith("local:") || r.type.includes("local_file")),
+        "nothing writes the key to disk",
+      );
     });
 
     it("outputs the control plane IP, the node table, and a kubeconfig for the public endpoint", async () => {
@@ -250,7 +301,10 @@ function describeGraph(title: string, values: Partial<Record<ConfigKey, string>>
       const kubeconfig = yaml.load(await outputValue(built.cluster.kubeconfig));
       assert.equal(kubeconfig.clusters[0].cluster.server, `https://${eip.state.publicIp}:6443`);
       assert.equal(kubeconfig.users[0].user["client-key-data"], /client-key-data: (\S+)/.exec(FAKE_ADMIN_CONF)?.[1]);
-      assert.match(await outputValue(built.cluster.usage), /pulumi stack output --stack test kubeconfig --show-secrets/);
+      assert.match(
+        await outputValue(built.cluster.usage),
+        /pulumi stack output --stack test kubeconfig --show-secrets/,
+      );
     });
   });
 }
@@ -279,7 +333,9 @@ describe("pulumi stack: changes", () => {
       if (r.name === "podnet-verify") continue;
       assert.deepEqual(same.inputs, r.inputs, `${r.type} ${r.name} would change`);
     }
-    const added = three.resources.filter((r) => !two.resources.some((o) => o.type === r.type && o.name === r.name)).map((r) => `${r.type.split(":").pop()} ${r.name}`);
+    const added = three.resources
+      .filter((r) => !two.resources.some((o) => o.type === r.type && o.name === r.name))
+      .map((r) => `${r.type.split(":").pop()} ${r.name}`);
     assert.deepEqual(added.sort(), [
       "Command podnet-cni-worker-3",
       "Command podnet-drain-worker-3",
@@ -298,7 +354,9 @@ describe("pulumi stack: changes", () => {
     const ami = found.calls.filter((c) => c.token === "aws:ec2/getAmiIds:getAmiIds");
     assert.equal(ami.length, 1);
     assert.deepEqual(ami[0].inputs.owners, ["self"]);
-    assert.deepEqual(ami[0].inputs.filters.find((f: any) => f.name === "name").values, [amiNameFilter("1.35", "x86_64")]);
+    assert.deepEqual(ami[0].inputs.filters.find((f: any) => f.name === "name").values, [
+      amiNameFilter("1.35", "x86_64"),
+    ]);
     assert.notEqual(ami[0].inputs.sortAscending, true, "newest first");
     assert.deepEqual(found.byType(INSTANCE)[0].ignoreChanges, ["ami", "userData"]);
 
@@ -313,7 +371,9 @@ describe("pulumi stack: changes", () => {
     const provider = built.byType("pulumi:providers:aws");
     assert.equal(provider.length, 1);
     assert.equal(provider[0].inputs.region, "us-east-1");
-    assert.deepEqual(JSON.parse(provider[0].inputs.defaultTags), { tags: { "podnet:stack": "podnet/test", "podnet:managed-by": "pulumi" } });
+    assert.deepEqual(JSON.parse(provider[0].inputs.defaultTags), {
+      tags: { "podnet:stack": "podnet/test", "podnet:managed-by": "pulumi" },
+    });
     const offerings = built.calls.find((c) => c.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings");
     assert.deepEqual(offerings?.inputs.filters, [{ name: "instance-type", values: ["t3.medium", "t3.small"] }]);
   });
@@ -331,7 +391,11 @@ describe("pulumi stack: preview", () => {
     assert.ok(join.dependencies.includes(preview.one(COMMAND, "podnet-cni-worker-1").urn));
     // Known at preview: each route's destination and each node's conflist.
     const routes = preview.byType(ROUTE).filter((r) => r.name.startsWith("podnet-pods-"));
-    assert.deepEqual(routes.map((r) => r.inputs.destinationCidrBlock).sort(), ["10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"]);
+    assert.deepEqual(routes.map((r) => r.inputs.destinationCidrBlock).sort(), [
+      "10.244.0.0/24",
+      "10.244.1.0/24",
+      "10.244.2.0/24",
+    ]);
     assert.match(preview.one(COMMAND, "podnet-cni-worker-2").inputs.create, /"subnet": "10\.244\.2\.0\/24"/);
   });
 });

@@ -6,10 +6,10 @@ import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { parseConfig, type ClusterConfig, type ConfigKey } from "../components/config";
+import { type ClusterConfig, type ConfigKey, parseConfig } from "../components/config";
 import { offOutput, parseConnectivity } from "../components/verify";
 import { bundleDigest, verifierBundle } from "../verify/remote";
-import { buildCluster, containsSecret, FAKE_CONNECTIVITY, FAKE_TOKEN, outputValue, type Built } from "./pulumi/harness";
+import { type Built, buildCluster, containsSecret, FAKE_CONNECTIVITY, FAKE_TOKEN, outputValue } from "./pulumi/harness";
 
 const COMMAND = "command:remote:Command";
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -32,7 +32,10 @@ describe("pulumi stack: the connectivity check", () => {
     const init = built.one(COMMAND, "podnet-init").inputs.connection;
     assert.deepEqual(connection, init, "the same connection as kubeadm init");
     assert.equal(connection.host, eip.state.publicIp);
-    assert.match(verify().inputs.create, /sudo node "\$dir\/verify\.js" --kubeconfig \/etc\/kubernetes\/admin\.conf --mode fail /);
+    assert.match(
+      verify().inputs.create,
+      /sudo node "\$dir\/verify\.js" --kubeconfig \/etc\/kubernetes\/admin\.conf --mode fail /,
+    );
     assert.equal(verify().inputs.stdin, verifierBundle(), "the verifier arrives on stdin");
     assert.equal(verify().inputs.logging, "stderr", "stdout (the report) is not streamed to the log");
   });
@@ -48,14 +51,24 @@ describe("pulumi stack: the connectivity check", () => {
     const instances = built.byType(INSTANCE).map((i) => `i-${i.name}`);
     assert.deepEqual([...verify().inputs.triggers].sort(), instances.sort());
     for (const n of await outputValue(built.cluster.nodeTable)) {
-      assert.ok(verify().inputs.create.includes(` --public-ip ${n.name}=${n.publicIp}`), `${n.name}'s public IP (the EIP for the control plane)`);
+      assert.ok(
+        verify().inputs.create.includes(` --public-ip ${n.name}=${n.publicIp}`),
+        `${n.name}'s public IP (the EIP for the control plane)`,
+      );
     }
 
     const three = await buildCluster(configWith({ workerCount: "3" }));
     const after = three.one(COMMAND, "podnet-verify");
-    assert.notDeepEqual(after.inputs.triggers, verify().inputs.triggers, "a new worker changes the triggers (replace: the check runs again)");
+    assert.notDeepEqual(
+      after.inputs.triggers,
+      verify().inputs.triggers,
+      "a new worker changes the triggers (replace: the check runs again)",
+    );
     assert.ok(after.inputs.triggers.includes("i-podnet-worker-3"));
-    assert.ok(after.dependencies.includes(three.urnOf(COMMAND, "podnet-register-worker-3")), "and it waits for the new worker");
+    assert.ok(
+      after.dependencies.includes(three.urnOf(COMMAND, "podnet-register-worker-3")),
+      "and it waits for the new worker",
+    );
   });
 
   it("keeps every secret out of its command text and stdin", () => {
@@ -76,7 +89,10 @@ describe("pulumi stack: the connectivity check", () => {
     // A fresh process elsewhere: esbuild names each module by its path from the working directory.
     const loader = join(__dirname, "..", "node_modules", "tsx", "dist", "loader.mjs");
     const code = `const r = require(${JSON.stringify(join(__dirname, "..", "verify", "remote.ts"))}); process.stdout.write(r.bundleDigest(r.buildVerifierBundle()));`;
-    const elsewhere = spawnSync(process.execPath, ["--import", loader, "-e", code], { cwd: tmpdir(), encoding: "utf8" });
+    const elsewhere = spawnSync(process.execPath, ["--import", loader, "-e", code], {
+      cwd: tmpdir(),
+      encoding: "utf8",
+    });
     assert.equal(elsewhere.status, 0, elsewhere.stderr);
     assert.equal(elsewhere.stdout, bundleDigest(verifierBundle()));
     assert.match(verifierBundle(), /^\/\/ verify\/node\.ts$/m, "paths relative to the repository");
@@ -101,7 +117,10 @@ describe("pulumi stack: the connectivity check", () => {
     assert.equal(off.byType(COMMAND).filter((c) => c.name === "podnet-verify").length, 0);
     assert.deepEqual(await outputValue(off.cluster.connectivity), offOutput());
     assert.match(offOutput().summary, /podnet:verify is off/);
-    assert.throws(() => configWith({ verify: "sometimes" }), /podnet:verify: "sometimes" must be fail .*\n\s+fix: pulumi config set podnet:verify report/);
+    assert.throws(
+      () => configWith({ verify: "sometimes" }),
+      /podnet:verify: "sometimes" must be fail .*\n\s+fix: pulumi config set podnet:verify report/,
+    );
   });
 
   it("refuses a stdout that is not the verifier's report, instead of passing silently", () => {

@@ -2,9 +2,9 @@
 // hold; --wide shows every column; failures are listed one per line with what was
 // expected and seen; colour only on a terminal.
 import assert from "node:assert/strict";
-import type { CheckRow } from "../model/checks";
 import type { Throughput } from "../lab/lab";
-import { DEFAULT_WIDTH, clip, fit, fittedLines, renderSummary, styleFor } from "../lab/report";
+import { clip, DEFAULT_WIDTH, fit, fittedLines, renderSummary, styleFor } from "../lab/report";
+import type { CheckRow } from "../model/checks";
 
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
 const widest = (text: string) => Math.max(...text.split("\n").map((l) => plain(l).length));
@@ -67,7 +67,16 @@ describe("lab report (lab/report.ts)", () => {
 
   it("gives both columns their full length when they fit together", () => {
     const group = "SG without pod CIDR: pod -> pod, other node"; // 43 columns
-    const row: CheckRow = { phase: "initial", group, from: "coredns-worker-1", to: '"web" via kube-dns 10.96.0.10:53', expect: "", seen: "", ok: true, ms: 1008 };
+    const row: CheckRow = {
+      phase: "initial",
+      group,
+      from: "coredns-worker-1",
+      to: '"web" via kube-dns 10.96.0.10:53',
+      expect: "",
+      seen: "",
+      ok: true,
+      ms: 1008,
+    };
     const text = renderSummary([row], undefined, { wide: false, color: false, width: DEFAULT_WIDTH });
     assert.ok(text.includes(`${group}  coredns-worker-1 → "web" via kube-dns 10.96.0.10:53  PASS    1008`), text);
     assert.doesNotMatch(text, /…/);
@@ -78,8 +87,14 @@ describe("lab report (lab/report.ts)", () => {
     const lines = text.split("\n");
     const at = lines.indexOf("1 of 33 checks failed:");
     assert.ok(at > lines.findIndex((l) => l.includes("from → to")), "failures come after the table");
-    assert.match(lines[at + 1], /^ {2}FAIL \[after re-add\] CNI CHECK \(conflist\): worker-3 → shell-worker-3: expected ok; seen podnet CHECK failed/);
-    assert.ok(lines.slice(at + 2).every((l) => l.startsWith("         ")), "continuations are indented under it");
+    assert.match(
+      lines[at + 1],
+      /^ {2}FAIL \[after re-add\] CNI CHECK \(conflist\): worker-3 → shell-worker-3: expected ok; seen podnet CHECK failed/,
+    );
+    assert.ok(
+      lines.slice(at + 2).every((l) => l.startsWith("         ")),
+      "continuations are indented under it",
+    );
     assert.doesNotMatch(text, /All \d+ checks passed/);
   });
 
@@ -115,7 +130,11 @@ describe("lab report (lab/report.ts)", () => {
     assert.ok(wrapped.length > 1 && wrapped.every((l) => l.length <= 120));
     assert.ok(wrapped.slice(1).every((l) => l.startsWith(" ".repeat(11)) && !l.startsWith(" ".repeat(12))));
     assert.equal(fit("short", 120).length, 1);
-    assert.equal(fit("x".repeat(300), 120).every((l) => l.length <= 120), true, "a word longer than the width is cut");
+    assert.equal(
+      fit("x".repeat(300), 120).every((l) => l.length <= 120),
+      true,
+      "a word longer than the width is cut",
+    );
     assert.equal(clip("abcdef", 4), "abc…");
     const seen: string[] = [];
     fittedLines((l) => seen.push(l), { wide: false, color: false, width: 120 })(`${long}\nsecond`);

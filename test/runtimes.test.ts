@@ -7,18 +7,26 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { formatIPv4, gatewayOf, parseCidr, parseIPv4, cidrContainsIp } from "../cni/ipv4";
+import { cidrContainsIp, formatIPv4, gatewayOf, parseCidr, parseIPv4 } from "../cni/ipv4";
 import { hostVethName } from "../cni/links";
 import { SHEBANG } from "../cni/runtime";
 import { pinnedBunVersion } from "../lab/bun";
-import { BUNDLE, NodeCni, ipamStore, pluginLog, reservations, sha256File, writeNodeConflist } from "./runtimes/cni";
+import {
+  BUNDLE,
+  ipamStore,
+  type NodeCni,
+  pluginLog,
+  reservations,
+  sha256File,
+  writeNodeConflist,
+} from "./runtimes/cni";
 import { Containerd } from "./runtimes/containerd";
 import {
-  Cmd,
-  HostTraces,
   addNetns,
+  type Cmd,
   delNetns,
   describeCmd,
+  HostTraces,
   inNetns,
   must,
   nodeLockFile,
@@ -30,7 +38,7 @@ import {
   waitFor,
   withPrivateVarLog,
 } from "./runtimes/host";
-import { IMAGE_REF, buildOciArchive, buildRootfsTar, busyboxStatic } from "./runtimes/image";
+import { buildOciArchive, buildRootfsTar, busyboxStatic, IMAGE_REF } from "./runtimes/image";
 import { Podman } from "./runtimes/podman";
 
 const TOOLS = {
@@ -57,7 +65,10 @@ function addressInside(res: Cmd, what: string): { ip: string; prefix: number } {
 function assertNodeAddress(cni: NodeCni, addr: { ip: string; prefix: number }, what: string): void {
   const subnet = parseCidr(cni.node.podCidr);
   const value = parseIPv4(addr.ip);
-  assert.ok(value !== undefined && cidrContainsIp(subnet, value), `${what} has ${addr.ip}, outside the node subnet ${cni.node.podCidr}`);
+  assert.ok(
+    value !== undefined && cidrContainsIp(subnet, value),
+    `${what} has ${addr.ip}, outside the node subnet ${cni.node.podCidr}`,
+  );
   assert.equal(addr.prefix, subnet.prefix, `${what}'s prefix`);
   assert.notEqual(addr.ip, cni.node.gateway, `${what} got the gateway address`);
 }
@@ -89,7 +100,11 @@ function assertLogged(cni: NodeCni, verb: "ADD" | "DEL", containerId: string, ip
 
 function assertNoHostVeth(node: string, containerId: string): void {
   const veth = hostVethName(containerId, "eth0");
-  assert.notEqual(sh(inNetns(node, ["ip", "link", "show", veth])).status, 0, `node-side veth ${veth} is still on the node`);
+  assert.notEqual(
+    sh(inNetns(node, ["ip", "link", "show", veth])).status,
+    0,
+    `node-side veth ${veth} is still on the node`,
+  );
 }
 
 describe("real runtimes drive the installed bundle @root", function () {
@@ -130,7 +145,10 @@ describe("real runtimes drive the installed bundle @root", function () {
     assert.equal(statSync(installed).mode & 0o7777, 0o755);
     assert.equal(sha256File(installed), sha256File(BUNDLE));
     assert.equal(readFileSync(installed, "utf8").split("\n")[0], SHEBANG, "runs on the pinned Bun");
-    const version = must(withPrivateVarLog([installed]), { env: { CNI_COMMAND: "VERSION" }, input: '{"cniVersion":"1.0.0"}' });
+    const version = must(withPrivateVarLog([installed]), {
+      env: { CNI_COMMAND: "VERSION" },
+      input: '{"cniVersion":"1.0.0"}',
+    });
     assert.deepEqual(JSON.parse(version).cniVersion, "1.0.0");
   });
 
@@ -146,7 +164,21 @@ describe("real runtimes drive the installed bundle @root", function () {
       addNode(node);
       // A client on a link to the node, as another machine would reach a hostPort.
       addNetns(client);
-      must(["ip", "-n", node, "link", "add", `pnrt${process.pid}n`, "type", "veth", "peer", "name", `pnrt${process.pid}c`, "netns", client]);
+      must([
+        "ip",
+        "-n",
+        node,
+        "link",
+        "add",
+        `pnrt${process.pid}n`,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        `pnrt${process.pid}c`,
+        "netns",
+        client,
+      ]);
       must(["ip", "-n", node, "addr", "add", `${nodeLinkIp}/24`, "dev", `pnrt${process.pid}n`]);
       must(["ip", "-n", node, "link", "set", `pnrt${process.pid}n`, "up"]);
       must(["ip", "-n", client, "addr", "add", "192.168.77.2/24", "dev", `pnrt${process.pid}c`]);
@@ -216,7 +248,8 @@ describe("real runtimes drive the installed bundle @root", function () {
           return last.stdout.includes(token) ? last.stdout : undefined;
         },
         15_000,
-        () => `no reply from ${nodeLinkIp}:${hostPort} (the node) in the client netns: ${last ? describeCmd(nc, last) : "not tried"}`,
+        () =>
+          `no reply from ${nodeLinkIp}:${hostPort} (the node) in the client netns: ${last ? describeCmd(nc, last) : "not tried"}`,
       );
       assert.match(reply, /^HTTP\/1\.[01] 200/);
       const nat = must(inNetns(node, ["iptables-save", "-t", "nat"]));
@@ -226,7 +259,11 @@ describe("real runtimes drive the installed bundle @root", function () {
       assertReleased(cni, web.id, addr.ip);
       const after = must(inNetns(node, ["iptables-save", "-t", "nat"]));
       assert.ok(!after.includes(web.id) && !after.includes(`${addr.ip}:80`), `portmap's DEL left rules:\n${after}`);
-      assert.notEqual(sh(nc, { input: "GET / HTTP/1.0\r\n\r\n", timeoutMs: 5_000 }).stdout.includes(token), true, "the hostPort still answers");
+      assert.notEqual(
+        sh(nc, { input: "GET / HTTP/1.0\r\n\r\n", timeoutMs: 5_000 }).stdout.includes(token),
+        true,
+        "the hostPort still answers",
+      );
     });
   });
 

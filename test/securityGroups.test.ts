@@ -1,15 +1,18 @@
 // The node security group as data: one definition, the AWS rules the stack makes from it
 // (test/pulumi-stack.test.ts checks the resources) and the iptables rules the lab enforces.
 import assert from "node:assert/strict";
-import { POD_CIDR_RULE, awsProtocol, nodeSecurityGroup, withoutRule } from "../model/securityGroups";
-import { API_SERVER_PORT, SSH_PORT } from "../model/ports";
 import { SG_IN_CHAIN, SG_OUT_CHAIN, securityGroupRules } from "../lab/securityGroup";
+import { API_SERVER_PORT, SSH_PORT } from "../model/ports";
+import { awsProtocol, nodeSecurityGroup, POD_CIDR_RULE, withoutRule } from "../model/securityGroups";
 
 const group = nodeSecurityGroup({ adminCidrs: ["198.51.100.7/32", "192.0.2.0/24"], clusterCidr: "10.244.0.0/16" });
 
 describe("node security group (model/securityGroups.ts)", () => {
   it("opens SSH and the API server to each admin CIDR, everything between nodes and from pods, all outbound", () => {
-    const summary = group.ingress.map((r) => `${r.name}: ${awsProtocol(r.protocol)} ${r.fromPort ?? "*"}-${r.toPort ?? "*"} from ${"self" in r.peer ? "self" : r.peer.cidr}`);
+    const summary = group.ingress.map(
+      (r) =>
+        `${r.name}: ${awsProtocol(r.protocol)} ${r.fromPort ?? "*"}-${r.toPort ?? "*"} from ${"self" in r.peer ? "self" : r.peer.cidr}`,
+    );
     assert.deepEqual(summary, [
       `ssh-admin-0: tcp ${SSH_PORT}-${SSH_PORT} from 198.51.100.7/32`,
       `api-admin-0: tcp ${API_SERVER_PORT}-${API_SERVER_PORT} from 198.51.100.7/32`,
@@ -18,11 +21,17 @@ describe("node security group (model/securityGroups.ts)", () => {
       "nodes: -1 *-* from self",
       `${POD_CIDR_RULE}: -1 *-* from 10.244.0.0/16`,
     ]);
-    assert.deepEqual(group.egress.map((r) => [r.name, r.protocol, "cidr" in r.peer ? r.peer.cidr : "self"]), [["all", "all", "0.0.0.0/0"]]);
+    assert.deepEqual(
+      group.egress.map((r) => [r.name, r.protocol, "cidr" in r.peer ? r.peer.cidr : "self"]),
+      [["all", "all", "0.0.0.0/0"]],
+    );
   });
 
   it("drops one rule for a negative control, and names a rule it lacks", () => {
-    assert.deepEqual(withoutRule(group, POD_CIDR_RULE).ingress.map((r) => r.name), ["ssh-admin-0", "api-admin-0", "ssh-admin-1", "api-admin-1", "nodes"]);
+    assert.deepEqual(
+      withoutRule(group, POD_CIDR_RULE).ingress.map((r) => r.name),
+      ["ssh-admin-0", "api-admin-0", "ssh-admin-1", "api-admin-1", "nodes"],
+    );
     assert.throws(() => withoutRule(group, "bogus"), /no ingress rule bogus/);
   });
 

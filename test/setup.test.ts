@@ -29,14 +29,21 @@ interface Run {
   apt: string[];
 }
 
-function setup(profile: string | undefined, opts: { installed?: string[]; removes?: string[]; uid?: number; node?: string; env?: Record<string, string> } = {}): Run {
+function setup(
+  profile: string | undefined,
+  opts: { installed?: string[]; removes?: string[]; uid?: number; node?: string; env?: Record<string, string> } = {},
+): Run {
   const stubs = new Stubs();
   try {
-    for (const [name, body] of Object.entries({ ...STUB_BODIES, ...(opts.node ? { node: `echo ${opts.node}` } : {}) })) stubs.add(name, body);
+    for (const [name, body] of Object.entries({ ...STUB_BODIES, ...(opts.node ? { node: `echo ${opts.node}` } : {}) }))
+      stubs.add(name, body);
     writeFileSync(join(stubs.dir, "installed"), (opts.installed ?? []).map((p) => `${p}\n`).join(""));
     writeFileSync(join(stubs.dir, "removes"), (opts.removes ?? []).map((p) => `${p}\n`).join(""));
     writeFileSync(join(stubs.dir, "uid"), `${opts.uid ?? 0}\n`);
-    const ran = stubs.bash([join(ROOT, "scripts", "setup.sh"), ...(profile ? [profile] : [])], { PODNET_SETUP_ALLOW_REMOVALS: "", ...opts.env });
+    const ran = stubs.bash([join(ROOT, "scripts", "setup.sh"), ...(profile ? [profile] : [])], {
+      PODNET_SETUP_ALLOW_REMOVALS: "",
+      ...opts.env,
+    });
     const apt = stubs
       .calls()
       .filter((c) => c.startsWith("apt-get "))
@@ -55,7 +62,8 @@ describe("scripts/setup.sh", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(installs(r), [`install -y -qq ${LAB.join(" ")}`]);
     assert.match(r.stdout, new RegExp(`setup \\(lab\\): installing ${LAB.join(" ")}`));
-    for (const pkg of [...RUNTIMES, "packer", "shellcheck", "strace"]) assert.ok(!installs(r)[0].split(" ").includes(pkg), `lab must not install ${pkg}`);
+    for (const pkg of [...RUNTIMES, "packer", "shellcheck", "strace"])
+      assert.ok(!installs(r)[0].split(" ").includes(pkg), `lab must not install ${pkg}`);
   });
 
   it("lab: with everything present, touches apt not at all and prints nothing", () => {
@@ -70,7 +78,8 @@ describe("scripts/setup.sh", () => {
     const r = setup(undefined, { installed: ["iproute2", "iptables"] });
     assert.equal(r.status, 0, r.stderr);
     const line = installs(r)[0].split(" ");
-    for (const pkg of [...RUNTIMES, "packer", "shellcheck", "strace", "iperf3", "containernetworking-plugins"]) assert.ok(line.includes(pkg), `test installs ${pkg}`);
+    for (const pkg of [...RUNTIMES, "packer", "shellcheck", "strace", "iperf3", "containernetworking-plugins"])
+      assert.ok(line.includes(pkg), `test installs ${pkg}`);
     assert.ok(!line.includes("iproute2"), "present packages are skipped");
   });
 
@@ -111,11 +120,18 @@ describe("scripts/setup.sh", () => {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /would remove docker-ce my-runc; setup will not remove packages/);
     assert.deepEqual(installs(r), []);
-    assert.ok(r.apt.some((l) => /^install -s -y /.test(l)), "it asked apt for a simulation first");
+    assert.ok(
+      r.apt.some((l) => /^install -s -y /.test(l)),
+      "it asked apt for a simulation first",
+    );
   });
 
   it("PODNET_SETUP_ALLOW_REMOVALS=1 (a throwaway CI runner) lets apt replace them", () => {
-    const r = setup("test", { installed: ["containerd.io"], removes: ["containerd.io"], env: { PODNET_SETUP_ALLOW_REMOVALS: "1" } });
+    const r = setup("test", {
+      installed: ["containerd.io"],
+      removes: ["containerd.io"],
+      env: { PODNET_SETUP_ALLOW_REMOVALS: "1" },
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.ok(installs(r)[0].split(" ").includes("containerd"));
   });

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { main, parseArgs, USAGE, type Tools } from "../verify/main";
-import { connectivityOf, type Connectivity } from "../verify/node";
+import { main, parseArgs, type Tools, USAGE } from "../verify/main";
+import { type Connectivity, connectivityOf } from "../verify/node";
 import { remoteVerifyCommand, verifierBundle } from "../verify/remote";
-import { FakeKubectl, fakeState, type Break } from "./helpers/fakeCluster";
+import { type Break, FakeKubectl, fakeState } from "./helpers/fakeCluster";
 
 const STACK = {
   kubeconfig: "apiVersion: v1\nkind: Config\n# the stack's admin kubeconfig\n",
@@ -27,13 +27,23 @@ interface Seen {
   ssh: Array<{ args: string[]; stdin: string; key: string; keyMode: number }>;
 }
 
-function fakeTools(options: { breaks?: Break[]; pulumi?: "missing" | "no-stack"; sshReport?: Connectivity } = {}): { tools: Tools; seen: Seen } {
+function fakeTools(options: { breaks?: Break[]; pulumi?: "missing" | "no-stack"; sshReport?: Connectivity } = {}): {
+  tools: Tools;
+  seen: Seen;
+} {
   const seen: Seen = { pulumi: [], kubeconfigs: [], ssh: [] };
   const tools: Tools = {
     pulumi: (args) => {
       seen.pulumi.push([...args]);
-      if (options.pulumi === "missing") return { status: null, stdout: "", stderr: "", error: Object.assign(new Error("spawn pulumi ENOENT"), { code: "ENOENT" }) };
-      if (options.pulumi === "no-stack") return { status: 255, stdout: "", stderr: "error: no stack selected; please use `pulumi stack select`" };
+      if (options.pulumi === "missing")
+        return {
+          status: null,
+          stdout: "",
+          stderr: "",
+          error: Object.assign(new Error("spawn pulumi ENOENT"), { code: "ENOENT" }),
+        };
+      if (options.pulumi === "no-stack")
+        return { status: 255, stdout: "", stderr: "error: no stack selected; please use `pulumi stack select`" };
       return { status: 0, stdout: JSON.stringify(STACK), stderr: "" };
     },
     kubectl: (path) => {
@@ -72,9 +82,36 @@ describe("npm run verify", () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it("parses its arguments and refuses contradictions, naming the fix", () => {
-    assert.deepEqual(parseArgs([]), { command: "run", source: "stack", stack: undefined, kubeconfig: undefined, json: undefined, publicIps: new Map(), mode: "fail", parallel: undefined, keep: false, wide: false });
-    const all = parseArgs(["--stack", "dev", "--ssh", "--mode", "report", "--public-ip", "worker-1=198.51.100.11", "--parallel=3", "--keep", "--wide", "--json", "r.json"]);
-    assert.deepEqual([all.source, all.stack, all.mode, [...all.publicIps], all.parallel, all.keep, all.wide, all.json], ["ssh", "dev", "report", [["worker-1", "198.51.100.11"]], 3, true, true, "r.json"]);
+    assert.deepEqual(parseArgs([]), {
+      command: "run",
+      source: "stack",
+      stack: undefined,
+      kubeconfig: undefined,
+      json: undefined,
+      publicIps: new Map(),
+      mode: "fail",
+      parallel: undefined,
+      keep: false,
+      wide: false,
+    });
+    const all = parseArgs([
+      "--stack",
+      "dev",
+      "--ssh",
+      "--mode",
+      "report",
+      "--public-ip",
+      "worker-1=198.51.100.11",
+      "--parallel=3",
+      "--keep",
+      "--wide",
+      "--json",
+      "r.json",
+    ]);
+    assert.deepEqual(
+      [all.source, all.stack, all.mode, [...all.publicIps], all.parallel, all.keep, all.wide, all.json],
+      ["ssh", "dev", "report", [["worker-1", "198.51.100.11"]], 3, true, true, "r.json"],
+    );
     assert.throws(() => parseArgs(["--ssh", "--kubeconfig", "k"]), /--ssh and --kubeconfig: choose one/);
     assert.throws(() => parseArgs(["--kubeconfig", "k", "--stack", "dev"]), /drop --kubeconfig, or --stack/);
     assert.throws(() => parseArgs(["--public-ip", "worker-1"]), /--public-ip worker-1: use NODE=IPv4/);
@@ -105,8 +142,20 @@ describe("npm run verify", () => {
     assert.match(r.out, /All 37 checks passed\./);
     const report = JSON.parse(readFileSync(json, "utf8")) as Connectivity;
     assert.equal(report.rows.length, 37);
-    assert.deepEqual(Object.keys(report.rows[0]!).sort(), ["expect", "from", "group", "ms", "ok", "phase", "seen", "to"]);
-    assert.ok(report.rows.some((r) => r.group === "pod -> internet (masqueraded)" && r.expect === "src 198.51.100.12"), "the stack's public IPs are expected");
+    assert.deepEqual(Object.keys(report.rows[0]!).sort(), [
+      "expect",
+      "from",
+      "group",
+      "ms",
+      "ok",
+      "phase",
+      "seen",
+      "to",
+    ]);
+    assert.ok(
+      report.rows.some((r) => r.group === "pod -> internet (masqueraded)" && r.expect === "src 198.51.100.12"),
+      "the stack's public IPs are expected",
+    );
   });
 
   it("exits 1 when a check fails, 0 with --mode report; --kubeconfig needs no Pulumi", async () => {
@@ -115,8 +164,15 @@ describe("npm run verify", () => {
     writeFileSync(kubeconfig, "given", { mode: 0o600 });
     const failed = await cli(["--kubeconfig", kubeconfig], tools);
     assert.equal(failed.code, 1);
-    assert.match(failed.out, /^ {2}pod -> pod, other node +shell-worker-1 → web-worker-2 10\.244\.2\.2:8080 +FAIL/m, "the lab's table");
-    assert.match(failed.out, /4 of 37 checks failed:\n {2}FAIL \[cluster\] pod -> pod, other node: shell-worker-1 → web-worker-2 10\.244\.2\.2:8080: expected src 10\.244\.1\.3; seen no\s+connection/);
+    assert.match(
+      failed.out,
+      /^ {2}pod -> pod, other node +shell-worker-1 → web-worker-2 10\.244\.2\.2:8080 +FAIL/m,
+      "the lab's table",
+    );
+    assert.match(
+      failed.out,
+      /4 of 37 checks failed:\n {2}FAIL \[cluster\] pod -> pod, other node: shell-worker-1 → web-worker-2 10\.244\.2\.2:8080: expected src 10\.244\.1\.3; seen no\s+connection/,
+    );
     assert.equal(seen.pulumi.length, 0);
     assert.equal(seen.kubeconfigs[0]!.path, kubeconfig);
     assert.ok(existsSync(kubeconfig), "a given kubeconfig is the user's: left alone");
@@ -125,7 +181,16 @@ describe("npm run verify", () => {
   });
 
   it("--ssh runs the stack's own command on the control plane, with the key in a 0600 file removed afterwards", async () => {
-    const failing = connectivityOf({ ok: false, runId: "r", namespace: "podnet-verify-r", nodes: [], rows: [], failures: ["FAIL [cluster] x: a → b: expected c; seen d"], cleanup: "namespace podnet-verify-r removed", ms: 1 });
+    const failing = connectivityOf({
+      ok: false,
+      runId: "r",
+      namespace: "podnet-verify-r",
+      nodes: [],
+      rows: [],
+      failures: ["FAIL [cluster] x: a → b: expected c; seen d"],
+      cleanup: "namespace podnet-verify-r removed",
+      ms: 1,
+    });
     const { tools, seen } = fakeTools({ sshReport: failing });
     const r = await cli(["--ssh", "--parallel", "2"], tools);
     assert.equal(r.code, 1, "the node reports, this side decides");
@@ -134,7 +199,16 @@ describe("npm run verify", () => {
     assert.equal(call!.keyMode, 0o600);
     assert.ok(!existsSync(call!.args[call!.args.indexOf("-i") + 1]!), "the key file is gone");
     assert.equal(call!.args.at(-2), "ubuntu@203.0.113.10");
-    assert.equal(call!.args.at(-1), remoteVerifyCommand({ mode: "report", publicIps: STACK.nodes.map((n) => [n.name, n.publicIp] as const), parallel: 2, keep: false, wide: false }));
+    assert.equal(
+      call!.args.at(-1),
+      remoteVerifyCommand({
+        mode: "report",
+        publicIps: STACK.nodes.map((n) => [n.name, n.publicIp] as const),
+        parallel: 2,
+        keep: false,
+        wide: false,
+      }),
+    );
     assert.equal(call!.stdin, verifierBundle());
     assert.ok(call!.args.includes("BatchMode=yes"));
   });

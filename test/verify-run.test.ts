@@ -11,20 +11,33 @@ import { join } from "node:path";
 import { buildSync } from "esbuild";
 import type { CheckRow } from "../model/checks";
 import { clusterDriver, limiter } from "../verify/driver";
-import type { ProbeResult, Probes } from "../verify/probes";
 import { RUN_LABEL } from "../verify/manifests";
-import { type Connectivity } from "../verify/node";
+import type { Connectivity } from "../verify/node";
+import type { ProbeResult, Probes } from "../verify/probes";
 import { remoteVerifyCommand, verifierBundle } from "../verify/remote";
-import { verifyCluster, type VerifyOptions, type VerifyReport } from "../verify/run";
+import { type VerifyOptions, type VerifyReport, verifyCluster } from "../verify/run";
 import { INTERNET_ROW, KUBERNETES_DNS_ROW } from "../verify/table";
-import { FakeKubectl, fakeState, type Break, type FakeState } from "./helpers/fakeCluster";
+import { type Break, FakeKubectl, type FakeState, fakeState } from "./helpers/fakeCluster";
 
-const PUBLIC_IPS = new Map([["control-plane", "203.0.113.10"], ["worker-1", "198.51.100.11"], ["worker-2", "198.51.100.12"]]);
+const PUBLIC_IPS = new Map([
+  ["control-plane", "203.0.113.10"],
+  ["worker-1", "198.51.100.11"],
+  ["worker-2", "198.51.100.12"],
+]);
 
-async function run(state: FakeState, options: Partial<VerifyOptions> = {}): Promise<{ report: VerifyReport; kubectl: FakeKubectl; log: string[] }> {
+async function run(
+  state: FakeState,
+  options: Partial<VerifyOptions> = {},
+): Promise<{ report: VerifyReport; kubectl: FakeKubectl; log: string[] }> {
   const kubectl = new FakeKubectl(state);
   const log: string[] = [];
-  const report = await verifyCluster({ kubectl, publicIps: PUBLIC_IPS, log: (l) => log.push(l), retryDelayMs: 5, ...options });
+  const report = await verifyCluster({
+    kubectl,
+    publicIps: PUBLIC_IPS,
+    log: (l) => log.push(l),
+    retryDelayMs: 5,
+    ...options,
+  });
   return { report, kubectl, log };
 }
 
@@ -37,26 +50,56 @@ describe("verify: a run against a cluster", () => {
     const { report, kubectl } = await run(state);
     assert.equal(report.error, undefined);
     assert.equal(report.ok, true, report.failures.join("\n"));
-    assert.deepEqual([...new Set(report.rows.map((r) => r.group))], [
-      "pod -> its gateway (ICMP)", "pod -> its gateway (TCP)", "pod -> pod, same node", "pod -> pod, other node",
-      INTERNET_ROW, "node -> pod, same node", "node -> pod, other node", "hostPort (portmap)",
-      "service from pod, same node", "service from pod, other node", "service from a node (OUTPUT)", "service hairpin (backing pod)",
-      "UDP service from pod, other node", "DNS: pod resolves a service (UDP)", KUBERNETES_DNS_ROW,
-    ], "the lab's rows that apply to a real cluster, in the table's order; no negative control touches it");
+    assert.deepEqual(
+      [...new Set(report.rows.map((r) => r.group))],
+      [
+        "pod -> its gateway (ICMP)",
+        "pod -> its gateway (TCP)",
+        "pod -> pod, same node",
+        "pod -> pod, other node",
+        INTERNET_ROW,
+        "node -> pod, same node",
+        "node -> pod, other node",
+        "hostPort (portmap)",
+        "service from pod, same node",
+        "service from pod, other node",
+        "service from a node (OUTPUT)",
+        "service hairpin (backing pod)",
+        "UDP service from pod, other node",
+        "DNS: pod resolves a service (UDP)",
+        KUBERNETES_DNS_ROW,
+      ],
+      "the lab's rows that apply to a real cluster, in the table's order; no negative control touches it",
+    );
     assert.equal(report.rows.length, 37);
     assert.ok(report.rows.every((r) => r.phase === "cluster"));
     const internet = report.rows.filter((r) => r.group === INTERNET_ROW);
-    assert.deepEqual(internet.map((r) => r.seen), ["src 198.51.100.11", "src 198.51.100.12"], "each pod's public address is its node's");
+    assert.deepEqual(
+      internet.map((r) => r.seen),
+      ["src 198.51.100.11", "src 198.51.100.12"],
+      "each pod's public address is its node's",
+    );
     assert.deepEqual(verifyNamespaces(state), [], "namespace removed");
     assert.deepEqual(kubectl.calls.at(-1)!.slice(0, 3), ["delete", "namespace", report.namespace]);
     const applied = kubectl.calls.findIndex((c) => c[0] === "apply");
-    assert.ok(applied > 0 && kubectl.calls.slice(0, applied).every((c) => c[0] !== "exec"), "nothing runs before the pods exist");
+    assert.ok(
+      applied > 0 && kubectl.calls.slice(0, applied).every((c) => c[0] !== "exec"),
+      "nothing runs before the pods exist",
+    );
   });
 
   const cases: Array<[Break, string[], RegExp]> = [
-    ["cross-node-pods", ["UDP service from pod, other node", "pod -> pod, other node", "service from pod, other node"], /curl: \(28\) Connection timed out|i\/o timeout/],
+    [
+      "cross-node-pods",
+      ["UDP service from pod, other node", "pod -> pod, other node", "service from pod, other node"],
+      /curl: \(28\) Connection timed out|i\/o timeout/,
+    ],
     ["masquerade", [INTERNET_ROW], /curl: \(28\)/],
-    ["dns", ["DNS: pod resolves a service (UDP)", KUBERNETES_DNS_ROW], /communications error to 10\.96\.0\.10#53: timed out/],
+    [
+      "dns",
+      ["DNS: pod resolves a service (UDP)", KUBERNETES_DNS_ROW],
+      /communications error to 10\.96\.0\.10#53: timed out/,
+    ],
     ["hairpin", ["service hairpin (backing pod)"], /curl: \(28\)/],
   ];
   for (const [broken, rows, saw] of cases) {
@@ -67,7 +110,11 @@ describe("verify: a run against a cluster", () => {
       assert.deepEqual(failedGroups(report.rows), [...rows].sort());
       for (const f of report.failures) assert.match(f, saw);
       assert.equal(report.failures.length, report.rows.filter((r) => !r.ok).length, "one failure line per failed row");
-      assert.match(report.failures[0]!, /^FAIL \[cluster\] .+: .+ → .+: expected .+; seen (no connection|no reply|no answer) \(/, "the lab's failure line");
+      assert.match(
+        report.failures[0]!,
+        /^FAIL \[cluster\] .+: .+ → .+: expected .+; seen (no connection|no reply|no answer) \(/,
+        "the lab's failure line",
+      );
       assert.deepEqual(verifyNamespaces(state), []);
     });
   }
@@ -77,7 +124,10 @@ describe("verify: a run against a cluster", () => {
     const { report } = await run(state);
     assert.equal(report.ok, false);
     assert.deepEqual(report.rows, []);
-    assert.match(report.error!, /test pods not Ready after 180 s:\n {2}web-control-plane on control-plane: FailedCreatePodSandBox: .*plugin type="podnet" failed \(add\)/);
+    assert.match(
+      report.error!,
+      /test pods not Ready after 180 s:\n {2}web-control-plane on control-plane: FailedCreatePodSandBox: .*plugin type="podnet" failed \(add\)/,
+    );
     assert.deepEqual(verifyNamespaces(state), []);
     assert.match(report.cleanup, /removed/);
   });
@@ -104,10 +154,17 @@ describe("verify: a run against a cluster", () => {
     const state = fakeState(0);
     const { report } = await run(state, { keep: true });
     assert.equal(report.ok, true, report.failures.join("\n"));
-    assert.deepEqual([...new Set(report.rows.map((r) => r.group))], [
-      "pod -> its gateway (ICMP)", "pod -> its gateway (TCP)", "service from a node (OUTPUT)", "service hairpin (backing pod)",
-      "DNS: pod resolves a service (UDP)", KUBERNETES_DNS_ROW,
-    ]);
+    assert.deepEqual(
+      [...new Set(report.rows.map((r) => r.group))],
+      [
+        "pod -> its gateway (ICMP)",
+        "pod -> its gateway (TCP)",
+        "service from a node (OUTPUT)",
+        "service hairpin (backing pod)",
+        "DNS: pod resolves a service (UDP)",
+        KUBERNETES_DNS_ROW,
+      ],
+    );
     assert.ok(report.rows.every((r) => r.from === "web-control-plane" || r.from === "node control-plane"));
     assert.deepEqual(verifyNamespaces(state), [report.namespace]);
     assert.match(report.cleanup, /kept/);
@@ -116,16 +173,25 @@ describe("verify: a run against a cluster", () => {
   it("expects the public IPs it is given, and asks each node for its own when it has none", async () => {
     const wrong = await run(fakeState(2), { publicIps: new Map([["worker-1", "192.0.2.99"]]) });
     const internet = wrong.report.rows.filter((r) => r.group === INTERNET_ROW);
-    assert.deepEqual(internet.map((r) => [r.from, r.expect, r.seen, r.ok]), [
-      ["shell-worker-1", "src 192.0.2.99", "src 198.51.100.11", false],
-      ["shell-worker-2", "src 198.51.100.12", "src 198.51.100.12", true],
-    ]);
-    assert.ok(wrong.kubectl.calls.some((c) => c.includes("host-worker-2") && c.includes("https://checkip.amazonaws.com")), "worker-2 asked for its own address");
+    assert.deepEqual(
+      internet.map((r) => [r.from, r.expect, r.seen, r.ok]),
+      [
+        ["shell-worker-1", "src 192.0.2.99", "src 198.51.100.11", false],
+        ["shell-worker-2", "src 198.51.100.12", "src 198.51.100.12", true],
+      ],
+    );
+    assert.ok(
+      wrong.kubectl.calls.some((c) => c.includes("host-worker-2") && c.includes("https://checkip.amazonaws.com")),
+      "worker-2 asked for its own address",
+    );
   });
 
   it("tries a failed probe once more: a path that lags its objects passes, a broken one fails with its last error", async () => {
     let calls = 0;
-    const answers: ProbeResult[] = [{ ok: false, error: "curl: (7) Failed to connect", ms: 3 }, { ok: true, agent: "web-worker-1", peer: "10.244.2.3", ms: 4 }];
+    const answers: ProbeResult[] = [
+      { ok: false, error: "curl: (7) Failed to connect", ms: 3 },
+      { ok: true, agent: "web-worker-1", peer: "10.244.2.3", ms: 4 },
+    ];
     const flaky = { http: async () => answers[Math.min(calls++, 1)]! } as unknown as Probes;
     const pod = { kind: "pod", name: "shell-worker-2" } as const;
     const o = await clusterDriver(flaky, { retryDelayMs: 1 }).connect(pod, "tcp", "10.96.0.50", 80, 2000);
@@ -161,11 +227,15 @@ describe("verify: a run against a cluster", () => {
     const limit = limiter(3);
     let running = 0;
     let most = 0;
-    await Promise.all(Array.from({ length: 12 }, () => limit(async () => {
-      most = Math.max(most, ++running);
-      await new Promise((r) => setTimeout(r, 2));
-      running--;
-    })));
+    await Promise.all(
+      Array.from({ length: 12 }, () =>
+        limit(async () => {
+          most = Math.max(most, ++running);
+          await new Promise((r) => setTimeout(r, 2));
+          running--;
+        }),
+      ),
+    );
     assert.equal(most, 3);
   });
 });
@@ -181,7 +251,14 @@ describe("verify: the stack's command, end to end", function () {
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), "podnet-verify-test-"));
-    buildSync({ entryPoints: [join(__dirname, "helpers", "fake-kubectl.ts")], outfile: join(dir, "fake-kubectl.js"), bundle: true, platform: "node", format: "cjs", logLevel: "error" });
+    buildSync({
+      entryPoints: [join(__dirname, "helpers", "fake-kubectl.ts")],
+      outfile: join(dir, "fake-kubectl.js"),
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      logLevel: "error",
+    });
     const bin = join(dir, "bin");
     spawnSync("mkdir", ["-p", bin]);
     writeFileSync(join(bin, "kubectl"), `#!/bin/sh\nexec ${process.execPath} ${join(dir, "fake-kubectl.js")} "$@"\n`);
@@ -200,7 +277,12 @@ describe("verify: the stack's command, end to end", function () {
   const runCommand = (state: FakeState, mode: "fail" | "report") => {
     writeFileSync(stateFile, JSON.stringify(state));
     const command = remoteVerifyCommand({ mode, publicIps: [...PUBLIC_IPS], kubeconfig: join(dir, "admin.conf") });
-    const r = spawnSync("sh", ["-c", command], { input: verifierBundle(), encoding: "utf8", env: env(), timeout: 60_000 });
+    const r = spawnSync("sh", ["-c", command], {
+      input: verifierBundle(),
+      encoding: "utf8",
+      env: env(),
+      timeout: 60_000,
+    });
     return { ...r, state: JSON.parse(readFileSync(stateFile, "utf8")) as FakeState };
   };
 
@@ -215,8 +297,14 @@ describe("verify: the stack's command, end to end", function () {
     assert.match(r.stderr, /All 37 checks passed\./);
     assert.deepEqual(verifyNamespaces(r.state), []);
     assert.deepEqual(leftovers(), before, "the temp dir holding the verifier is removed");
-    const calls = readFileSync(`${stateFile}.calls`, "utf8").trim().split("\n").map((l) => JSON.parse(l) as string[]);
-    assert.ok(calls.every((c) => c[0] === `--kubeconfig=${join(dir, "admin.conf")}`), "every kubectl call uses the admin kubeconfig");
+    const calls = readFileSync(`${stateFile}.calls`, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as string[]);
+    assert.ok(
+      calls.every((c) => c[0] === `--kubeconfig=${join(dir, "admin.conf")}`),
+      "every kubectl call uses the admin kubeconfig",
+    );
   });
 
   it("--mode fail: a failed check exits 1 with the failing rows and what each saw on stderr, nothing on stdout", () => {
@@ -225,7 +313,10 @@ describe("verify: the stack's command, end to end", function () {
     assert.equal(r.stdout, "");
     // The lab's report, fitted to 120 columns: the table, then each failure with what it saw.
     assert.match(r.stderr, /^ {2}check +from → to +result +ms$/m);
-    assert.match(r.stderr, /1 of 20 checks failed:\n {2}FAIL \[cluster\] pod -> internet \(masqueraded\): shell-worker-1 → internet checkip\.amazonaws\.com:443: expected src\s+198\.51\.100\.11; seen no connection \(curl: \(28\) Connection timed out/);
+    assert.match(
+      r.stderr,
+      /1 of 20 checks failed:\n {2}FAIL \[cluster\] pod -> internet \(masqueraded\): shell-worker-1 → internet checkip\.amazonaws\.com:443: expected src\s+198\.51\.100\.11; seen no connection \(curl: \(28\) Connection timed out/,
+    );
     assert.match(r.stderr, /cleanup: namespace podnet-verify-[0-9a-f]{6} removed/);
     assert.deepEqual(verifyNamespaces(r.state), []);
   });
@@ -235,7 +326,10 @@ describe("verify: the stack's command, end to end", function () {
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout) as Connectivity;
     assert.equal(report.ok, false);
-    assert.deepEqual(report.failures.map((f) => f.split(":")[0]), [`FAIL [cluster] ${INTERNET_ROW}`]);
+    assert.deepEqual(
+      report.failures.map((f) => f.split(":")[0]),
+      [`FAIL [cluster] ${INTERNET_ROW}`],
+    );
     assert.equal(report.summary, "1 of 20 checks failed.");
   });
 
@@ -243,7 +337,10 @@ describe("verify: the stack's command, end to end", function () {
     writeFileSync(stateFile, JSON.stringify(fakeState(1)));
     const script = join(dir, "verify.js");
     writeFileSync(script, verifierBundle());
-    const child = spawn(process.execPath, [script, "--kubeconfig", join(dir, "admin.conf")], { env: { ...env(), FAKE_EXEC_DELAY_MS: "3000" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [script, "--kubeconfig", join(dir, "admin.conf")], {
+      env: { ...env(), FAKE_EXEC_DELAY_MS: "3000" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const deadline = Date.now() + 20_000;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Result, compareVersions, convertResult, parsePrevResult } from "../cni/version";
+import { compareVersions, convertResult, parsePrevResult, type Result } from "../cni/version";
 
 const result: Result = {
   interfaces: [
@@ -14,14 +14,21 @@ const result: Result = {
 describe("result conversion", () => {
   it("gives 0.3.x and 0.4.0 runtimes ips with version 4 and no interface mtu", () => {
     for (const v of ["0.3.0", "0.3.1", "0.4.0"] as const) {
-      const out = convertResult(result, v) as { cniVersion: string; ips: Array<Record<string, unknown>>; interfaces: Array<Record<string, unknown>> };
+      const out = convertResult(result, v) as {
+        cniVersion: string;
+        ips: Array<Record<string, unknown>>;
+        interfaces: Array<Record<string, unknown>>;
+      };
       assert.equal(out.cniVersion, v);
       assert.deepEqual(out.ips, [{ version: "4", address: "10.244.1.2/24", gateway: "10.244.1.1", interface: 1 }]);
       assert.equal(out.interfaces[1].mtu, undefined);
     }
   });
   it("gives 1.0.0 no ip version and 1.1.0 the interface mtu", () => {
-    const v1 = convertResult(result, "1.0.0") as { ips: Array<Record<string, unknown>>; interfaces: Array<Record<string, unknown>> };
+    const v1 = convertResult(result, "1.0.0") as {
+      ips: Array<Record<string, unknown>>;
+      interfaces: Array<Record<string, unknown>>;
+    };
     assert.deepEqual(v1.ips, [{ address: "10.244.1.2/24", gateway: "10.244.1.1", interface: 1 }]);
     assert.equal(v1.interfaces[1].mtu, undefined);
     const v11 = convertResult(result, "1.1.0") as { interfaces: Array<Record<string, unknown>> };

@@ -53,10 +53,12 @@ export function parseDial(text: string): DialResult {
   const list = (key: string): string[] => {
     const v = (value as Record<string, unknown>)[key];
     if (v === undefined) return [];
-    if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new Error(`/dial's ${key} is not a list of strings: ${quote(text)}`);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string"))
+      throw new Error(`/dial's ${key} is not a list of strings: ${quote(text)}`);
     return v;
   };
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error(`/dial did not answer an object: ${quote(text)}`);
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new Error(`/dial did not answer an object: ${quote(text)}`);
   return { responses: list("responses"), errors: list("errors") };
 }
 
@@ -84,11 +86,17 @@ export interface DnsAnswer {
 
 /** `dig +short NAME A`: the addresses, in order; CNAMEs are skipped; ";;" lines are dig's errors. */
 export function parseDig(text: string): DnsAnswer {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
   const error = lines.find((l) => l.startsWith(";;"));
   if (error) throw new Error(error.replace(/^;;\s*/, ""));
   const addresses = lines.filter((l) => ipv4(l) !== undefined);
-  if (addresses.length === 0) throw new Error(lines.length === 0 ? "no answer (NXDOMAIN or SERVFAIL)" : `no address in the answer: ${quote(text)}`);
+  if (addresses.length === 0)
+    throw new Error(
+      lines.length === 0 ? "no answer (NXDOMAIN or SERVFAIL)" : `no address in the answer: ${quote(text)}`,
+    );
   return { addresses };
 }
 

@@ -4,19 +4,19 @@
 import { formatIPv4, gatewayOf, parseCidr } from "../cni/ipv4";
 import { SERVICE_NAMES, type TopoService } from "../model/checks";
 import { DNS_PORT } from "../model/ports";
-import { firstLine, must, type Kubectl } from "./kubectl";
+import { firstLine, type Kubectl, must } from "./kubectl";
 import {
   buildManifests,
   ECHO_SERVICE,
   namespaceOf,
+  type PodRole,
   podName,
-  renderManifests,
   ROLE_LABEL,
   RUN_LABEL,
+  renderManifests,
   UDP_PORT,
   WEB_SERVICE,
   WEB_SERVICE_PORT,
-  type PodRole,
 } from "./manifests";
 
 export const CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane";
@@ -104,7 +104,8 @@ function itemsOf<T>(text: string, what: string): T[] {
   return Array.isArray(items) ? (items as T[]) : [];
 }
 
-const isReady = (conditions: Condition[] | undefined) => (conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+const isReady = (conditions: Condition[] | undefined) =>
+  (conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
 
 /** The nodes from `kubectl get nodes -o json`, control plane first, then by name. */
 export function parseNodes(text: string): NodeInfo[] {
@@ -113,12 +114,22 @@ export function parseNodes(text: string): NodeInfo[] {
     const ip = (item.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address;
     const podCidr = item.spec?.podCIDR;
     if (!ip) throw new Error(`Node ${name} has no InternalIP address`);
-    if (!podCidr) throw new Error(`Node ${name} has no spec.podCIDR: the stack sets it when the node registers (pulumi up)`);
+    if (!podCidr)
+      throw new Error(`Node ${name} has no spec.podCIDR: the stack sets it when the node registers (pulumi up)`);
     const ready = isReady(item.status?.conditions);
     const labels = item.metadata?.labels ?? {};
-    return { name, controlPlane: CONTROL_PLANE_LABEL in labels, ip: String(ip), podCidr: String(podCidr), gateway: formatIPv4(gatewayOf(parseCidr(String(podCidr)))), ready };
+    return {
+      name,
+      controlPlane: CONTROL_PLANE_LABEL in labels,
+      ip: String(ip),
+      podCidr: String(podCidr),
+      gateway: formatIPv4(gatewayOf(parseCidr(String(podCidr)))),
+      ready,
+    };
   });
-  return nodes.sort((a, b) => Number(b.controlPlane) - Number(a.controlPlane) || a.name.localeCompare(b.name, "en", { numeric: true }));
+  return nodes.sort(
+    (a, b) => Number(b.controlPlane) - Number(a.controlPlane) || a.name.localeCompare(b.name, "en", { numeric: true }),
+  );
 }
 
 /** The test pods of a run from `kubectl get pods -o json`: name, node and pod IP. */
@@ -142,7 +153,11 @@ export function notReadyReasons(podsJson: string, eventsJson: string): string[] 
     if (isReady(item.status?.conditions)) continue;
     const waiting = (item.status?.containerStatuses ?? []).map((s) => s.state?.waiting).find((w) => w);
     const warning = events.filter((e) => e.involvedObject?.name === name).at(-1);
-    const why = warning ? `${warning.reason}: ${firstLine(String(warning.message ?? ""))}` : waiting ? `${waiting.reason}: ${firstLine(String(waiting.message ?? ""))}` : String(item.status?.phase ?? "unknown");
+    const why = warning
+      ? `${warning.reason}: ${firstLine(String(warning.message ?? ""))}`
+      : waiting
+        ? `${waiting.reason}: ${firstLine(String(waiting.message ?? ""))}`
+        : String(item.status?.phase ?? "unknown");
     reasons.push(`${name} on ${item.spec?.nodeName ?? "?"}: ${why}`);
   }
   return reasons;
@@ -157,10 +172,24 @@ export async function readNodes(kubectl: Kubectl): Promise<NodeInfo[]> {
  * the web pods' hostPort can be held by only one pod per node.
  */
 export async function removeRuns(kubectl: Kubectl, selector = RUN_LABEL): Promise<string[]> {
-  const found = itemsOf<{ metadata?: Meta }>(await must(kubectl, ["get", "namespaces", "-l", selector, "-o", "json"]), "namespaces");
+  const found = itemsOf<{ metadata?: Meta }>(
+    await must(kubectl, ["get", "namespaces", "-l", selector, "-o", "json"]),
+    "namespaces",
+  );
   const names = found.map((n) => String(n.metadata?.name));
   if (names.length > 0) {
-    await must(kubectl, ["delete", "namespace", ...names, "--ignore-not-found", "--wait=true", `--timeout=${NAMESPACE_DELETE_TIMEOUT_S}s`], { timeoutMs: (NAMESPACE_DELETE_TIMEOUT_S + 30) * 1000 });
+    await must(
+      kubectl,
+      [
+        "delete",
+        "namespace",
+        ...names,
+        "--ignore-not-found",
+        "--wait=true",
+        `--timeout=${NAMESPACE_DELETE_TIMEOUT_S}s`,
+      ],
+      { timeoutMs: (NAMESPACE_DELETE_TIMEOUT_S + 30) * 1000 },
+    );
   }
   return names;
 }
@@ -177,13 +206,24 @@ export function servicesWithEndpoint(slicesJson: string, ip: string): Set<string
 }
 
 /** Waits until the run's Services list their pod: until then kube-proxy has nothing to send them to. */
-async function waitForEndpoints(kubectl: Kubectl, namespace: string, services: readonly string[], ip: string): Promise<void> {
+async function waitForEndpoints(
+  kubectl: Kubectl,
+  namespace: string,
+  services: readonly string[],
+  ip: string,
+): Promise<void> {
   const deadline = Date.now() + ENDPOINTS_TIMEOUT_S * 1000;
   for (;;) {
-    const ready = servicesWithEndpoint(await must(kubectl, ["get", "endpointslices", "-n", namespace, "-o", "json"]), ip);
+    const ready = servicesWithEndpoint(
+      await must(kubectl, ["get", "endpointslices", "-n", namespace, "-o", "json"]),
+      ip,
+    );
     const missing = services.filter((s) => !ready.has(s));
     if (missing.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`Service ${missing.join(", ")} lists no ready endpoint ${ip} after ${ENDPOINTS_TIMEOUT_S} s (kubectl get endpointslices -n ${namespace})`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `Service ${missing.join(", ")} lists no ready endpoint ${ip} after ${ENDPOINTS_TIMEOUT_S} s (kubectl get endpointslices -n ${namespace})`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
@@ -194,34 +234,69 @@ export async function deploy(kubectl: Kubectl, runId: string, nodes: readonly No
   const namespace = namespaceOf(runId);
   await must(kubectl, ["apply", "-f", "-"], { stdin: renderManifests(manifests) });
   const ns = ["-n", namespace];
-  const waited = await kubectl.run(["wait", ...ns, "--for=condition=Ready", "pod", "-l", `${RUN_LABEL}=${runId}`, `--timeout=${POD_READY_TIMEOUT_S}s`], { timeoutMs: (POD_READY_TIMEOUT_S + 30) * 1000 });
+  const waited = await kubectl.run(
+    ["wait", ...ns, "--for=condition=Ready", "pod", "-l", `${RUN_LABEL}=${runId}`, `--timeout=${POD_READY_TIMEOUT_S}s`],
+    { timeoutMs: (POD_READY_TIMEOUT_S + 30) * 1000 },
+  );
   const podsJson = await must(kubectl, ["get", "pods", ...ns, "-o", "json"]);
   if (waited.status !== 0) {
     const events = await kubectl.run(["get", "events", ...ns, "-o", "json"]);
     const reasons = notReadyReasons(podsJson, events.status === 0 ? events.stdout : "{}");
-    throw new Error(`test pods not Ready after ${POD_READY_TIMEOUT_S} s:\n${(reasons.length > 0 ? reasons : [firstLine(waited.stderr)]).map((r) => `  ${r}`).join("\n")}`);
+    throw new Error(
+      `test pods not Ready after ${POD_READY_TIMEOUT_S} s:\n${(reasons.length > 0 ? reasons : [firstLine(waited.stderr)]).map((r) => `  ${r}`).join("\n")}`,
+    );
   }
   const pods = parsePods(podsJson);
   for (const pod of manifests.pods) {
     const found = pods.get(pod.metadata.name);
     if (!found?.ip) throw new Error(`pod ${pod.metadata.name} is Ready but has no pod IP`);
-    if (found.node !== pod.spec.nodeName) throw new Error(`pod ${pod.metadata.name} runs on ${found.node}, not ${pod.spec.nodeName}`);
+    if (found.node !== pod.spec.nodeName)
+      throw new Error(`pod ${pod.metadata.name} runs on ${found.node}, not ${pod.spec.nodeName}`);
   }
   const clusterIp = async (namespace: string, name: string): Promise<string> => {
-    const ip = (await must(kubectl, ["get", "service", "-n", namespace, name, "-o", "jsonpath={.spec.clusterIP}"])).trim();
+    const ip = (
+      await must(kubectl, ["get", "service", "-n", namespace, name, "-o", "jsonpath={.spec.clusterIP}"])
+    ).trim();
     if (!ip || ip === "None") throw new Error(`Service ${namespace}/${name} has no ClusterIP`);
     return ip;
   };
   const endpoint = manifests.servicePod;
   const endpointPod = pods.get(endpoint);
-  if (!endpointPod) throw new Error(`the Services' endpoint pod ${endpoint} is not among the run's pods in ${namespace}`);
+  if (!endpointPod)
+    throw new Error(`the Services' endpoint pod ${endpoint} is not among the run's pods in ${namespace}`);
   await waitForEndpoints(kubectl, namespace, [WEB_SERVICE, ECHO_SERVICE], endpointPod.ip);
   const services: TopoService[] = [
-    { name: WEB_SERVICE, namespace, ip: await clusterIp(namespace, WEB_SERVICE), port: WEB_SERVICE_PORT, protocol: "tcp", endpoint },
-    { name: ECHO_SERVICE, namespace, ip: await clusterIp(namespace, ECHO_SERVICE), port: UDP_PORT, protocol: "udp", endpoint },
+    {
+      name: WEB_SERVICE,
+      namespace,
+      ip: await clusterIp(namespace, WEB_SERVICE),
+      port: WEB_SERVICE_PORT,
+      protocol: "tcp",
+      endpoint,
+    },
+    {
+      name: ECHO_SERVICE,
+      namespace,
+      ip: await clusterIp(namespace, ECHO_SERVICE),
+      port: UDP_PORT,
+      protocol: "udp",
+      endpoint,
+    },
     // CoreDNS, as kubeadm installs it: the Service keeps the name kube-dns.
-    { name: SERVICE_NAMES.dns, namespace: "kube-system", ip: await clusterIp("kube-system", SERVICE_NAMES.dns), port: DNS_PORT, protocol: "udp" },
-    { name: KUBERNETES_SERVICE, namespace: "default", ip: await clusterIp("default", KUBERNETES_SERVICE), port: 443, protocol: "tcp" },
+    {
+      name: SERVICE_NAMES.dns,
+      namespace: "kube-system",
+      ip: await clusterIp("kube-system", SERVICE_NAMES.dns),
+      port: DNS_PORT,
+      protocol: "udp",
+    },
+    {
+      name: KUBERNETES_SERVICE,
+      namespace: "default",
+      ip: await clusterIp("default", KUBERNETES_SERVICE),
+      port: 443,
+      protocol: "tcp",
+    },
   ];
   return { runId, namespace, nodes, pods, services };
 }
@@ -235,5 +310,7 @@ export function podOf(d: Deployment, role: PodRole, node: string): PodInfo {
 
 /** A random run id: 6 lower-case hex digits. */
 export function newRunId(): string {
-  return Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, "0");
+  return Math.floor(Math.random() * 0x1000000)
+    .toString(16)
+    .padStart(6, "0");
 }

@@ -43,7 +43,13 @@ export function topologyOf(d: Deployment, publicIps: ReadonlyMap<string, string>
     })),
     pods: [...d.pods.values()]
       .filter((p) => p.role !== "host")
-      .map((p) => ({ name: p.name, role: p.role === "web" ? "web" : "shell", node: p.node, ip: p.ip, port: HTTP_PORT })),
+      .map((p) => ({
+        name: p.name,
+        role: p.role === "web" ? "web" : "shell",
+        node: p.node,
+        ip: p.ip,
+        port: HTTP_PORT,
+      })),
     services: d.services,
     nodePort: NODE_HTTP_PORT,
     webHostPort: HOST_PORT,
@@ -107,7 +113,11 @@ export function clusterDriver(probes: Probes, options: DriverOptions = {}): Driv
         const o = await tried(() => probes.publicIp(pod, seconds(timeoutMs) * 2));
         return { ...o, peer: o.addresses?.[0], addresses: undefined };
       }
-      return tried(() => (protocol === "tcp" ? probes.http(pod, host, port, seconds(timeoutMs)) : probes.udp(pod, host, port, seconds(timeoutMs))));
+      return tried(() =>
+        protocol === "tcp"
+          ? probes.http(pod, host, port, seconds(timeoutMs))
+          : probes.udp(pod, host, port, seconds(timeoutMs)),
+      );
     },
     ping: async (from, host, timeoutMs) => tried(() => probes.ping(execPod(from), host, seconds(timeoutMs))),
     resolve: async (from, name, timeoutMs) => tried(() => probes.dns(execPod(from), name, seconds(timeoutMs))),

@@ -16,13 +16,25 @@ export interface Kubectl {
 
 /** The first useful line of kubectl's complaint, for a table cell or an error. */
 export function firstLine(text: string): string {
-  return (text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "").slice(0, 200);
+  return (
+    text
+      .split("\n")
+      .map((l) => l.trim())
+      .find((l) => l !== "") ?? ""
+  ).slice(0, 200);
 }
 
 /** Runs kubectl and insists on success: the error names the command and what kubectl said. */
-export async function must(kubectl: Kubectl, args: readonly string[], options?: { stdin?: string; timeoutMs?: number }): Promise<string> {
+export async function must(
+  kubectl: Kubectl,
+  args: readonly string[],
+  options?: { stdin?: string; timeoutMs?: number },
+): Promise<string> {
   const r = await kubectl.run(args, options);
-  if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")} failed (exit ${r.status}): ${firstLine(r.stderr) || firstLine(r.stdout)}`);
+  if (r.status !== 0)
+    throw new Error(
+      `kubectl ${args.join(" ")} failed (exit ${r.status}): ${firstLine(r.stderr) || firstLine(r.stdout)}`,
+    );
   return r.stdout;
 }
 
@@ -48,7 +60,10 @@ export function processKubectl(options: KubectlOptions = {}): Kubectl {
         child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
         child.on("error", (e: NodeJS.ErrnoException) => {
           clearTimeout(timer);
-          const hint = e.code === "ENOENT" ? `${binary} is not installed or not on PATH (install kubectl, or run with --ssh)` : e.message;
+          const hint =
+            e.code === "ENOENT"
+              ? `${binary} is not installed or not on PATH (install kubectl, or run with --ssh)`
+              : e.message;
           resolve({ status: 127, stdout, stderr: hint });
         });
         child.on("close", (code, signal) => {

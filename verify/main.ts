@@ -6,10 +6,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SSH_USER } from "../components/nodes";
-import { processKubectl, type Kubectl } from "./kubectl";
-import { newRunId } from "./cluster";
 import { styleFor } from "../lab/report";
-import { cleanupOnInterrupt, connectivityOf, takeCommonFlag, type CommonFlags, type Connectivity, type FailMode } from "./node";
+import { newRunId } from "./cluster";
+import { type Kubectl, processKubectl } from "./kubectl";
+import {
+  type CommonFlags,
+  type Connectivity,
+  cleanupOnInterrupt,
+  connectivityOf,
+  type FailMode,
+  takeCommonFlag,
+} from "./node";
 import { remoteVerifyCommand, verifierBundle } from "./remote";
 import { renderReport, verifyCluster } from "./run";
 
@@ -48,7 +55,13 @@ export interface Cli {
 }
 
 export function parseArgs(argv: readonly string[]): Cli {
-  const common: CommonFlags = { publicIps: new Map<string, string>(), mode: "fail", parallel: undefined, keep: false, wide: false };
+  const common: CommonFlags = {
+    publicIps: new Map<string, string>(),
+    mode: "fail",
+    parallel: undefined,
+    keep: false,
+    wide: false,
+  };
   let source: Cli["source"] = "stack";
   let stack: string | undefined;
   let kubeconfig: string | undefined;
@@ -83,7 +96,8 @@ export function parseArgs(argv: readonly string[]): Cli {
       throw new Error(`unknown argument ${arg}`);
     }
   }
-  if (source === "kubeconfig" && stack) throw new Error("--stack reads the kubeconfig from the stack; drop --kubeconfig, or --stack");
+  if (source === "kubeconfig" && stack)
+    throw new Error("--stack reads the kubeconfig from the stack; drop --kubeconfig, or --stack");
   return { command: "run", source, stack, kubeconfig, json, ...common };
 }
 
@@ -123,7 +137,10 @@ export function readStack(tools: Tools, stack: string | undefined): StackOutputs
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
     throw new Error("pulumi is not installed here: install it, or run with --kubeconfig FILE");
   }
-  if (r.status !== 0) throw new Error(`pulumi stack output failed: ${r.stderr.trim() || r.stdout.trim()} (select the stack with --stack NAME)`);
+  if (r.status !== 0)
+    throw new Error(
+      `pulumi stack output failed: ${r.stderr.trim() || r.stdout.trim()} (select the stack with --stack NAME)`,
+    );
   return JSON.parse(r.stdout) as StackOutputs;
 }
 
@@ -144,11 +161,31 @@ async function viaSsh(tools: Tools, outputs: StackOutputs, cli: Cli, dir: string
   writeFileSync(key, need(outputs.sshPrivateKey, "sshPrivateKey"), { mode: 0o600 });
   const host = need(outputs.controlPlanePublicIp, "controlPlanePublicIp");
   // Always report mode on the node, so the report comes back whatever happened; --mode decides here.
-  const command = remoteVerifyCommand({ mode: "report", publicIps: [...publicIpsOf(outputs, cli.publicIps)], parallel: cli.parallel, keep: cli.keep, wide: cli.wide });
-  const args = ["-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", `${SSH_USER}@${host}`, command];
+  const command = remoteVerifyCommand({
+    mode: "report",
+    publicIps: [...publicIpsOf(outputs, cli.publicIps)],
+    parallel: cli.parallel,
+    keep: cli.keep,
+    wide: cli.wide,
+  });
+  const args = [
+    "-i",
+    key,
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=accept-new",
+    `${SSH_USER}@${host}`,
+    command,
+  ];
   const r = await tools.ssh(args, verifierBundle());
   const line = r.stdout.trim().split("\n").at(-1) ?? "";
-  if (r.status !== 0 || !line.startsWith("{")) throw new Error(`ssh ${SSH_USER}@${host} failed (exit ${r.status}); podnet:adminCidrs must include this machine's address`);
+  if (r.status !== 0 || !line.startsWith("{"))
+    throw new Error(
+      `ssh ${SSH_USER}@${host} failed (exit ${r.status}); podnet:adminCidrs must include this machine's address`,
+    );
   return JSON.parse(line) as Connectivity;
 }
 
@@ -179,7 +216,12 @@ export async function main(argv: readonly string[], tools: Tools = processTools)
       }
       const kubectl = tools.kubectl(kubeconfig);
       const runId = newRunId();
-      const uninstall = cleanupOnInterrupt(kubectl, runId, (l) => console.error(l), () => rmSync(dir, { recursive: true, force: true }));
+      const uninstall = cleanupOnInterrupt(
+        kubectl,
+        runId,
+        (l) => console.error(l),
+        () => rmSync(dir, { recursive: true, force: true }),
+      );
       const report = await verifyCluster({
         kubectl,
         runId,

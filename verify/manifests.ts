@@ -137,7 +137,8 @@ export function serviceFqdn(name: string, namespace: string, clusterDomain = "cl
 
 function pod(input: ManifestInput, node: ManifestNode, role: PodRole): Pod {
   const name = podName(role, node.name);
-  if (!DNS_LABEL.test(name) || name.length > 63) throw new Error(`node name ${node.name} does not make a valid pod name (${name})`);
+  if (!DNS_LABEL.test(name) || name.length > 63)
+    throw new Error(`node name ${node.name} does not make a valid pod name (${name})`);
   const host = role === "host";
   const port = host ? NODE_HTTP_PORT : HTTP_PORT;
   const container: Container = {
@@ -179,9 +180,11 @@ function pod(input: ManifestInput, node: ManifestNode, role: PodRole): Pod {
 
 /** Every object of one run. The Services are backed by the first worker's web pod (the control plane's without workers). */
 export function buildManifests(input: ManifestInput): Manifests {
-  if (!RUN_ID.test(input.runId)) throw new Error(`run id "${input.runId}" must be 1 to 12 lower-case letters and digits`);
+  if (!RUN_ID.test(input.runId))
+    throw new Error(`run id "${input.runId}" must be 1 to 12 lower-case letters and digits`);
   const controlPlanes = input.nodes.filter((n) => n.controlPlane);
-  if (controlPlanes.length === 0) throw new Error("the cluster has no control-plane node (label node-role.kubernetes.io/control-plane)");
+  if (controlPlanes.length === 0)
+    throw new Error("the cluster has no control-plane node (label node-role.kubernetes.io/control-plane)");
   const names = new Set(input.nodes.map((n) => n.name));
   if (names.size !== input.nodes.length) throw new Error("node names must be unique");
   const namespace = namespaceOf(input.runId);

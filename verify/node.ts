@@ -11,8 +11,8 @@
 import { parseIPv4 } from "../cni/ipv4";
 import { renderSummary, styleFor } from "../lab/report";
 import { newRunId } from "./cluster";
-import { processKubectl, type Kubectl } from "./kubectl";
-import { PLAIN, removeRun, renderReport, verdictLine, verifyCluster, type VerifyReport } from "./run";
+import { type Kubectl, processKubectl } from "./kubectl";
+import { PLAIN, removeRun, renderReport, type VerifyReport, verdictLine, verifyCluster } from "./run";
 
 export const MODES = ["fail", "report"] as const;
 export type FailMode = (typeof MODES)[number];
@@ -73,13 +73,15 @@ export function takeCommonFlag(argv: readonly string[], i: number, into: CommonF
     case "--public-ip": {
       const [v, next] = value();
       const [node, ip] = v.split("=");
-      if (!node || !ip || parseIPv4(ip) === undefined) throw new Error(`--public-ip ${v}: use NODE=IPv4, e.g. worker-1=203.0.113.7`);
+      if (!node || !ip || parseIPv4(ip) === undefined)
+        throw new Error(`--public-ip ${v}: use NODE=IPv4, e.g. worker-1=203.0.113.7`);
       into.publicIps.set(node, ip);
       return next;
     }
     case "--mode": {
       const [v, next] = value();
-      if (!(MODES as readonly string[]).includes(v)) throw new Error(`--mode ${v}: use fail (a failed check fails) or report (print it, exit 0)`);
+      if (!(MODES as readonly string[]).includes(v))
+        throw new Error(`--mode ${v}: use fail (a failed check fails) or report (print it, exit 0)`);
       into.mode = v as FailMode;
       return next;
     }
@@ -101,7 +103,14 @@ export function takeCommonFlag(argv: readonly string[], i: number, into: CommonF
 }
 
 export function parseNodeArgs(argv: readonly string[]): NodeCli {
-  const cli = { kubeconfig: undefined as string | undefined, publicIps: new Map<string, string>(), mode: "fail" as FailMode, parallel: undefined as number | undefined, keep: false, wide: false };
+  const cli = {
+    kubeconfig: undefined as string | undefined,
+    publicIps: new Map<string, string>(),
+    mode: "fail" as FailMode,
+    parallel: undefined as number | undefined,
+    keep: false,
+    wide: false,
+  };
   for (let i = 0; i < argv.length; ) {
     const next = takeCommonFlag(argv, i, cli);
     if (next !== undefined) {
@@ -121,7 +130,12 @@ export function parseNodeArgs(argv: readonly string[]): NodeCli {
  * session that went away), then exits 128+signal (1 for a closed stream). Returns the
  * function that uninstalls the handlers.
  */
-export function cleanupOnInterrupt(kubectl: Kubectl, runId: string, log: (line: string) => void, before: () => void = () => undefined): () => void {
+export function cleanupOnInterrupt(
+  kubectl: Kubectl,
+  runId: string,
+  log: (line: string) => void,
+  before: () => void = () => undefined,
+): () => void {
   let stopping = false;
   const stop = (why: string, code: number) => {
     if (stopping) return;
@@ -132,7 +146,13 @@ export function cleanupOnInterrupt(kubectl: Kubectl, runId: string, log: (line: 
       process.exit(code);
     });
   };
-  const handlers = ([["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const).map(([signal, code]) => [signal, () => stop(signal, code)] as const);
+  const handlers = (
+    [
+      ["SIGINT", 130],
+      ["SIGTERM", 143],
+      ["SIGHUP", 129],
+    ] as const
+  ).map(([signal, code]) => [signal, () => stop(signal, code)] as const);
   const closed = () => stop("output closed", 1);
   for (const [signal, handler] of handlers) process.on(signal, handler);
   process.stdout.on("error", closed);
@@ -145,11 +165,21 @@ export function cleanupOnInterrupt(kubectl: Kubectl, runId: string, log: (line: 
 }
 
 /** Runs the checks and prints as described above. */
-export async function runOnNode(cli: NodeCli, kubectl: Kubectl = processKubectl({ kubeconfig: cli.kubeconfig })): Promise<number> {
+export async function runOnNode(
+  cli: NodeCli,
+  kubectl: Kubectl = processKubectl({ kubeconfig: cli.kubeconfig }),
+): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const runId = newRunId();
   const uninstall = cleanupOnInterrupt(kubectl, runId, log);
-  const report = await verifyCluster({ kubectl, publicIps: cli.publicIps, parallel: cli.parallel, keep: cli.keep, runId, log });
+  const report = await verifyCluster({
+    kubectl,
+    publicIps: cli.publicIps,
+    parallel: cli.parallel,
+    keep: cli.keep,
+    runId,
+    log,
+  });
   uninstall();
   log(renderReport(report, styleFor(process.stderr, cli.wide)));
   if (!report.ok && cli.mode === "fail") return 1;

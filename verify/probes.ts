@@ -44,11 +44,18 @@ export interface Probes {
 /** The argv each probe runs inside its pod (exported for tests and for reading logs). */
 export const commands = {
   http: (host: string, port: number, timeoutS: number) => [
-    "curl", "-sS", "--max-time", String(timeoutS), "-w", "\\n",
-    `http://${host}:${port}/hostname`, `http://${host}:${port}/clientip`,
+    "curl",
+    "-sS",
+    "--max-time",
+    String(timeoutS),
+    "-w",
+    "\\n",
+    `http://${host}:${port}/hostname`,
+    `http://${host}:${port}/clientip`,
   ],
   udp: (localPort: number, host: string, port: number, timeoutS: number) => {
-    const dial = (request: string) => `http://127.0.0.1:${localPort}/dial?request=${request}&protocol=udp&host=${host}&port=${port}&tries=1`;
+    const dial = (request: string) =>
+      `http://127.0.0.1:${localPort}/dial?request=${request}&protocol=udp&host=${host}&port=${port}&tries=1`;
     // netexec's UDP dialer waits up to 5 s for the answer by itself.
     return ["curl", "-sS", "--max-time", String(timeoutS + 5), "-w", "\\n", dial("hostname"), dial("clientip")];
   },
@@ -58,11 +65,19 @@ export const commands = {
 };
 
 export function kubectlProbes(kubectl: Kubectl, namespace: string): Probes {
-  const exec = async (pod: ExecPod, argv: string[], timeoutS: number, read: (stdout: string) => Omit<ProbeResult, "ok" | "ms">): Promise<ProbeResult> => {
+  const exec = async (
+    pod: ExecPod,
+    argv: string[],
+    timeoutS: number,
+    read: (stdout: string) => Omit<ProbeResult, "ok" | "ms">,
+  ): Promise<ProbeResult> => {
     const started = Date.now();
-    const r = await kubectl.run(["exec", "-n", namespace, pod.name, "-c", "agnhost", "--", ...argv], { timeoutMs: (timeoutS + 20) * 1000 });
+    const r = await kubectl.run(["exec", "-n", namespace, pod.name, "-c", "agnhost", "--", ...argv], {
+      timeoutMs: (timeoutS + 20) * 1000,
+    });
     const ms = Date.now() - started;
-    if (r.status !== 0 && r.stdout.trim() === "") return { ok: false, error: firstLine(r.stderr) || `exit ${r.status}`, ms };
+    if (r.status !== 0 && r.stdout.trim() === "")
+      return { ok: false, error: firstLine(r.stderr) || `exit ${r.status}`, ms };
     try {
       const seen = read(r.stdout);
       if (r.status !== 0) return { ok: false, ...seen, error: firstLine(r.stderr) || `exit ${r.status}`, ms };

@@ -55,10 +55,13 @@ export interface RemoteInput {
   readonly wide?: boolean;
 }
 
-const SAFE = /^[A-Za-z0-9._=\/-]+$/;
+const SAFE = /^[A-Za-z0-9._=/-]+$/;
 
 function word(value: string, what: string): string {
-  if (!SAFE.test(value)) throw new Error(`${what} ${JSON.stringify(value)} cannot be passed to the verifier (letters, digits and . _ = / - only)`);
+  if (!SAFE.test(value))
+    throw new Error(
+      `${what} ${JSON.stringify(value)} cannot be passed to the verifier (letters, digits and . _ = / - only)`,
+    );
   return value;
 }
 

@@ -5,10 +5,19 @@
 import { DEFAULT_WIDTH, failureLines, renderSummary, type Style } from "../lab/report";
 import type { CheckRow } from "../model/checks";
 import { runTable } from "../model/runChecks";
-import { deploy, NAMESPACE_DELETE_TIMEOUT_S, newRunId, podOf, readNodes, removeRuns, type Deployment, type NodeInfo } from "./cluster";
-import { clusterDriver, topologyOf, DEFAULT_PARALLEL, INTERNET, MIN_TIMEOUT_S } from "./driver";
-import { firstLine, must, type Kubectl } from "./kubectl";
-import { namespaceOf, NODE_HTTP_PORT } from "./manifests";
+import {
+  type Deployment,
+  deploy,
+  NAMESPACE_DELETE_TIMEOUT_S,
+  type NodeInfo,
+  newRunId,
+  podOf,
+  readNodes,
+  removeRuns,
+} from "./cluster";
+import { clusterDriver, DEFAULT_PARALLEL, INTERNET, MIN_TIMEOUT_S, topologyOf } from "./driver";
+import { firstLine, type Kubectl, must } from "./kubectl";
+import { NODE_HTTP_PORT, namespaceOf } from "./manifests";
 import { kubectlProbes } from "./probes";
 import { CLUSTER_TABLE } from "./table";
 
@@ -49,7 +58,9 @@ export const PLAIN: Style = { wide: true, color: false, width: DEFAULT_WIDTH };
 
 /** One line per failed row, as the lab prints them: FAIL [phase] row: from → to: expected ...; seen ... */
 export function failureTexts(rows: readonly CheckRow[]): string[] {
-  return failureLines(rows, PLAIN).slice(1).map((l) => l.trim());
+  return failureLines(rows, PLAIN)
+    .slice(1)
+    .map((l) => l.trim());
 }
 
 /** The verdict in one line: the lab's count. */
@@ -60,7 +71,9 @@ export function verdictLine(rows: readonly CheckRow[]): string {
 
 /** The report as people read it: the lab's table and failures, then what the run could not do and the cleanup. */
 export function renderReport(report: VerifyReport, style: Style = PLAIN): string {
-  const lines = [`podnet verify: ${report.nodes.length} nodes (${report.nodes.join(", ")}), namespace ${report.namespace}`];
+  const lines = [
+    `podnet verify: ${report.nodes.length} nodes (${report.nodes.join(", ")}), namespace ${report.namespace}`,
+  ];
   if (report.rows.length > 0) lines.push(renderSummary(report.rows, undefined, style));
   if (report.error) lines.push("", `podnet verify could not run the checks: ${report.error}`);
   lines.push(`cleanup: ${report.cleanup}`);
@@ -74,13 +87,24 @@ function notReady(nodes: readonly NodeInfo[]): string | undefined {
 }
 
 /** Each node's public IP: the stack's, else what checkip tells the node's host pod. */
-async function publicIpsOf(kubectl: Kubectl, d: Deployment, given: ReadonlyMap<string, string>, log: (l: string) => void): Promise<Map<string, string>> {
+async function publicIpsOf(
+  kubectl: Kubectl,
+  d: Deployment,
+  given: ReadonlyMap<string, string>,
+  log: (l: string) => void,
+): Promise<Map<string, string>> {
   const ips = new Map(given);
   const probes = kubectlProbes(kubectl, d.namespace);
   for (const n of d.nodes.filter((x) => !ips.has(x.name))) {
-    const r = await probes.publicIp({ name: podOf(d, "host", n.name).name, httpPort: NODE_HTTP_PORT }, MIN_TIMEOUT_S * 2);
+    const r = await probes.publicIp(
+      { name: podOf(d, "host", n.name).name, httpPort: NODE_HTTP_PORT },
+      MIN_TIMEOUT_S * 2,
+    );
     if (r.ok && r.addresses?.[0]) ips.set(n.name, r.addresses[0]);
-    else log(`verify: ${n.name}'s own public IP is unknown (${r.error ?? "no answer"} from ${INTERNET.ip}); its internet row is skipped`);
+    else
+      log(
+        `verify: ${n.name}'s own public IP is unknown (${r.error ?? "no answer"} from ${INTERNET.ip}); its internet row is skipped`,
+      );
   }
   return ips;
 }
@@ -89,7 +113,18 @@ async function publicIpsOf(kubectl: Kubectl, d: Deployment, given: ReadonlyMap<s
 export async function removeRun(kubectl: Kubectl, runId: string): Promise<string> {
   const namespace = namespaceOf(runId);
   try {
-    await must(kubectl, ["delete", "namespace", namespace, "--ignore-not-found", "--wait=true", `--timeout=${NAMESPACE_DELETE_TIMEOUT_S}s`], { timeoutMs: (NAMESPACE_DELETE_TIMEOUT_S + 30) * 1000 });
+    await must(
+      kubectl,
+      [
+        "delete",
+        "namespace",
+        namespace,
+        "--ignore-not-found",
+        "--wait=true",
+        `--timeout=${NAMESPACE_DELETE_TIMEOUT_S}s`,
+      ],
+      { timeoutMs: (NAMESPACE_DELETE_TIMEOUT_S + 30) * 1000 },
+    );
     return `namespace ${namespace} removed`;
   } catch (e) {
     return `namespace ${namespace} NOT removed (${firstLine((e as Error).message)}); remove it with kubectl delete namespace ${namespace}`;
@@ -100,7 +135,16 @@ export async function verifyCluster(options: VerifyOptions): Promise<VerifyRepor
   const started = Date.now();
   const { kubectl, log } = options;
   const runId = options.runId ?? newRunId();
-  const report: VerifyReport = { ok: false, runId, namespace: namespaceOf(runId), nodes: [], rows: [], failures: [], cleanup: "nothing created", ms: 0 };
+  const report: VerifyReport = {
+    ok: false,
+    runId,
+    namespace: namespaceOf(runId),
+    nodes: [],
+    rows: [],
+    failures: [],
+    cleanup: "nothing created",
+    ms: 0,
+  };
   let created = false;
   try {
     const nodes = await readNodes(kubectl);
@@ -115,13 +159,22 @@ export async function verifyCluster(options: VerifyOptions): Promise<VerifyRepor
     const d = await deploy(kubectl, runId, nodes);
     log(`verify: ${d.pods.size} pods Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; running the checks`);
     const topology = topologyOf(d, await publicIpsOf(kubectl, d, options.publicIps ?? new Map(), log));
-    report.rows = await runTable(CLUSTER_TABLE, clusterDriver(kubectlProbes(kubectl, d.namespace), { parallel: options.parallel ?? DEFAULT_PARALLEL, retryDelayMs: options.retryDelayMs }), topology, { phase: PHASE, first: true });
+    report.rows = await runTable(
+      CLUSTER_TABLE,
+      clusterDriver(kubectlProbes(kubectl, d.namespace), {
+        parallel: options.parallel ?? DEFAULT_PARALLEL,
+        retryDelayMs: options.retryDelayMs,
+      }),
+      topology,
+      { phase: PHASE, first: true },
+    );
     report.failures = failureTexts(report.rows);
     report.ok = report.rows.length > 0 && report.failures.length === 0;
   } catch (e) {
     report.error = (e as Error).message;
   } finally {
-    if (created) report.cleanup = options.keep ? `namespace ${report.namespace} kept (--keep)` : await removeRun(kubectl, runId);
+    if (created)
+      report.cleanup = options.keep ? `namespace ${report.namespace} kept (--keep)` : await removeRun(kubectl, runId);
   }
   report.ms = Date.now() - started;
   return report;

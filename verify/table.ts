@@ -8,7 +8,7 @@
 import type { Case, CheckSpec, TopoService } from "../model/checks";
 import { CHECK_TABLE, checkSpec } from "../model/checkTable";
 import { KUBERNETES_SERVICE } from "./cluster";
-import { INTERNET, type ClusterTopology } from "./driver";
+import { type ClusterTopology, INTERNET } from "./driver";
 
 export const INTERNET_ROW = "pod -> internet (masqueraded)";
 export const KUBERNETES_DNS_ROW = "DNS: pod resolves kubernetes.default";
@@ -23,7 +23,13 @@ const internet: CheckSpec = {
     return topo.nodes.flatMap((n): Case[] => {
       const client = topo.pods.find((p) => p.role === "shell" && p.node === n.name);
       if (!client || !n.publicIp) return [];
-      return [{ from: { kind: "pod", name: client.name }, probe: { kind: "tcp", label: "internet", host: INTERNET.ip, port: INTERNET.port }, expect: { peer: n.publicIp } }];
+      return [
+        {
+          from: { kind: "pod", name: client.name },
+          probe: { kind: "tcp", label: "internet", host: INTERNET.ip, port: INTERNET.port },
+          expect: { peer: n.publicIp },
+        },
+      ];
     });
   },
 };
@@ -40,7 +46,11 @@ const kubernetesDns: CheckSpec = {
     if (!api || !dns) return [];
     return t.pods.map((p) => ({
       from: { kind: "pod", name: p.name },
-      probe: { kind: "dns", label: `"kubernetes.default" via ${dns.name} ${dns.ip}:${dns.port}`, name: KUBERNETES_FQDN },
+      probe: {
+        kind: "dns",
+        label: `"kubernetes.default" via ${dns.name} ${dns.ip}:${dns.port}`,
+        name: KUBERNETES_FQDN,
+      },
       expect: { addresses: [api.ip] },
     }));
   },

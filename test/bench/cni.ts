@@ -8,18 +8,50 @@
 // and, when strace is installed, a profile of podnet's ADD (processes, exec cost, JS time).
 // Prints a table and writes bench-results/cni.md. Removes every namespace it made.
 import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, release } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { renderConflist } from "../../cni/conflist";
 import { IpamStore } from "../../cni/ipam";
 import { parseCidr } from "../../cni/ipv4";
-import { BUNDLE, CLUSTER_CIDR, ensureBundle, installCniBin, workerNode } from "../runtimes/cni";
-import { HostTraces, REPO_ROOT, describeCmd, must, nodeLockFile, onNode, requireRoot, requireTools, sh, tempDir, withPrivateVarLog } from "../runtimes/host";
 import { bunBinDir, pinnedBunVersion } from "../../lab/bun";
-import { CallTrace, ExecProfile, parseStrace, summariseStrace } from "./profile";
-import { type HookRun, type LoggedCall, type Profile, SPAWN_HOOK, type Series, median, p95, render, summarise } from "./report";
+import { BUNDLE, CLUSTER_CIDR, ensureBundle, installCniBin, workerNode } from "../runtimes/cni";
+import {
+  describeCmd,
+  HostTraces,
+  must,
+  nodeLockFile,
+  onNode,
+  REPO_ROOT,
+  requireRoot,
+  requireTools,
+  sh,
+  tempDir,
+  withPrivateVarLog,
+} from "../runtimes/host";
+import { type CallTrace, type ExecProfile, parseStrace, summariseStrace } from "./profile";
+import {
+  type HookRun,
+  type LoggedCall,
+  median,
+  type Profile,
+  p95,
+  render,
+  type Series,
+  SPAWN_HOOK,
+  summarise,
+} from "./report";
 import type { BurstResult, CallResult, Pod, Request } from "./worker";
 
 const SEQUENTIAL = Number(process.env.PNB_PODS ?? 60);
@@ -48,7 +80,16 @@ class Worker {
     // As on a node: the plugin sees the node's own sysfs (where it reads the bridge).
     const argv = onNode(
       nodeNetns,
-      withPrivateVarLog([process.execPath, "--import", "tsx", join(REPO_ROOT, "test", "bench", "worker.ts"), plugin, configFile, cniPath, bun]),
+      withPrivateVarLog([
+        process.execPath,
+        "--import",
+        "tsx",
+        join(REPO_ROOT, "test", "bench", "worker.ts"),
+        plugin,
+        configFile,
+        cniPath,
+        bun,
+      ]),
     );
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.NODE_OPTIONS;
@@ -57,7 +98,8 @@ class Worker {
     this.child.stderr.setEncoding("utf8").on("data", (d: string) => (this.stderr += d));
     createInterface({ input: this.child.stdout }).on("line", (line) => this.waiting.shift()?.(line));
     this.child.on("exit", (code) => {
-      for (const w of this.waiting.splice(0)) w(JSON.stringify({ error: `worker ${name} exited ${code}: ${this.stderr.slice(-1000)}` }));
+      for (const w of this.waiting.splice(0))
+        w(JSON.stringify({ error: `worker ${name} exited ${code}: ${this.stderr.slice(-1000)}` }));
     });
   }
 
@@ -75,7 +117,8 @@ class Worker {
     const reply = this.next();
     this.child.stdin.write(`${JSON.stringify(req)}\n`);
     const parsed = JSON.parse(await reply) as T & { error?: string };
-    if (parsed && typeof parsed === "object" && "error" in parsed && !("ms" in parsed)) throw new Error(`worker ${this.name}: ${parsed.error}`);
+    if (parsed && typeof parsed === "object" && "error" in parsed && !("ms" in parsed))
+      throw new Error(`worker ${this.name}: ${parsed.error}`);
     return parsed;
   }
 
@@ -172,7 +215,12 @@ async function main(): Promise<void> {
 
   // podnet's config as a runtime hands it over: the conflist's podnet entry plus name and version.
   const podnetLog = join(dir, "podnet.log");
-  const conflist = renderConflist(node, { clusterCidr: CLUSTER_CIDR, dataDir: join(dir, "podnet-ipam"), logFile: podnetLog, portmap: false });
+  const conflist = renderConflist(node, {
+    clusterCidr: CLUSTER_CIDR,
+    dataDir: join(dir, "podnet-ipam"),
+    logFile: podnetLog,
+    portmap: false,
+  });
   const podnetConf = { cniVersion: conflist.cniVersion, name: conflist.name, ...conflist.plugins[0] };
   const refDataDir = join(dir, "ref-ipam");
   const refConf = {
@@ -190,7 +238,10 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, "reference.json"), JSON.stringify(refConf));
 
   const pods = (tag: string) =>
-    Array.from({ length: Math.max(SEQUENTIAL, BURST, PROFILE_RUNS) }, (_, i) => ({ id: `${PREFIX}-${tag}-${i}`, netns: `/run/netns/${PREFIX}-${tag}${i}` }));
+    Array.from({ length: Math.max(SEQUENTIAL, BURST, PROFILE_RUNS) }, (_, i) => ({
+      id: `${PREFIX}-${tag}-${i}`,
+      netns: `/run/netns/${PREFIX}-${tag}${i}`,
+    }));
   const sides: Side[] = [
     {
       key: "podnet",
@@ -231,7 +282,8 @@ async function main(): Promise<void> {
     const errors = traces.cleanup(lockFiles);
     rmSync(dir, { recursive: true, force: true });
     const left = [...names.filter((n) => existsSync(`/run/netns/${n}`)), ...lockFiles.filter((f) => existsSync(f))];
-    for (const e of [...errors, ...left.map((l) => `left behind: ${l}`)]) process.stderr.write(`bench: cleanup: ${e}\n`);
+    for (const e of [...errors, ...left.map((l) => `left behind: ${l}`)])
+      process.stderr.write(`bench: cleanup: ${e}\n`);
   };
   const onSignal = () => {
     void cleanup().finally(() => process.exit(130));
@@ -239,7 +291,10 @@ async function main(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
-  const series: Record<Side["key"], Series> = { podnet: { add: [], del: [], failures: [] }, reference: { add: [], del: [], failures: [] } };
+  const series: Record<Side["key"], Series> = {
+    podnet: { add: [], del: [], failures: [] },
+    reference: { add: [], del: [], failures: [] },
+  };
   const floor: number[] = [];
   const version: number[] = [];
   const floorVersion: number[] = [];
@@ -250,7 +305,12 @@ async function main(): Promise<void> {
   let coldStart: ReturnType<typeof coldRuntimeStart> | undefined;
   try {
     // Namespaces: one node and its pods per plugin, made by one ip process.
-    ipBatch(sides.flatMap((s) => [`netns add ${s.node}`, ...s.pods.map((p) => `netns add ${p.netns.slice("/run/netns/".length)}`)]));
+    ipBatch(
+      sides.flatMap((s) => [
+        `netns add ${s.node}`,
+        ...s.pods.map((p) => `netns add ${p.netns.slice("/run/netns/".length)}`),
+      ]),
+    );
     for (const s of sides) {
       sh(["ip", "-n", s.node, "link", "set", "lo", "up"]);
       lockFiles.push(nodeLockFile(s.node));
@@ -261,7 +321,8 @@ async function main(): Promise<void> {
       await s.worker.ready();
     }
     const [pn, ref] = sides as [Side & { worker: Worker }, Side & { worker: Worker }];
-    const call = (s: Side & { worker: Worker }, verb: "ADD" | "DEL", pod: Pod) => s.worker.request<CallResult>({ op: "call", verb, pod });
+    const call = (s: Side & { worker: Worker }, verb: "ADD" | "DEL", pod: Pod) =>
+      s.worker.request<CallResult>({ op: "call", verb, pod });
     const hook = join(dir, "spawn-hook.cjs");
     writeFileSync(hook, SPAWN_HOOK);
     let hooks = 0;
@@ -341,7 +402,13 @@ async function main(): Promise<void> {
       for (let i = 0; i < 3; i++) {
         const pod = { ...pn.pods[i], id: `${pn.pods[i].id}-strace` };
         const file = join(dir, `strace-add-${i}.txt`);
-        const r = await pn.worker.request<CallResult>({ op: "strace", target: "plugin", verb: "ADD", pod, traceFile: file });
+        const r = await pn.worker.request<CallResult>({
+          op: "strace",
+          target: "plugin",
+          verb: "ADD",
+          pod,
+          traceFile: file,
+        });
         if (r.ok) {
           const t = parseStrace(readFileSync(file, "utf8"));
           if (t) adds.push(t);

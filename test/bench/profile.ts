@@ -68,7 +68,12 @@ export function parseStrace(text: string): CallTrace | undefined {
     } else if (body.startsWith("execve(")) {
       if (/=\s*0\s*$/.test(body)) {
         const prev = execs.get(pid);
-        execs.set(pid, { at: prev?.at ?? startTs, lastAt: startTs, command: argvOf(body), count: (prev?.count ?? 0) + 1 });
+        execs.set(pid, {
+          at: prev?.at ?? startTs,
+          lastAt: startTs,
+          command: argvOf(body),
+          count: (prev?.count ?? 0) + 1,
+        });
       }
     } else if (body.startsWith("exit_group(")) {
       exits.set(pid, startTs);

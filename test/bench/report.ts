@@ -192,7 +192,10 @@ export function render(f: Figures): string {
   const addRatio = median(pn.add) / median(ref.add);
   const delRatio = median(pn.del) / median(ref.del);
   const burstOk = pn.burst !== undefined && pn.burst.ok === n && pn.burst.distinct === n;
-  const burstCell = (s: Series) => (s.burst ? `${s.burst.ok}/${n} ok, ${s.burst.distinct} distinct IPs, ${(s.burst.wallMs / 1000).toFixed(2)} s wall` : "n/a");
+  const burstCell = (s: Series) =>
+    s.burst
+      ? `${s.burst.ok}/${n} ok, ${s.burst.distinct} distinct IPs, ${(s.burst.wallMs / 1000).toFixed(2)} s wall`
+      : "n/a";
   const met = (ok: boolean) => (ok ? "MET" : "MISSED");
   const lines = [
     `# CNI bench: podnet vs reference bridge+host-local`,
@@ -203,12 +206,30 @@ export function render(f: Figures): string {
     "",
     row(["", "podnet", "bridge+host-local", "podnet ÷ reference", "`bun -e 0` (floor)"]),
     row(["---", "---", "---", "---", "---"]),
-    row(["ADD median", ms(median(pn.add)), ms(median(ref.add)), ratio(median(pn.add), median(ref.add)), ms(median(floor))]),
+    row([
+      "ADD median",
+      ms(median(pn.add)),
+      ms(median(ref.add)),
+      ratio(median(pn.add), median(ref.add)),
+      ms(median(floor)),
+    ]),
     row(["ADD p95", ms(p95(pn.add)), ms(p95(ref.add)), ratio(p95(pn.add), p95(ref.add)), ms(p95(floor))]),
     row(["DEL median", ms(median(pn.del)), ms(median(ref.del)), ratio(median(pn.del), median(ref.del)), ""]),
     row(["DEL p95", ms(p95(pn.del)), ms(p95(ref.del)), ratio(p95(pn.del), p95(ref.del)), ""]),
-    row(["first ADD on a fresh node (creates the bridge and rules)", ms(pn.firstAdd ?? NaN), ms(ref.firstAdd ?? NaN), ratio(pn.firstAdd ?? NaN, ref.firstAdd ?? NaN), ""]),
-    row([`burst: ${n} concurrent ADDs`, burstCell(pn), burstCell(ref), ratio(pn.burst?.wallMs ?? NaN, ref.burst?.wallMs ?? NaN), ""]),
+    row([
+      "first ADD on a fresh node (creates the bridge and rules)",
+      ms(pn.firstAdd ?? NaN),
+      ms(ref.firstAdd ?? NaN),
+      ratio(pn.firstAdd ?? NaN, ref.firstAdd ?? NaN),
+      "",
+    ]),
+    row([
+      `burst: ${n} concurrent ADDs`,
+      burstCell(pn),
+      burstCell(ref),
+      ratio(pn.burst?.wallMs ?? NaN, ref.burst?.wallMs ?? NaN),
+      "",
+    ]),
     row([
       "burst: per-call median / p95",
       pn.burst ? `${ms(pn.burst.callMedian)} / ${ms(pn.burst.callP95)}` : "n/a",
@@ -235,7 +256,14 @@ export function render(f: Figures): string {
     `- DEL at most ${TARGETS.del}x: ${ratio(median(pn.del), median(ref.del))}: ${met(delRatio <= TARGETS.del)}.`,
     `- burst ${n}/${n} with ${n} distinct IPs: ${met(burstOk)}${pn.burst && pn.burst.errors.length ? ` (errors: ${pn.burst.errors.join("; ")})` : ""}.`,
   ];
-  if (f.profile) lines.push("", ...profileTable(`Where podnet's ADD spends its time (${f.profile.runs} calls, medians, timed inside the process)`, f.profile));
+  if (f.profile)
+    lines.push(
+      "",
+      ...profileTable(
+        `Where podnet's ADD spends its time (${f.profile.runs} calls, medians, timed inside the process)`,
+        f.profile,
+      ),
+    );
   if (f.firstAddProfile) lines.push("", ...profileTable("The first ADD on a fresh node (one call)", f.firstAddProfile));
   if (f.coldStart) {
     const c = f.coldStart;
@@ -275,7 +303,11 @@ function profileTable(title: string, p: Profile): string[] {
     row(["---", "---", "---"]),
     row(["runtime start-up (process start to first user code)", ms(p.bootMs), ms(p.floorBootMs)]),
     row(["bundle load (to the plugin's main)", ms(p.loadMs), ""]),
-    row([`main to the first child process${p.execs === 0 ? " (none: to the verb's end)" : ""} (stdin, config, IPAM, netlink)`, ms(p.preSpawnMs), ""]),
+    row([
+      `main to the first child process${p.execs === 0 ? " (none: to the verb's end)" : ""} (stdin, config, IPAM, netlink)`,
+      ms(p.preSpawnMs),
+      "",
+    ]),
     ...p.steps.map((st, i) => row([`child ${i + 1}: \`${st.command}\``, ms(st.ms), ""])),
     row(["time with any child running", ms(p.childrenMs), ""]),
     row(["verb time with no child running (JS, fs, netlink)", ms(p.jsOnlyMs), ""]),

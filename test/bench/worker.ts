@@ -22,7 +22,14 @@ export type Request =
   /** One call under strace (exec/fork/exit timeline); target "floor" traces `bun -e 0`. */
   | { op: "strace"; target: "plugin" | "floor"; verb: "ADD" | "DEL"; pod: Pod; traceFile: string }
   /** One call with a preloaded hook (bun --preload) that times every spawnSync in-process; writes JSON to outFile. */
-  | { op: "hooked"; target: "plugin" | "floor" | "version"; verb: "ADD" | "DEL"; pod: Pod; hook: string; outFile: string }
+  | {
+      op: "hooked";
+      target: "plugin" | "floor" | "version";
+      verb: "ADD" | "DEL";
+      pod: Pod;
+      hook: string;
+      outFile: string;
+    }
   | { op: "exit" };
 
 export interface CallResult {
@@ -91,8 +98,12 @@ function timedAsync(verb: "ADD" | "DEL", pod: Pod): Promise<CallResult> {
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", (e) => resolve({ ms: Number(process.hrtime.bigint() - start) / 1e6, ok: false, error: e.message }));
-    child.on("close", (status) => resolve(outcome(status, stdout, stderr, Number(process.hrtime.bigint() - start) / 1e6, verb)));
+    child.on("error", (e) =>
+      resolve({ ms: Number(process.hrtime.bigint() - start) / 1e6, ok: false, error: e.message }),
+    );
+    child.on("close", (status) =>
+      resolve(outcome(status, stdout, stderr, Number(process.hrtime.bigint() - start) / 1e6, verb)),
+    );
     child.stdin.end(config);
   });
 }
@@ -114,7 +125,19 @@ async function handle(req: Request): Promise<unknown> {
       const traced = req.target === "floor" ? [bun, "-e", "0"] : [plugin];
       return timed(
         "strace",
-        ["-f", "--seccomp-bpf", "-qq", "-ttt", "-e", "trace=execve,clone,clone3,fork,vfork,exit_group", "-e", "signal=none", "-o", req.traceFile, ...traced],
+        [
+          "-f",
+          "--seccomp-bpf",
+          "-qq",
+          "-ttt",
+          "-e",
+          "trace=execve,clone,clone3,fork,vfork,exit_group",
+          "-e",
+          "signal=none",
+          "-o",
+          req.traceFile,
+          ...traced,
+        ],
         envFor(req.target === "floor" ? "NONE" : req.verb, req.pod),
         req.target === "floor" ? "" : config,
         req.target === "floor" ? "NONE" : req.verb,

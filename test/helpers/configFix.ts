@@ -1,6 +1,6 @@
 // Applies the `fix:` a config problem suggests, the way `pulumi config` would, so that a
 // test can check that every suggested fix passes validation itself.
-import { parseConfig, type ClusterConfig, type ConfigError, type ConfigKey } from "../../components/config";
+import { type ClusterConfig, type ConfigError, type ConfigKey, parseConfig } from "../../components/config";
 
 /** A stack's config as `pulumi config --json` keys it: "podnet:workerCount", "aws:region". */
 export type StackValues = Readonly<Record<string, string>>;

@@ -44,12 +44,24 @@ export interface FakeState {
 
 /** The stack's default cluster: the control plane and `workers` workers, addresses as the mocks give them. */
 export function fakeState(workers: number, breaks: Break[] = []): FakeState {
-  const nodes: FakeNode[] = [{ name: "control-plane", ip: "10.0.1.10", publicIp: "203.0.113.10", podCidr: "10.244.0.0/24", ready: true }];
-  for (let i = 1; i <= workers; i++) nodes.push({ name: `worker-${i}`, ip: `10.0.1.${10 + i}`, publicIp: `198.51.100.${10 + i}`, podCidr: `10.244.${i}.0/24`, ready: true });
+  const nodes: FakeNode[] = [
+    { name: "control-plane", ip: "10.0.1.10", publicIp: "203.0.113.10", podCidr: "10.244.0.0/24", ready: true },
+  ];
+  for (let i = 1; i <= workers; i++)
+    nodes.push({
+      name: `worker-${i}`,
+      ip: `10.0.1.${10 + i}`,
+      publicIp: `198.51.100.${10 + i}`,
+      podCidr: `10.244.${i}.0/24`,
+      ready: true,
+    });
   return {
     nodes,
     breaks,
-    namespaces: [{ name: "default", labels: {} }, { name: "kube-system", labels: {} }],
+    namespaces: [
+      { name: "default", labels: {} },
+      { name: "kube-system", labels: {} },
+    ],
     pods: [],
     services: [
       { name: "kubernetes", namespace: "default", ip: "10.96.0.1", selector: {} },
@@ -60,7 +72,8 @@ export function fakeState(workers: number, breaks: Break[] = []): FakeState {
 
 const ok = (stdout: string): KubectlResult => ({ status: 0, stdout, stderr: "" });
 const fail = (status: number, stderr: string, stdout = ""): KubectlResult => ({ status, stdout, stderr });
-const CURL_TIMEOUT = (s: string) => fail(28, `curl: (28) Connection timed out after ${Number(s) * 1000 + 2} milliseconds\n`);
+const CURL_TIMEOUT = (s: string) =>
+  fail(28, `curl: (28) Connection timed out after ${Number(s) * 1000 + 2} milliseconds\n`);
 const gatewayOf = (cidr: string) => cidr.replace(/\.0\/\d+$/, ".1");
 
 function flag(args: readonly string[], name: string): string | undefined {
@@ -72,10 +85,17 @@ function flag(args: readonly string[], name: string): string | undefined {
 export function answer(state: FakeState, args: readonly string[], stdin = ""): KubectlResult {
   const a = args.filter((x) => !x.startsWith("--kubeconfig="));
   const [verb, kind] = a;
-  if (verb === "get" && kind === "nodes") return ok(JSON.stringify({ kind: "NodeList", items: state.nodes.map(nodeJson) }));
+  if (verb === "get" && kind === "nodes")
+    return ok(JSON.stringify({ kind: "NodeList", items: state.nodes.map(nodeJson) }));
   if (verb === "get" && kind === "namespaces") {
     const label = flag(a, "-l")!;
-    return ok(JSON.stringify({ items: state.namespaces.filter((n) => label in n.labels).map((n) => ({ metadata: { name: n.name, labels: n.labels } })) }));
+    return ok(
+      JSON.stringify({
+        items: state.namespaces
+          .filter((n) => label in n.labels)
+          .map((n) => ({ metadata: { name: n.name, labels: n.labels } })),
+      }),
+    );
   }
   if (verb === "delete" && kind === "namespace") {
     const names = a.slice(2).filter((x) => !x.startsWith("--"));
@@ -87,10 +107,15 @@ export function answer(state: FakeState, args: readonly string[], stdin = ""): K
   if (verb === "apply") return apply(state, stdin);
   const ns = flag(a, "-n") ?? "default";
   if (verb === "wait") {
-    const notReady = state.breaks.includes("sandbox") ? state.pods.filter((p) => p.namespace === ns && !p.hostNetwork) : [];
-    return notReady.length === 0 ? ok("") : fail(1, `error: timed out waiting for the condition on pods/${notReady[0]!.name}\n`);
+    const notReady = state.breaks.includes("sandbox")
+      ? state.pods.filter((p) => p.namespace === ns && !p.hostNetwork)
+      : [];
+    return notReady.length === 0
+      ? ok("")
+      : fail(1, `error: timed out waiting for the condition on pods/${notReady[0]!.name}\n`);
   }
-  if (verb === "get" && kind === "pods") return ok(JSON.stringify({ items: state.pods.filter((p) => p.namespace === ns).map((p) => podJson(state, p)) }));
+  if (verb === "get" && kind === "pods")
+    return ok(JSON.stringify({ items: state.pods.filter((p) => p.namespace === ns).map((p) => podJson(state, p)) }));
   if (verb === "get" && kind === "events") return ok(JSON.stringify({ items: eventsOf(state, ns) }));
   if (verb === "get" && kind === "endpointslices") return ok(JSON.stringify({ items: slicesOf(state, ns) }));
   if (verb === "get" && kind === "service") {
@@ -103,11 +128,23 @@ export function answer(state: FakeState, args: readonly string[], stdin = ""): K
 
 function nodeJson(n: FakeNode) {
   return {
-    metadata: { name: n.name, labels: { "kubernetes.io/hostname": n.name, ...(n.name === "control-plane" ? { "node-role.kubernetes.io/control-plane": "" } : {}) } },
+    metadata: {
+      name: n.name,
+      labels: {
+        "kubernetes.io/hostname": n.name,
+        ...(n.name === "control-plane" ? { "node-role.kubernetes.io/control-plane": "" } : {}),
+      },
+    },
     spec: { podCIDR: n.podCidr, podCIDRs: [n.podCidr] },
     status: {
-      addresses: [{ type: "InternalIP", address: n.ip }, { type: "Hostname", address: n.name }],
-      conditions: [{ type: "MemoryPressure", status: "False" }, { type: "Ready", status: n.ready ? "True" : "False", reason: n.ready ? "KubeletReady" : "KubeletNotReady" }],
+      addresses: [
+        { type: "InternalIP", address: n.ip },
+        { type: "Hostname", address: n.name },
+      ],
+      conditions: [
+        { type: "MemoryPressure", status: "False" },
+        { type: "Ready", status: n.ready ? "True" : "False", reason: n.ready ? "KubeletReady" : "KubeletNotReady" },
+      ],
     },
   };
 }
@@ -121,7 +158,9 @@ function podJson(state: FakeState, p: FakePod) {
       phase: ready ? "Running" : "Pending",
       ...(ready ? { podIP: p.ip } : {}),
       conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
-      containerStatuses: [{ name: "agnhost", ready, state: ready ? { running: {} } : { waiting: { reason: "ContainerCreating" } } }],
+      containerStatuses: [
+        { name: "agnhost", ready, state: ready ? { running: {} } : { waiting: { reason: "ContainerCreating" } } },
+      ],
     },
   };
 }
@@ -143,11 +182,21 @@ function slicesOf(state: FakeState, ns: string) {
   return state.services
     .filter((svc) => svc.namespace === ns)
     .map((svc) => ({
-      metadata: { name: `${svc.name}-x7k2p`, labels: { "kubernetes.io/service-name": svc.name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" } },
+      metadata: {
+        name: `${svc.name}-x7k2p`,
+        labels: {
+          "kubernetes.io/service-name": svc.name,
+          "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+        },
+      },
       addressType: "IPv4",
       endpoints: state.pods
         .filter((p) => Object.entries(svc.selector).every(([k, v]) => p.labels[k] === v))
-        .map((p) => ({ addresses: [p.ip], conditions: { ready: !state.breaks.includes("sandbox"), serving: true, terminating: false }, nodeName: p.node })),
+        .map((p) => ({
+          addresses: [p.ip],
+          conditions: { ready: !state.breaks.includes("sandbox"), serving: true, terminating: false },
+          nodeName: p.node,
+        })),
     }));
 }
 
@@ -162,11 +211,19 @@ function apply(state: FakeState, stdin: string): KubectlResult {
     } else if (item.kind === "Service") {
       state.services.push({ name, namespace, ip: `10.96.0.${serviceIp++}`, selector: item.spec.selector });
     } else if (item.kind === "Pod") {
-      if (!state.namespaces.some((n) => n.name === namespace)) return fail(1, `Error from server (NotFound): namespaces "${namespace}" not found\n`);
+      if (!state.namespaces.some((n) => n.name === namespace))
+        return fail(1, `Error from server (NotFound): namespaces "${namespace}" not found\n`);
       const node = state.nodes.find((n) => n.name === item.spec.nodeName)!;
       const host = item.spec.hostNetwork === true;
       const onNode = state.pods.filter((p) => p.node === node.name && !p.hostNetwork).length;
-      state.pods.push({ name, namespace, labels, node: node.name, hostNetwork: host, ip: host ? node.ip : node.podCidr.replace(/\.0\/\d+$/, `.${2 + onNode}`) });
+      state.pods.push({
+        name,
+        namespace,
+        labels,
+        node: node.name,
+        hostNetwork: host,
+        ip: host ? node.ip : node.podCidr.replace(/\.0\/\d+$/, `.${2 + onNode}`),
+      });
     }
     out.push(`${item.kind.toLowerCase()}/${name} created`);
   }
@@ -184,19 +241,25 @@ function target(state: FakeState, ns: string, host: string, port: number, protoc
     return want && pod ? { agent: pod.name, node: pod.node, self: pod, viaService: true } : undefined;
   }
   const pod = state.pods.find((p) => !p.hostNetwork && p.ip === host);
-  if (pod) return port === 8080 || (protocol === "udp" && port === 8081) ? { agent: pod.name, node: pod.node, self: pod, viaService: false } : undefined;
+  if (pod)
+    return port === 8080 || (protocol === "udp" && port === 8081)
+      ? { agent: pod.name, node: pod.node, self: pod, viaService: false }
+      : undefined;
   const node = state.nodes.find((n) => n.ip === host || gatewayOf(n.podCidr) === host);
   if (!node) return undefined;
   if (port === 18080) return { agent: node.name, node: node.name, viaService: false };
   const web = state.pods.find((p) => p.node === node.name && p.name.startsWith("web-"));
-  return port === 8080 && node.ip === host && web ? { agent: web.name, node: node.name, self: web, viaService: false } : undefined;
+  return port === 8080 && node.ip === host && web
+    ? { agent: web.name, node: node.name, self: web, viaService: false }
+    : undefined;
 }
 
 /** The source address the far end sees, or undefined when the packet is dropped. */
 function peerOf(state: FakeState, from: FakePod, to: Target): string | undefined {
   const fromNode = state.nodes.find((n) => n.name === from.node)!;
   if (from.hostNetwork) return to.node === from.node && !to.viaService ? gatewayOf(fromNode.podCidr) : fromNode.ip;
-  if (to.viaService && to.self?.name === from.name) return state.breaks.includes("hairpin") ? undefined : gatewayOf(fromNode.podCidr);
+  if (to.viaService && to.self?.name === from.name)
+    return state.breaks.includes("hairpin") ? undefined : gatewayOf(fromNode.podCidr);
   if (to.node !== from.node && state.breaks.includes("cross-node-pods")) return undefined;
   return from.ip;
 }
@@ -216,16 +279,34 @@ function exec(state: FakeState, ns: string, podName: string, argv: readonly stri
     const up = ip === gatewayOf(fromNode.podCidr);
     const head = `PING ${ip} (${ip}): 56 data bytes\n`;
     return up
-      ? ok(`${head}64 bytes from ${ip}: seq=0 ttl=64 time=0.081 ms\n\n--- ${ip} ping statistics ---\n1 packets transmitted, 1 packets received, 0% packet loss\nround-trip min/avg/max = 0.081/0.081/0.081 ms\n`)
-      : fail(1, "", `${head}\n--- ${ip} ping statistics ---\n1 packets transmitted, 0 packets received, 100% packet loss\n`);
+      ? ok(
+          `${head}64 bytes from ${ip}: seq=0 ttl=64 time=0.081 ms\n\n--- ${ip} ping statistics ---\n1 packets transmitted, 1 packets received, 0% packet loss\nround-trip min/avg/max = 0.081/0.081/0.081 ms\n`,
+        )
+      : fail(
+          1,
+          "",
+          `${head}\n--- ${ip} ping statistics ---\n1 packets transmitted, 0 packets received, 100% packet loss\n`,
+        );
   }
   if (tool === "dig") {
     const name = argv.at(-2)!;
-    if (state.breaks.includes("dns") && fromNode.name !== "control-plane") return fail(9, "", ";; communications error to 10.96.0.10#53: timed out\n;; communications error to 10.96.0.10#53: timed out\n;; no servers could be reached\n");
-    const svc = name === "kubernetes.default.svc.cluster.local" ? state.services.find((s) => s.name === "kubernetes") : state.services.find((s) => s.name === name && s.namespace === ns);
+    if (state.breaks.includes("dns") && fromNode.name !== "control-plane")
+      return fail(
+        9,
+        "",
+        ";; communications error to 10.96.0.10#53: timed out\n;; communications error to 10.96.0.10#53: timed out\n;; no servers could be reached\n",
+      );
+    const svc =
+      name === "kubernetes.default.svc.cluster.local"
+        ? state.services.find((s) => s.name === "kubernetes")
+        : state.services.find((s) => s.name === name && s.namespace === ns);
     return ok(svc ? `${svc.ip}\n` : "");
   }
-  if (tool !== "curl") return fail(126, `OCI runtime exec failed: exec failed: unable to start container process: exec: "${tool}": executable file not found in $PATH: unknown\n`);
+  if (tool !== "curl")
+    return fail(
+      126,
+      `OCI runtime exec failed: exec failed: unable to start container process: exec: "${tool}": executable file not found in $PATH: unknown\n`,
+    );
   const urls = argv.filter((x) => /^https?:\/\//.test(x));
   const maxTime = argv[argv.indexOf("--max-time") + 1]!;
   if (urls[0] === "https://checkip.amazonaws.com") {
@@ -239,7 +320,15 @@ function exec(state: FakeState, ns: string, podName: string, argv: readonly stri
       const q = u.searchParams;
       const to = target(state, ns, q.get("host")!, Number(q.get("port")), "udp");
       const peer = to && peerOf(state, from, to);
-      bodies.push(to && peer ? JSON.stringify({ responses: [q.get("request") === "hostname" ? to.agent : `${peer}:41234`] }) : goJson({ errors: [`reading from udp connection failed. err:'read udp ${from.ip}:41234->${q.get("host")}:${q.get("port")}: i/o timeout'`] }));
+      bodies.push(
+        to && peer
+          ? JSON.stringify({ responses: [q.get("request") === "hostname" ? to.agent : `${peer}:41234`] })
+          : goJson({
+              errors: [
+                `reading from udp connection failed. err:'read udp ${from.ip}:41234->${q.get("host")}:${q.get("port")}: i/o timeout'`,
+              ],
+            }),
+      );
       continue;
     }
     const to = target(state, ns, u.hostname, Number(u.port || 80), "tcp");

@@ -1,7 +1,7 @@
 // Stand-ins for the tools a node image script calls (systemctl, apt-get, kubeadm, ...), so
 // the script runs under bash here and shows what it does without touching this machine.
 // Each stub is a small sh script in a directory put first on PATH; every call is logged.
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

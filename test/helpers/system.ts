@@ -2,11 +2,11 @@
 // machine's own namespace is never touched. Names carry a per-process prefix so suites
 // running at the same time cannot collide.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, rmdirSync } from "node:fs";
+import { mkdtempSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { onNode } from "../../lab/sh";
 import { NETFILTER_LOCK_DIR, netfilterLockFile } from "../../cni/netfilter";
+import { onNode } from "../../lab/sh";
 
 export const REPO = resolve(__dirname, "..", "..");
 export const BUNDLE = join(REPO, "dist", "podnet");
@@ -121,8 +121,17 @@ export interface PluginEnv {
 }
 
 /** Runs the bundled plugin inside the node namespace, as a runtime on that node would. */
-export function runPlugin(nodeNs: string, env: PluginEnv, stdin: string, onSpawn?: (pid: number) => void): Promise<PluginCall> {
-  const vars: Record<string, string> = { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", CNI_COMMAND: env.command, CNI_PATH: "/opt/cni/bin" };
+export function runPlugin(
+  nodeNs: string,
+  env: PluginEnv,
+  stdin: string,
+  onSpawn?: (pid: number) => void,
+): Promise<PluginCall> {
+  const vars: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+    CNI_COMMAND: env.command,
+    CNI_PATH: "/opt/cni/bin",
+  };
   if (env.containerId !== undefined) vars.CNI_CONTAINERID = env.containerId;
   if (env.netns !== undefined) vars.CNI_NETNS = env.netns;
   if (env.ifname !== undefined) vars.CNI_IFNAME = env.ifname;

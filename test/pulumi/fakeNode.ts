@@ -26,7 +26,8 @@ export class FakeNode {
   readonly state = path.join(this.stubs.dir, "state");
 
   constructor() {
-    for (const dir of [this.root, path.join(this.state, "objects"), path.join(this.state, "nodes")]) fs.mkdirSync(dir, { recursive: true });
+    for (const dir of [this.root, path.join(this.state, "objects"), path.join(this.state, "nodes")])
+      fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(this.state, "tokens"), "");
   }
 
@@ -37,7 +38,9 @@ export class FakeNode {
 
   /** Runs a script (a bash script, or the sh wrapper remoteScript makes) as the node would. */
   run(script: string, options: { stdin?: string; env?: Record<string, string> } = {}): Ran {
-    const moved = script.replaceAll("/etc/kubernetes", this.file("/etc/kubernetes")).replaceAll("/var/lib/etcd", this.file("/var/lib/etcd"));
+    const moved = script
+      .replaceAll("/etc/kubernetes", this.file("/etc/kubernetes"))
+      .replaceAll("/var/lib/etcd", this.file("/var/lib/etcd"));
     const env = { PODNET_FAKE_STATE: this.state, PODNET_FAKE_ROOT: this.root, ...options.env };
     const result = this.stubs.bash(["-c", moved], env, options.stdin ?? "");
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };

@@ -45,7 +45,8 @@ export function containsSecret(value: unknown): boolean {
 export function unwrap(value: any): any {
   if (isSecretValue(value)) return unwrap(value.value);
   if (Array.isArray(value)) return value.map(unwrap);
-  if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
+  if (typeof value === "object" && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
   return value;
 }
 
@@ -73,7 +74,18 @@ export const FAKE_CONNECTIVITY = connectivityOf({
   runId: "abc123",
   namespace: "podnet-verify-abc123",
   nodes: ["control-plane", "worker-1"],
-  rows: [{ phase: "cluster", group: "pod -> pod, other node", from: "shell-worker-1", to: "web-worker-2 10.244.2.2:8080", expect: "src 10.244.1.3", seen: "src 10.244.1.3", ok: true, ms: 412 }],
+  rows: [
+    {
+      phase: "cluster",
+      group: "pod -> pod, other node",
+      from: "shell-worker-1",
+      to: "web-worker-2 10.244.2.2:8080",
+      expect: "src 10.244.1.3",
+      seen: "src 10.244.1.3",
+      ok: true,
+      ms: 412,
+    },
+  ],
   failures: [],
   cleanup: "namespace podnet-verify-abc123 removed",
   ms: 30_000,
@@ -154,7 +166,10 @@ export interface MockOptions {
 }
 
 class Recorder implements pulumi.runtime.Mocks {
-  constructor(private readonly preview: boolean, private readonly options: MockOptions = {}) {}
+  constructor(
+    private readonly preview: boolean,
+    private readonly options: MockOptions = {},
+  ) {}
   readonly resources: Recorded[] = [];
   readonly calls: pulumi.runtime.MockCallArgs[] = [];
   private instanceCount = 0;
@@ -167,7 +182,12 @@ class Recorder implements pulumi.runtime.Mocks {
       case "aws:ec2/instance:Instance": {
         const n = 10 + this.instanceCount++;
         id = `i-${args.name}`;
-        state = { ...state, primaryNetworkInterfaceId: `eni-${args.name}`, privateIp: `10.0.1.${n}`, publicIp: `198.51.100.${n}` };
+        state = {
+          ...state,
+          primaryNetworkInterfaceId: `eni-${args.name}`,
+          privateIp: `10.0.1.${n}`,
+          publicIp: `198.51.100.${n}`,
+        };
         break;
       }
       case "aws:ec2/keyPair:KeyPair":
@@ -213,7 +233,11 @@ class Recorder implements pulumi.runtime.Mocks {
       case "aws:ec2/getAmiIds:getAmiIds":
         return { id: "podnet-images", ids: ["ami-0fedcba9876543210", "ami-00000000000000001"] };
       case "aws:ec2/getInstanceType:getInstanceType":
-        return { id: args.inputs.instanceType, instanceType: args.inputs.instanceType, supportedArchitectures: mockArchitectures(args.inputs.instanceType) };
+        return {
+          id: args.inputs.instanceType,
+          instanceType: args.inputs.instanceType,
+          supportedArchitectures: mockArchitectures(args.inputs.instanceType),
+        };
       case "aws:ec2/getAmi:getAmi":
         return { id: "ami-0fedcba9876543210", architecture: "x86_64", name: "podnet-node-k8s-1.35-x86_64-20260101" };
       case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
@@ -227,8 +251,14 @@ class Recorder implements pulumi.runtime.Mocks {
         ];
         // Any other type asked for (t4g, m7g, ...) is offered in 1b and 1c.
         const asked: string[] = args.inputs.filters?.find((f: any) => f.name === "instance-type")?.values ?? [];
-        for (const type of asked.filter((t) => !t.startsWith("t3."))) offers.push(["us-east-1b", type], ["us-east-1c", type]);
-        return { id: "us-east-1", locations: offers.map((o) => o[0]), instanceTypes: offers.map((o) => o[1]), locationTypes: offers.map(() => "availability-zone") };
+        for (const type of asked.filter((t) => !t.startsWith("t3.")))
+          offers.push(["us-east-1b", type], ["us-east-1c", type]);
+        return {
+          id: "us-east-1",
+          locations: offers.map((o) => o[0]),
+          instanceTypes: offers.map((o) => o[1]),
+          locationTypes: offers.map(() => "availability-zone"),
+        };
       }
       default:
         return args.inputs;
@@ -316,7 +346,11 @@ export async function buildCluster(config: ClusterConfig, options: MockOptions =
   const session = await startMocks(options);
   const cluster = new Cluster("podnet", config);
   // Wait for the outputs (they depend on nearly everything), then for the stragglers.
-  await Promise.all([outputValue(cluster.nodeTable), outputValue(cluster.bootstrap.ready), outputValue(cluster.kubeconfig)].map((p) => p.catch(() => undefined)));
+  await Promise.all(
+    [outputValue(cluster.nodeTable), outputValue(cluster.bootstrap.ready), outputValue(cluster.kubeconfig)].map((p) =>
+      p.catch(() => undefined),
+    ),
+  );
   await session.settle();
   return { ...session, cluster, urnOf: (type, name) => session.one(type, name).urn };
 }

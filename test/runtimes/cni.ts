@@ -2,13 +2,13 @@
 // line beside the reference loopback and portmap, and the conflist renderConflist makes
 // for the node's planned subnet (only dataDir and logFile point at temp paths).
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CONFLIST_FILE, PLUGIN_TYPE, renderConflistJson } from "../../cni/conflist";
-import { IpamStore, Reservation } from "../../cni/ipam";
+import { IpamStore, type Reservation } from "../../cni/ipam";
 import { parseCidr } from "../../cni/ipv4";
-import { NodePlan, planCluster } from "../../cni/plan";
-import { REPO_ROOT, must } from "./host";
+import { type NodePlan, planCluster } from "../../cni/plan";
+import { must, REPO_ROOT } from "./host";
 
 export const BUNDLE = join(REPO_ROOT, "dist", PLUGIN_TYPE);
 export const REFERENCE_PLUGIN_DIR = "/usr/lib/cni";
@@ -45,7 +45,8 @@ export function installCniBin(binDir: string, referencePlugins: string[] = ["loo
   must(["install", "-D", "-m", "0755", "-o", "root", "-g", "root", ensureBundle(), join(binDir, PLUGIN_TYPE)]);
   for (const plugin of referencePlugins) {
     const source = join(REFERENCE_PLUGIN_DIR, plugin);
-    if (!existsSync(source)) throw new Error(`${source} is missing: run \`npm run setup\` (apt-get install containernetworking-plugins)`);
+    if (!existsSync(source))
+      throw new Error(`${source} is missing: run \`npm run setup\` (apt-get install containernetworking-plugins)`);
     symlinkSync(source, join(binDir, plugin));
   }
   return join(binDir, PLUGIN_TYPE);
@@ -67,7 +68,10 @@ export function writeNodeConflist(base: string, node: NodePlan = workerNode()): 
   const dataDir = join(base, "ipam");
   const logFile = join(base, "podnet.log");
   mkdirSync(confDir, { recursive: true });
-  writeFileSync(join(confDir, CONFLIST_FILE), renderConflistJson(node, { clusterCidr: CLUSTER_CIDR, dataDir, logFile }));
+  writeFileSync(
+    join(confDir, CONFLIST_FILE),
+    renderConflistJson(node, { clusterCidr: CLUSTER_CIDR, dataDir, logFile }),
+  );
   installCniBin(binDir);
   return { node, confDir, binDir, dataDir, logFile, network: "podnet" };
 }

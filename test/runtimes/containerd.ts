@@ -3,10 +3,10 @@
 // /etc/cni/net.d and /opt/cni/bin, so each ctr run happens inside `unshare -m` with our
 // dirs bind-mounted over those paths (in that private mount namespace only), and inside
 // the node netns, since a CNI plugin works in the netns of whoever execs it.
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { NodeCni } from "./cni";
-import { Background, Cmd, describeCmd, inNetns, must, sh, unmountBelow, waitFor, within } from "./host";
+import type { NodeCni } from "./cni";
+import { Background, type Cmd, describeCmd, inNetns, must, sh, unmountBelow, waitFor, within } from "./host";
 
 /**
  * Runs "$@" with $1 over /etc/cni/net.d and $2 over /opt/cni/bin. A missing mountpoint is
@@ -142,7 +142,8 @@ export class Containerd {
     const run = this.runs.get(name);
     await waitFor(
       () => {
-        if (run && !run.running) throw new Error(`ctr run ${name} exited ${run.exitCode}:\n${run.output().slice(-2000)}`);
+        if (run && !run.running)
+          throw new Error(`ctr run ${name} exited ${run.exitCode}:\n${run.output().slice(-2000)}`);
         return this.taskStatus(name) === "RUNNING" ? true : undefined;
       },
       30_000,
@@ -151,7 +152,16 @@ export class Containerd {
   }
 
   exec(name: string, command: string[]): Cmd {
-    return this.ctr(["task", "exec", "--exec-id", `pnrt-exec-${++this.execs}`, "--fifo-dir", this.fifoDir, name, ...command]);
+    return this.ctr([
+      "task",
+      "exec",
+      "--exec-id",
+      `pnrt-exec-${++this.execs}`,
+      "--fifo-dir",
+      this.fifoDir,
+      name,
+      ...command,
+    ]);
   }
 
   /** Kills the task and waits for `ctr run --rm` to tear down the network and container. */
@@ -159,9 +169,13 @@ export class Containerd {
     const run = this.runs.get(name);
     if (!run) throw new Error(`no ctr run for ${name}`);
     const kill = this.ctr(["task", "kill", "-s", "SIGKILL", name]);
-    if (kill.status !== 0 && run.running) throw new Error(describeCmd(this.ctrArgv(["task", "kill", "-s", "SIGKILL", name]), kill));
+    if (kill.status !== 0 && run.running)
+      throw new Error(describeCmd(this.ctrArgv(["task", "kill", "-s", "SIGKILL", name]), kill));
     const code = await within(run.exited, timeoutMs, -1);
-    if (code === -1) throw new Error(`ctr run ${name} did not exit ${timeoutMs} ms after its task was killed:\n${run.output().slice(-2000)}`);
+    if (code === -1)
+      throw new Error(
+        `ctr run ${name} did not exit ${timeoutMs} ms after its task was killed:\n${run.output().slice(-2000)}`,
+      );
     return code;
   }
 

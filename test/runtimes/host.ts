@@ -3,7 +3,7 @@
 // the shared paths that podman, runc and containerd write outside their own dirs, so
 // each run can remove exactly what it created.
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TOOL_PATH } from "../../cni/exec";
@@ -44,7 +44,11 @@ export function sh(argv: string[], options: RunOptions = {}): Cmd {
   });
   if (out.error) {
     const code = (out.error as NodeJS.ErrnoException).code;
-    return { status: 127, stdout: out.stdout ?? "", stderr: `${cmd}: ${code === "ENOENT" ? "not installed" : out.error.message}` };
+    return {
+      status: 127,
+      stdout: out.stdout ?? "",
+      stderr: `${cmd}: ${code === "ENOENT" ? "not installed" : out.error.message}`,
+    };
   }
   return { status: out.status ?? 128, stdout: out.stdout, stderr: out.stderr };
 }
@@ -117,7 +121,17 @@ export { onNode } from "../../lab/sh";
  * calls to /var/log/podnet.log whatever the config says, and direct calls must not write there.
  */
 export function withPrivateVarLog(argv: string[]): string[] {
-  return ["unshare", "-m", "--propagation", "private", "sh", "-c", 'mount -t tmpfs pnrt-varlog /var/log && exec "$@"', "sh", ...argv];
+  return [
+    "unshare",
+    "-m",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    'mount -t tmpfs pnrt-varlog /var/log && exec "$@"',
+    "sh",
+    ...argv,
+  ];
 }
 
 /** Inode of a netns: podnet names its netfilter lock file after it. */
@@ -175,9 +189,16 @@ export class Background {
   exitCode: number | null = null;
   readonly exited: Promise<number>;
 
-  constructor(readonly argv: string[], readonly logFile: string, env: NodeJS.ProcessEnv = {}) {
+  constructor(
+    readonly argv: string[],
+    readonly logFile: string,
+    env: NodeJS.ProcessEnv = {},
+  ) {
     const fd = openSync(logFile, "a");
-    const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", fd, fd], env: { ...process.env, PATH: SBIN_PATH, ...env } });
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ["ignore", fd, fd],
+      env: { ...process.env, PATH: SBIN_PATH, ...env },
+    });
     closeSync(fd);
     if (child.pid === undefined) throw new Error(`cannot start ${argv.join(" ")}`);
     this.pid = child.pid;

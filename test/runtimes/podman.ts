@@ -5,8 +5,8 @@
 // by later podman calls).
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { NodeCni } from "./cni";
-import { Cmd, describeCmd, inNetns, sh, unmountBelow } from "./host";
+import type { NodeCni } from "./cni";
+import { type Cmd, describeCmd, inNetns, sh, unmountBelow } from "./host";
 
 export interface PodmanContainer {
   name: string;
@@ -53,7 +53,16 @@ export class Podman {
   }
 
   argv(args: string[]): string[] {
-    return inNetns(this.nodeNetns, ["podman", "--root", this.root, "--runroot", this.runroot, "--storage-driver", "vfs", ...args]);
+    return inNetns(this.nodeNetns, [
+      "podman",
+      "--root",
+      this.root,
+      "--runroot",
+      this.runroot,
+      "--storage-driver",
+      "vfs",
+      ...args,
+    ]);
   }
 
   run(args: string[], timeoutMs = 60_000): Cmd {
