@@ -72,7 +72,8 @@ class RouteSocket {
 
   /** Sends one request and returns the kernel's answer; throws NetlinkError when refused. */
   request(what: string, type: number, flags: number, body: Uint8Array): { ifindex?: number } {
-    const seq = (this.seq += 1);
+    this.seq += 1;
+    const seq = this.seq;
     const msg = message(type, flags, seq, body);
     if (this.c.send(this.fd, msg, msg.length, 0) !== msg.length) throw new NetlinkError(what, this.c.errno());
     for (;;) {

@@ -232,8 +232,7 @@ function serveControl(name: string, control: string): void {
     conn.on("error", () => undefined);
     conn.on("data", (chunk: string) => {
       buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
+      for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         answer(name, conn, line);

@@ -199,7 +199,7 @@ export function npmSwallowed(env: NodeJS.ProcessEnv, argv: readonly string[]): s
     const typed = `--${m[1].toLowerCase().replace(/_/g, "-")}`;
     if (NPM_OWN.has(typed.slice(2)) || typed === "--help") continue;
     const flag = FLAGS[typed] ? typed : didYouMean(typed);
-    if (flag && flag.startsWith("--")) swallowed.push({ typed, flag });
+    if (flag?.startsWith("--")) swallowed.push({ typed, flag });
   }
   if (swallowed.length === 0) return undefined;
   const loose = argv.filter((a) => !(a in COMMANDS) && !a.startsWith("-"));

@@ -63,7 +63,7 @@ export function dnsAnswer(query: Buffer, records: ReadonlyMap<string, string>): 
     rr.writeUInt16BE(CLASS_IN, 4);
     rr.writeUInt32BE(TTL_SECONDS, 6);
     rr.writeUInt16BE(4, 10);
-    address.split(".").forEach((octet, i) => rr.writeUInt8(Number(octet), 12 + i));
+    for (const [i, octet] of address.split(".").entries()) rr.writeUInt8(Number(octet), 12 + i);
     return rr;
   });
   return Buffer.concat([header, question, ...rrs]);

@@ -203,7 +203,7 @@ async function up(cli: Cli): Promise<number> {
   }
   lab.report.timings.totalMs = Date.now() - started;
   if (cli.json && !writeReport(cli.json, { ...lab.report, ...(evidence ? { evidenceDir: evidence } : {}) })) code = 1;
-  finalWords(lab.report, evidence, ran.kept, style).forEach((l) => say(l));
+  for (const line of finalWords(lab.report, evidence, ran.kept, style)) say(line);
   return code;
 }
 

@@ -89,8 +89,8 @@ describe("rtnetlink messages (cni/netlink-messages.ts)", function () {
   });
 
   it("names a link for GETLINK/DELLINK and brings one up by ifindex", function () {
-    assert.equal(hex(linkByName("eth0")), "00".repeat(16) + "0900" + "0300" + hex(Buffer.from("eth0\0")) + "000000");
-    assert.equal(hex(linkUp(1)), "00000000" + "01000000" + "01000000" + "01000000");
+    assert.equal(hex(linkByName("eth0")), `${"00".repeat(16)}09000300${hex(Buffer.from("eth0\0"))}000000`);
+    assert.equal(hex(linkUp(1)), "00000000010000000100000001000000");
   });
 
   it("reads acknowledgements, errors and a link's ifindex from one datagram", function () {

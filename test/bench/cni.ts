@@ -328,7 +328,8 @@ async function main(): Promise<void> {
     let hooks = 0;
     /** One call of podnet (or of `bun -e 0`) with the profiling hook, and what the plugin logged for it. */
     const hooked = async (target: "plugin" | "floor", pod: Pod): Promise<HookRun | undefined> => {
-      const outFile = join(dir, `hook-${(hooks += 1)}.json`);
+      hooks += 1;
+      const outFile = join(dir, `hook-${hooks}.json`);
       const r = await pn.worker.request<CallResult>({ op: "hooked", target, verb: "ADD", pod, hook, outFile });
       if (!r.ok) return undefined;
       const run = JSON.parse(readFileSync(outFile, "utf8")) as HookRun;

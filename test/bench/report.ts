@@ -254,7 +254,7 @@ export function render(f: Figures): string {
     "Targets (podnet's median as a ratio of the reference's, this run):",
     `- ADD at most ${TARGETS.add}x: ${ratio(median(pn.add), median(ref.add))}: ${met(addRatio <= TARGETS.add)}; stretch ${TARGETS.addStretch}x: ${met(addRatio <= TARGETS.addStretch)}.`,
     `- DEL at most ${TARGETS.del}x: ${ratio(median(pn.del), median(ref.del))}: ${met(delRatio <= TARGETS.del)}.`,
-    `- burst ${n}/${n} with ${n} distinct IPs: ${met(burstOk)}${pn.burst && pn.burst.errors.length ? ` (errors: ${pn.burst.errors.join("; ")})` : ""}.`,
+    `- burst ${n}/${n} with ${n} distinct IPs: ${met(burstOk)}${pn.burst?.errors.length ? ` (errors: ${pn.burst.errors.join("; ")})` : ""}.`,
   ];
   if (f.profile)
     lines.push(
