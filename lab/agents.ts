@@ -155,33 +155,21 @@ export interface Probe {
   ms: number;
 }
 
-/** Asks `from` to open a TCP connection to host:port, from inside its namespace. */
+/**
+ * Asks `from` to reach host:port from inside its namespace: over TCP it opens a connection,
+ * over UDP it sends one datagram; either way it reports what the server saw.
+ */
 export async function probe(
   from: Pick<AgentHandle, "control" | "name">,
+  protocol: "tcp" | "udp",
   host: string,
   port: number,
   timeoutMs = 2000,
 ): Promise<Probe> {
+  const op = protocol === "tcp" ? "connect" : "udp";
   try {
-    const r = await ask(from, { op: "connect", host, port, timeoutMs }, timeoutMs + 2000);
-    if (r.ok && r.op === "connect") return { ok: true, seen: r.reply, local: r.local, ms: r.ms };
-    if (!r.ok) return { ok: false, error: r.error, ms: r.ms };
-    return { ok: false, error: "unexpected answer", ms: 0 };
-  } catch (e) {
-    return { ok: false, error: (e as Error).message, ms: 0 };
-  }
-}
-
-/** Asks `from` to send one UDP datagram to host:port and report the server's answer. */
-export async function probeUdp(
-  from: Pick<AgentHandle, "control" | "name">,
-  host: string,
-  port: number,
-  timeoutMs = 2000,
-): Promise<Probe> {
-  try {
-    const r = await ask(from, { op: "udp", host, port, timeoutMs }, timeoutMs + 2000);
-    if (r.ok && r.op === "udp") return { ok: true, seen: r.reply, local: r.local, ms: r.ms };
+    const r = await ask(from, { op, host, port, timeoutMs }, timeoutMs + 2000);
+    if (r.ok && r.op === op) return { ok: true, seen: r.reply, local: r.local, ms: r.ms };
     if (!r.ok) return { ok: false, error: r.error, ms: r.ms };
     return { ok: false, error: "unexpected answer", ms: 0 };
   } catch (e) {

@@ -4,7 +4,7 @@
 // own report, so a row sees what the receiving side saw.
 import type { Actor, Driver, Observation, Perturbation, Topology } from "../model/checks";
 import { API_SERVER_PORT, SSH_PORT } from "../model/ports";
-import { type AgentHandle, type Probe, probe, probeUdp, resolveName } from "./agents";
+import { type AgentHandle, type Probe, probe, resolveName } from "./agents";
 import { INTERNET_PORT, type LabPlan, NODE_PORT, WEB_HOST_PORT } from "./labPlan";
 import { inNetns, run } from "./sh";
 
@@ -64,9 +64,7 @@ export class LabDriver implements Driver {
     timeoutMs: number,
   ): Promise<Observation> {
     const agent = this.ctx.agent(from);
-    return fromProbe(
-      protocol === "tcp" ? await probe(agent, host, port, timeoutMs) : await probeUdp(agent, host, port, timeoutMs),
-    );
+    return fromProbe(await probe(agent, protocol, host, port, timeoutMs));
   }
 
   async ping(from: Actor, host: string, timeoutMs: number): Promise<Observation> {
