@@ -77,23 +77,23 @@ export function buildNodes(plan: LabPlan): void {
   }
 }
 
-export function buildInternet(plan: LabPlan): void {
-  ipBatch(plan.internet.netns, [
+/** A host outside the VPC, behind the router: its one link up and a route to the VPC through its gateway. */
+function buildOutsideHost(host: { netns: string; ip: string }, prefix: number, gateway: string, vpcCidr: string): void {
+  ipBatch(host.netns, [
     "link set lo up",
-    `addr add ${plan.internet.ip}/${INTERNET_PREFIX} dev eth0`,
+    `addr add ${host.ip}/${prefix} dev eth0`,
     "link set eth0 up",
-    `route add ${plan.vpcCidr} via ${IGW_IP} dev eth0`,
+    `route add ${vpcCidr} via ${gateway} dev eth0`,
   ]);
+}
+
+export function buildInternet(plan: LabPlan): void {
+  buildOutsideHost(plan.internet, INTERNET_PREFIX, IGW_IP, plan.vpcCidr);
 }
 
 /** The admin's machine: outside the VPC like the internet, but at an address in adminCidrs. */
 export function buildAdmin(plan: LabPlan): void {
-  ipBatch(plan.admin.netns, [
-    "link set lo up",
-    `addr add ${plan.admin.ip}/${ADMIN_PREFIX} dev eth0`,
-    "link set eth0 up",
-    `route add ${plan.vpcCidr} via ${ADMIN_GW_IP} dev eth0`,
-  ]);
+  buildOutsideHost(plan.admin, ADMIN_PREFIX, ADMIN_GW_IP, plan.vpcCidr);
 }
 
 /**
