@@ -300,16 +300,21 @@ export interface Invocation {
  * variables' too) is logged where the config says: its logFile when stdin has a usable one.
  * `problem` is set (and the log not written) when others could write the log's directory.
  */
-function logTarget(stdin: string): { file: string; problem?: Untrusted } {
+function logTarget(raw: Record<string, unknown> | undefined): { file: string; problem?: Untrusted } {
   let file = DEFAULT_LOG_FILE;
-  try {
-    const raw = JSON.parse(stdin) as Record<string, unknown>;
-    if (typeof raw?.logFile === "string" && (raw.logFile === "" || isAbsolute(raw.logFile))) file = raw.logFile;
-  } catch {
-    // Not JSON: the default log, and the call reports the decode error.
-  }
+  if (typeof raw?.logFile === "string" && (raw.logFile === "" || isAbsolute(raw.logFile))) file = raw.logFile;
   const problem = file ? logDirProblem(file) : undefined;
   return problem ? { file: "", problem } : { file };
+}
+
+/** stdin as an object when it is one; undefined when it is not JSON (the call reports that itself). */
+function decodeLoosely(stdin: string): Record<string, unknown> | undefined {
+  try {
+    const raw: unknown = JSON.parse(stdin);
+    return raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function untrustedLog(problem: Untrusted): CniError {
@@ -323,7 +328,9 @@ function untrustedLog(problem: Untrusted): CniError {
 /** Runs one plugin call: parse, dispatch, render the result or the spec's error JSON. */
 export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
   let log: ReturnType<typeof logTarget> | undefined;
-  const target = () => (log ??= logTarget(stdin));
+  // stdin decoded once: by the config parse on the usual path, here only when a call fails before it.
+  let decoded: Record<string, unknown> | undefined;
+  const target = () => (log ??= logTarget(decoded ?? decodeLoosely(stdin)));
   let entry: Omit<LogEntry, "time" | "durationMs"> = { verb: envVars.CNI_COMMAND ?? "", result: "ok" };
   try {
     const env = parseEnvironment(envVars);
@@ -336,7 +343,8 @@ export function invoke(envVars: NodeJS.ProcessEnv, stdin: string): Invocation {
       result: "ok",
     };
     if (env.command === "VERSION") return { ...done(cmdVersion(stdin)), log: undefined };
-    const conf = parseNetConf(decodeJson(stdin));
+    decoded = decodeJson(stdin);
+    const conf = parseNetConf(decoded);
     entry.network = conf.name;
     const problem = target().problem;
     if (problem) throw untrustedLog(problem);
